@@ -1,0 +1,37 @@
+// `glpdepth info`: what this build and machine offer (versions, threads, devices).
+#include <torch/torch.h>
+
+#include <iostream>
+
+#include "cli.h"
+#include "glpdepth/util/threads.h"
+
+namespace glpdepth::cli {
+namespace {
+
+void run_info(const CommonOptions& common) {
+  int threads = apply_threads(common);
+  std::cout << "glpdepth 0.1.0\n"
+            << "LibTorch " << TORCH_VERSION_MAJOR << "." << TORCH_VERSION_MINOR << "."
+            << TORCH_VERSION_PATCH << "\n"
+            << "available cores: " << available_cores() << ", intra-op threads: " << threads
+            << "\n"
+            << "CUDA available: " << (torch::cuda::is_available() ? "yes" : "no");
+  if (torch::cuda::is_available()) std::cout << " (" << torch::cuda::device_count() << " device(s))";
+  std::cout << "\n";
+#ifdef GLPDEPTH_HAVE_GLOO
+  std::cout << "distributed: gloo";
+#else
+  std::cout << "distributed: none (built without Gloo headers)";
+#endif
+  std::cout << "\n";
+}
+
+}  // namespace
+
+GLPDEPTH_COMMAND({"info", "Show versions, threads and devices of this build", 900,
+                  [](CLI::App& command, CommonOptions& common) {
+                    command.callback([&common] { run_info(common); });
+                  }});
+
+}  // namespace glpdepth::cli

@@ -1,0 +1,65 @@
+// Image files: 8-bit colour images (JPEG, PNG, BMP, ... via stb) and 16-bit single-channel PNGs
+// (depth maps). Readers throw glpdepth::Error naming the file; writers are atomic.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace glpdepth {
+
+// 8-bit interleaved image, row-major, `channels` values per pixel (HWC).
+struct Image8 {
+  int width = 0;
+  int height = 0;
+  int channels = 0;
+  std::vector<uint8_t> pixels;
+
+  Image8() = default;
+  Image8(int width, int height, int channels)
+      : width(width), height(height), channels(channels),
+        pixels(static_cast<size_t>(width) * height * channels, 0) {}
+  uint8_t* at(int x, int y) { return pixels.data() + (static_cast<size_t>(y) * width + x) * channels; }
+  const uint8_t* at(int x, int y) const {
+    return pixels.data() + (static_cast<size_t>(y) * width + x) * channels;
+  }
+};
+
+// 16-bit single-channel image (depth in dataset units, e.g. metres x 256), row-major.
+struct Image16 {
+  int width = 0;
+  int height = 0;
+  std::vector<uint16_t> pixels;
+
+  Image16() = default;
+  Image16(int width, int height)
+      : width(width), height(height), pixels(static_cast<size_t>(width) * height, 0) {}
+  uint16_t& at(int x, int y) { return pixels[static_cast<size_t>(y) * width + x]; }
+  uint16_t at(int x, int y) const { return pixels[static_cast<size_t>(y) * width + x]; }
+};
+
+struct ImageInfo {
+  int width = 0;
+  int height = 0;
+  int channels = 0;
+  int bits = 8;  // 8 or 16 (16 only for PNG)
+};
+
+// Header-only probe (no full decode).
+ImageInfo probe_image(const std::filesystem::path& path);
+
+// Decodes any stb-supported format to RGB (channels = 3) or gray (channels = 1).
+Image8 read_image(const std::filesystem::path& path, int channels = 3);
+Image8 decode_image(const uint8_t* bytes, size_t size, int channels, const std::string& name);
+
+// Reads a 16-bit single-channel PNG. An 8-bit or multi-channel file is an error naming the file
+// ("expected a 16-bit single-channel PNG, found 8-bit ..."), never a silent rescale.
+Image16 read_png16(const std::filesystem::path& path);
+Image16 decode_png16(const uint8_t* bytes, size_t size, const std::string& name);
+
+// Writers; the format follows the extension for write_image (.png, .jpg/.jpeg, .bmp).
+void write_image(const std::filesystem::path& path, const Image8& image, int jpeg_quality = 95);
+void write_png16(const std::filesystem::path& path, const Image16& image);
+std::string encode_png16(const Image16& image);
+
+}  // namespace glpdepth

@@ -1,0 +1,47 @@
+// GLPDepth: MiT (SegFormer) encoder + selective-feature-fusion decoder + sigmoid depth head.
+// Parameter and buffer names equal the reference PyTorch state_dict keys (see docs/MODEL.md).
+#pragma once
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/any.h>
+#include <torch/nn/pimpl.h>
+
+#include <array>
+#include <string>
+#include <vector>
+
+#include "glpdepth/model/mit.h"
+#include "glpdepth/model/decoder.h"
+
+namespace glpdepth {
+
+struct GLPDepthOptions {
+  std::string encoder = "b4";   // b0..b5
+  double max_depth = 80.0;      // head output lies in (0, max_depth) metres
+  double drop_path_rate = 0.1;  // stochastic depth, linear 0..rate over all blocks
+};
+
+class GLPDepthImpl : public torch::nn::Module {
+ public:
+  explicit GLPDepthImpl(GLPDepthOptions options = {});
+
+  // image: [B,3,H,W] RGB in [0,1], any H and W. Sizes that are not multiples of 32 are padded
+  // (replicate) up to the next multiple inside the model and the output is cropped back.
+  // Returns depth in metres, [B,1,H,W].
+  torch::Tensor forward(const torch::Tensor& image);
+
+  const GLPDepthOptions& options() const { return options_; }
+  MixVisionTransformer encoder{nullptr};
+  Decoder decoder{nullptr};
+  torch::nn::Sequential last_layer_depth{nullptr};
+
+ private:
+  GLPDepthOptions options_;
+};
+TORCH_MODULE(GLPDepth);
+
+// Encoder variant ("b0".."b5") whose key set and shapes match a state_dict (keys without any
+// "module." prefix, encoder keys with or without "encoder."); throws Error when none does.
+std::string infer_encoder_variant(const std::vector<std::string>& keys,
+                                  int64_t patch_embed1_out_channels);
+
+}  // namespace glpdepth
