@@ -1,0 +1,381 @@
+// Image files through stb (header-only; this is the one translation unit that compiles its
+// implementation). 16-bit PNG writing is done here because stb_image_write only writes 8-bit.
+#include "glpdepth/io/image.h"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+
+#include "glpdepth/util/atomic_file.h"
+#include "glpdepth/util/error.h"
+
+// Static linkage keeps stb's symbols private to this file, so nothing clashes with another copy
+// of stb that a dependency may carry.
+#define STB_IMAGE_STATIC
+#define STB_IMAGE_IMPLEMENTATION
+#define STB_IMAGE_WRITE_STATIC
+#define STB_IMAGE_WRITE_IMPLEMENTATION
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
+#pragma GCC diagnostic ignored "-Wunused-but-set-variable"
+#include <stb/stb_image.h>
+#include <stb/stb_image_write.h>
+#pragma GCC diagnostic pop
+
+namespace glpdepth {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr uint8_t kPngSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+
+uint32_t read_be32(const uint8_t* p) {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
+}
+
+void append_be32(std::string& out, uint32_t v) {
+  out.push_back(static_cast<char>(v >> 24));
+  out.push_back(static_cast<char>(v >> 16));
+  out.push_back(static_cast<char>(v >> 8));
+  out.push_back(static_cast<char>(v));
+}
+
+const std::array<uint32_t, 256>& crc_table() {
+  static const std::array<uint32_t, 256> table = [] {
+    std::array<uint32_t, 256> t{};
+    for (uint32_t n = 0; n < 256; ++n) {
+      uint32_t c = n;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xedb88320u ^ (c >> 1) : c >> 1;
+      t[n] = c;
+    }
+    return t;
+  }();
+  return table;
+}
+
+uint32_t crc32(const uint8_t* data, size_t size, uint32_t crc = 0) {
+  const auto& table = crc_table();
+  crc = ~crc;
+  for (size_t i = 0; i < size; ++i) crc = table[(crc ^ data[i]) & 0xff] ^ (crc >> 8);
+  return ~crc;
+}
+
+bool is_png(const uint8_t* bytes, size_t size) {
+  return size >= 8 && std::memcmp(bytes, kPngSignature, 8) == 0;
+}
+
+bool is_jpeg(const uint8_t* bytes, size_t size) {
+  return size >= 3 && bytes[0] == 0xff && bytes[1] == 0xd8 && bytes[2] == 0xff;
+}
+
+struct PngHeader {
+  uint32_t width = 0;
+  uint32_t height = 0;
+  int bit_depth = 0;
+  int colour_type = 0;
+};
+
+std::string colour_type_name(int colour_type) {
+  switch (colour_type) {
+    case 0: return "gray";
+    case 2: return "RGB";
+    case 3: return "palette";
+    case 4: return "gray+alpha";
+    case 6: return "RGBA";
+    default: return cat("colour type ", colour_type);
+  }
+}
+
+// Walks the chunk structure so that a cut-off file is reported as truncated (stb's own messages
+// for that are terse and it sometimes accepts a partial image). Returns the IHDR fields.
+PngHeader check_png_structure(const uint8_t* bytes, size_t size, const std::string& name) {
+  check(is_png(bytes, size), "file ", name, ": not a PNG (bad signature)");
+  check(size >= 8 + 8 + 13 + 4, "file ", name, ": truncated PNG (", size, " bytes, no header)");
+  check(std::memcmp(bytes + 12, "IHDR", 4) == 0 && read_be32(bytes + 8) == 13, "file ", name,
+        ": corrupt PNG (first chunk is not IHDR)");
+  PngHeader header;
+  header.width = read_be32(bytes + 16);
+  header.height = read_be32(bytes + 20);
+  header.bit_depth = bytes[24];
+  header.colour_type = bytes[25];
+  size_t pos = 8;
+  bool seen_iend = false;
+  bool seen_idat = false;
+  while (pos + 8 <= size) {
+    uint32_t length = read_be32(bytes + pos);
+    const uint8_t* type = bytes + pos + 4;
+    check(static_cast<uint64_t>(pos) + 12 + length <= size, "file ", name,
+          ": truncated PNG (chunk ", std::string(reinterpret_cast<const char*>(type), 4),
+          " at byte ", pos, " needs ", length + 12, " bytes, file has ", size - pos, " left)");
+    uint32_t stored = read_be32(bytes + pos + 8 + length);
+    check(crc32(type, length + 4) == stored, "file ", name, ": corrupt PNG (bad CRC in chunk ",
+          std::string(reinterpret_cast<const char*>(type), 4), ")");
+    if (std::memcmp(type, "IDAT", 4) == 0) seen_idat = true;
+    pos += 12 + length;
+    if (std::memcmp(type, "IEND", 4) == 0) {
+      seen_iend = true;
+      break;
+    }
+  }
+  check(seen_idat, "file ", name, ": truncated PNG (no image data)");
+  check(seen_iend, "file ", name, ": truncated PNG (no IEND chunk)");
+  return header;
+}
+
+// JPEG entropy-coded data stuffs 0xff as ff 00, so an EOI marker near the end of the file only
+// exists if the file was written completely.
+void check_jpeg_complete(const uint8_t* bytes, size_t size, const std::string& name) {
+  size_t from = size > 4096 ? size - 4096 : 0;
+  for (size_t i = size; i-- > from + 1;) {
+    if (bytes[i - 1] == 0xff && bytes[i] == 0xd9) return;
+  }
+  throw Error(cat("file ", name, ": truncated JPEG (no end-of-image marker)"));
+}
+
+// Common checks before handing bytes to stb: empty files, unknown formats, truncation.
+void check_image_bytes(const uint8_t* bytes, size_t size, const std::string& name) {
+  check(size > 0, "file ", name, ": empty file, not an image");
+  if (is_png(bytes, size)) {
+    check_png_structure(bytes, size, name);
+  } else if (is_jpeg(bytes, size)) {
+    check_jpeg_complete(bytes, size, name);
+  }
+  check(size <= static_cast<size_t>(INT32_MAX), "file ", name, ": too large (", size, " bytes)");
+  int x = 0, y = 0, comp = 0;
+  check(stbi_info_from_memory(bytes, static_cast<int>(size), &x, &y, &comp) != 0, "file ", name,
+        ": not an image in a supported format (", stbi_failure_reason(), ")");
+}
+
+struct StbFree {
+  void operator()(void* p) const { stbi_image_free(p); }
+};
+
+void write_callback(void* context, void* data, int size) {
+  static_cast<std::string*>(context)->append(static_cast<const char*>(data),
+                                             static_cast<size_t>(size));
+}
+
+std::string lower_extension(const fs::path& path) {
+  std::string ext = path.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return ext;
+}
+
+// Sum of |filtered byte as signed| is the usual cheap estimate of how well a row compresses.
+uint64_t filter_cost(const uint8_t* row, size_t n) {
+  uint64_t sum = 0;
+  for (size_t i = 0; i < n; ++i) sum += static_cast<uint64_t>(std::abs(static_cast<int8_t>(row[i])));
+  return sum;
+}
+
+uint8_t paeth(int a, int b, int c) {
+  int p = a + b - c;
+  int pa = std::abs(p - a), pb = std::abs(p - b), pc = std::abs(p - c);
+  if (pa <= pb && pa <= pc) return static_cast<uint8_t>(a);
+  if (pb <= pc) return static_cast<uint8_t>(b);
+  return static_cast<uint8_t>(c);
+}
+
+void append_chunk(std::string& out, const char* type, const uint8_t* data, size_t size) {
+  append_be32(out, static_cast<uint32_t>(size));
+  size_t start = out.size();
+  out.append(type, 4);
+  if (size > 0) out.append(reinterpret_cast<const char*>(data), size);
+  append_be32(out, crc32(reinterpret_cast<const uint8_t*>(out.data() + start), size + 4));
+}
+
+}  // namespace
+
+ImageInfo probe_image(const fs::path& path) {
+  std::string bytes = read_file_bytes(path);
+  const auto* data = reinterpret_cast<const uint8_t*>(bytes.data());
+  std::string name = path.string();
+  check(!bytes.empty(), "file ", name, ": empty file, not an image");
+  ImageInfo info;
+  if (is_png(data, bytes.size())) {
+    PngHeader header = check_png_structure(data, bytes.size(), name);
+    info.width = static_cast<int>(header.width);
+    info.height = static_cast<int>(header.height);
+    info.bits = header.bit_depth == 16 ? 16 : 8;
+    switch (header.colour_type) {
+      case 0: info.channels = 1; break;
+      case 2: info.channels = 3; break;
+      case 3: info.channels = 3; break;
+      case 4: info.channels = 2; break;
+      case 6: info.channels = 4; break;
+      default: throw Error(cat("file ", name, ": corrupt PNG (colour type ", header.colour_type, ")"));
+    }
+    return info;
+  }
+  check_image_bytes(data, bytes.size(), name);
+  stbi_info_from_memory(data, static_cast<int>(bytes.size()), &info.width, &info.height,
+                        &info.channels);
+  info.bits = 8;
+  return info;
+}
+
+Image8 decode_image(const uint8_t* bytes, size_t size, int channels, const std::string& name) {
+  check(channels >= 1 && channels <= 4, "decoding ", name, ": channels must be 1 to 4, got ",
+        channels);
+  check_image_bytes(bytes, size, name);
+  int w = 0, h = 0, file_channels = 0;
+  std::unique_ptr<uint8_t, StbFree> pixels(
+      stbi_load_from_memory(bytes, static_cast<int>(size), &w, &h, &file_channels, channels));
+  check(pixels != nullptr, "file ", name, ": cannot decode image (", stbi_failure_reason(), ")");
+  Image8 image(w, h, channels);
+  std::memcpy(image.pixels.data(), pixels.get(), image.pixels.size());
+  return image;
+}
+
+Image8 read_image(const fs::path& path, int channels) {
+  std::string bytes = read_file_bytes(path);
+  return decode_image(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), channels,
+                      path.string());
+}
+
+Image16 decode_png16(const uint8_t* bytes, size_t size, const std::string& name) {
+  check(size > 0, "file ", name, ": empty file, expected a 16-bit single-channel PNG");
+  check(is_png(bytes, size), "file ", name, ": not a PNG, expected a 16-bit single-channel PNG");
+  PngHeader header = check_png_structure(bytes, size, name);
+  check(header.bit_depth == 16 && header.colour_type == 0, "file ", name,
+        ": expected a 16-bit single-channel PNG, found ", header.bit_depth, "-bit ",
+        colour_type_name(header.colour_type));
+  check(size <= static_cast<size_t>(INT32_MAX), "file ", name, ": too large (", size, " bytes)");
+  int w = 0, h = 0, file_channels = 0;
+  std::unique_ptr<uint16_t, StbFree> pixels(
+      stbi_load_16_from_memory(bytes, static_cast<int>(size), &w, &h, &file_channels, 1));
+  check(pixels != nullptr, "file ", name, ": cannot decode PNG (", stbi_failure_reason(), ")");
+  Image16 image(w, h);
+  std::memcpy(image.pixels.data(), pixels.get(), image.pixels.size() * sizeof(uint16_t));
+  return image;
+}
+
+Image16 read_png16(const fs::path& path) {
+  std::string bytes = read_file_bytes(path);
+  return decode_png16(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(),
+                      path.string());
+}
+
+void write_image(const fs::path& path, const Image8& image, int jpeg_quality) {
+  std::string name = path.string();
+  check(image.width > 0 && image.height > 0, "writing ", name, ": empty image (", image.width, "x",
+        image.height, ")");
+  check(image.channels >= 1 && image.channels <= 4, "writing ", name,
+        ": channels must be 1 to 4, got ", image.channels);
+  check(image.pixels.size() == static_cast<size_t>(image.width) * image.height * image.channels,
+        "writing ", name, ": pixel buffer size does not match ", image.width, "x", image.height,
+        "x", image.channels);
+  std::string ext = lower_extension(path);
+  std::string bytes;
+  int ok = 0;
+  if (ext == ".png") {
+    ok = stbi_write_png_to_func(write_callback, &bytes, image.width, image.height, image.channels,
+                                image.pixels.data(), image.width * image.channels);
+  } else if (ext == ".jpg" || ext == ".jpeg") {
+    check(jpeg_quality >= 1 && jpeg_quality <= 100, "writing ", name,
+          ": JPEG quality must be 1 to 100, got ", jpeg_quality);
+    ok = stbi_write_jpg_to_func(write_callback, &bytes, image.width, image.height, image.channels,
+                                image.pixels.data(), jpeg_quality);
+  } else if (ext == ".bmp") {
+    ok = stbi_write_bmp_to_func(write_callback, &bytes, image.width, image.height, image.channels,
+                                image.pixels.data());
+  } else {
+    throw Error(cat("writing ", name, ": unsupported extension '", ext,
+                    "' (use .png, .jpg, .jpeg or .bmp)"));
+  }
+  check(ok != 0 && !bytes.empty(), "writing ", name, ": encoder failed");
+  write_bytes_atomic(path, bytes);
+}
+
+std::string encode_png16(const Image16& image) {
+  check(image.width > 0 && image.height > 0, "encoding 16-bit PNG: empty image (", image.width,
+        "x", image.height, ")");
+  check(image.pixels.size() == static_cast<size_t>(image.width) * image.height,
+        "encoding 16-bit PNG: pixel buffer size does not match ", image.width, "x", image.height);
+  const size_t row_bytes = static_cast<size_t>(image.width) * 2;
+  const size_t stride = row_bytes + 1;
+  check(stride * image.height < static_cast<size_t>(INT32_MAX),
+        "encoding 16-bit PNG: image too large");
+
+  // PNG samples are big-endian; filters work on bytes with 2 bytes per pixel.
+  std::vector<uint8_t> previous(row_bytes, 0), current(row_bytes);
+  std::vector<uint8_t> filtered(stride * image.height);
+  std::array<std::vector<uint8_t>, 5> candidates;
+  for (auto& c : candidates) c.resize(row_bytes);
+  const size_t bpp = 2;
+  for (int y = 0; y < image.height; ++y) {
+    const uint16_t* src = image.pixels.data() + static_cast<size_t>(y) * image.width;
+    for (int x = 0; x < image.width; ++x) {
+      current[2 * x] = static_cast<uint8_t>(src[x] >> 8);
+      current[2 * x + 1] = static_cast<uint8_t>(src[x] & 0xff);
+    }
+    for (size_t i = 0; i < row_bytes; ++i) {
+      int a = i >= bpp ? current[i - bpp] : 0;
+      int b = previous[i];
+      int c = i >= bpp ? previous[i - bpp] : 0;
+      candidates[0][i] = current[i];
+      candidates[1][i] = static_cast<uint8_t>(current[i] - a);
+      candidates[2][i] = static_cast<uint8_t>(current[i] - b);
+      candidates[3][i] = static_cast<uint8_t>(current[i] - ((a + b) >> 1));
+      candidates[4][i] = static_cast<uint8_t>(current[i] - paeth(a, b, c));
+    }
+    int best = 0;
+    uint64_t best_cost = UINT64_MAX;
+    for (int f = 0; f < 5; ++f) {
+      uint64_t cost = filter_cost(candidates[f].data(), row_bytes);
+      if (cost < best_cost) {
+        best_cost = cost;
+        best = f;
+      }
+    }
+    uint8_t* dst = filtered.data() + stride * y;
+    dst[0] = static_cast<uint8_t>(best);
+    std::memcpy(dst + 1, candidates[best].data(), row_bytes);
+    std::swap(previous, current);
+  }
+
+  int compressed_size = 0;
+  std::unique_ptr<uint8_t, decltype(&std::free)> compressed(
+      stbi_zlib_compress(filtered.data(), static_cast<int>(filtered.size()), &compressed_size, 8),
+      &std::free);
+  check(compressed != nullptr, "encoding 16-bit PNG: compression failed");
+
+  std::string out(reinterpret_cast<const char*>(kPngSignature), 8);
+  uint8_t ihdr[13];
+  auto put32 = [](uint8_t* p, uint32_t v) {
+    p[0] = static_cast<uint8_t>(v >> 24);
+    p[1] = static_cast<uint8_t>(v >> 16);
+    p[2] = static_cast<uint8_t>(v >> 8);
+    p[3] = static_cast<uint8_t>(v);
+  };
+  put32(ihdr, static_cast<uint32_t>(image.width));
+  put32(ihdr + 4, static_cast<uint32_t>(image.height));
+  ihdr[8] = 16;  // bit depth
+  ihdr[9] = 0;   // grayscale
+  ihdr[10] = 0;  // deflate
+  ihdr[11] = 0;  // adaptive filtering
+  ihdr[12] = 0;  // not interlaced
+  append_chunk(out, "IHDR", ihdr, sizeof(ihdr));
+  append_chunk(out, "IDAT", compressed.get(), static_cast<size_t>(compressed_size));
+  append_chunk(out, "IEND", nullptr, 0);
+  return out;
+}
+
+void write_png16(const fs::path& path, const Image16& image) {
+  std::string bytes;
+  try {
+    bytes = encode_png16(image);
+  } catch (const Error& e) {
+    throw Error(cat("writing ", path.string(), ": ", e.what()));
+  }
+  write_bytes_atomic(path, bytes);
+}
+
+}  // namespace glpdepth
