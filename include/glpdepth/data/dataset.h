@@ -1,0 +1,103 @@
+// Datasets: KITTI (Eigen/BTS layout), DrivingStereo, NYU Depth v2 and plain image folders.
+// A Dataset turns an index into a decoded Sample with the dataset's fixed window applied (KITTI
+// kb-crop, DrivingStereo 384x864); augmentation is separate (augment.h) and batching is the
+// Loader's (loader.h). Per-dataset numbers live in one table (dataset_defaults) and every one of
+// them can be overridden through DatasetOptions / AugmentOptions.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "glpdepth/data/sample.h"
+
+namespace glpdepth {
+
+// Where the fixed dataset window sits in the decoded frame.
+enum class WindowKind {
+  none,
+  // KITTI kb-crop: rows [h-wh, h), cols [int((w-ww)/2), +ww).
+  bottom_centre,
+  // DrivingStereo (DLAV): rows [h-wh, h), cols [w-ww-right_margin, w-right_margin);
+  // 384x864 with margin 9 is DLAV's "w-873" window.
+  bottom_right_margin,
+};
+
+struct DatasetDefaults {
+  std::string name;
+  float max_depth = 0;        // network output range (metres)
+  float min_depth_eval = 1e-3f;
+  float max_depth_eval = 0;
+  int crop_h = 0, crop_w = 0; // training random crop
+  float depth_scale = 0;      // PNG units per metre (KITTI/DS 256, NYU 1000); 0 = no depth
+  std::string eval_crop;      // "garg" (KITTI), "eigen" (NYU), "none"
+  WindowKind window = WindowKind::none;
+  int window_h = 0, window_w = 0;
+  int window_right_margin = 0;
+};
+
+// The table: "kitti", "drivingstereo", "nyudepthv2", "folder". Names are case-insensitive and
+// accept the aliases "nyu", "ds", "imagepath". Throws Error listing the known names.
+const DatasetDefaults& dataset_defaults(const std::string& name);
+std::vector<std::string> dataset_names();
+std::string canonical_dataset_name(const std::string& name);
+
+struct DatasetOptions {
+  std::string dataset;              // see dataset_defaults
+  std::filesystem::path data_path;  // the dataset root itself (list paths are relative to it)
+  std::string split = "train";      // train | val | test (picks the default list)
+  std::filesystem::path list;       // default <data_path>/lists/<split>.txt
+  std::vector<std::string> inputs;  // "folder": files, folders, globs, list files (default:
+                                    // data_path). Sorted within each input, inputs in order.
+  // Overrides of the table (0 / nullopt = the dataset's value).
+  float depth_scale = 0;
+  float max_depth = 0;
+  std::optional<bool> window;       // apply the dataset window (kb-crop / DS window)
+  int window_h = 0, window_w = 0;
+  std::optional<Intrinsics> intrinsics;  // replaces what the dataset knows
+  // Empty or malformed list lines are counted and left out (skipped_lines()) instead of an error.
+  bool skip_bad_lines = false;
+};
+
+class Dataset {
+ public:
+  virtual ~Dataset() = default;
+  virtual int64_t size() const = 0;
+  // Decodes sample `index` and applies the dataset window. Thread-safe. Throws Error whose
+  // message starts with describe(index) ("list FILE line N") and names the file at fault.
+  virtual Sample get(int64_t index) const = 0;
+  // "list /x/lists/train.txt line 12" or the image path.
+  virtual std::string describe(int64_t index) const = 0;
+  // Whether samples carry depth (false for image folders).
+  virtual bool has_depth() const = 0;
+
+  // The table row with this dataset's overrides applied.
+  const DatasetDefaults& defaults() const { return defaults_; }
+  // Lines left out under skip_bad_lines, with one message each.
+  const std::vector<std::string>& skipped_lines() const { return skipped_lines_; }
+
+ protected:
+  DatasetDefaults defaults_;
+  std::vector<std::string> skipped_lines_;
+};
+
+// Factory by name (see dataset_defaults). Reads and checks the list file; decoding happens in get.
+std::unique_ptr<Dataset> make_dataset(const DatasetOptions& options);
+
+// The default list of a split: <data_path>/lists/<split>.txt.
+std::filesystem::path default_list_path(const std::filesystem::path& data_path,
+                                        const std::string& split);
+
+// Applies the dataset window of `defaults` to a decoded sample (a no-op for WindowKind::none).
+// Throws Error naming the sample when the frame is smaller than the window (spec B19).
+void apply_window(Sample& sample, const DatasetDefaults& defaults);
+
+// Reads KITTI's calib_cam_to_cam.txt and returns P_rect_02's fx, fy, cx, cy.
+Intrinsics read_kitti_calib(const std::filesystem::path& calib_file);
+// Reads {fx, fy, cx, cy[, width, height]} from a camera.json; intrinsics are rescaled when the
+// file's width/height differ from the frame's (pass 0 to skip the rescale).
+Intrinsics read_camera_json(const std::filesystem::path& file, int frame_width, int frame_height);
+
+}  // namespace glpdepth

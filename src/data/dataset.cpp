@@ -1,0 +1,441 @@
+#include "glpdepth/data/dataset.h"
+
+#include <glob.h>
+
+#include <algorithm>
+#include <cctype>
+#include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+
+#include "glpdepth/util/error.h"
+
+namespace glpdepth {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+const std::vector<DatasetDefaults>& table() {
+  // Spec §4: crops and scales of the original; max_depth 80 m outdoors, 10 m indoors.
+  static const std::vector<DatasetDefaults> rows = {
+      {"kitti", 80.f, 1e-3f, 80.f, 352, 704, 256.f, "garg", WindowKind::bottom_centre, 352, 1216,
+       0},
+      {"drivingstereo", 80.f, 1e-3f, 80.f, 352, 704, 256.f, "none",
+       WindowKind::bottom_right_margin, 384, 864, 9},
+      {"nyudepthv2", 10.f, 1e-3f, 10.f, 448, 576, 1000.f, "eigen", WindowKind::none, 0, 0, 0},
+      {"folder", 80.f, 1e-3f, 80.f, 0, 0, 0.f, "none", WindowKind::none, 0, 0, 0},
+  };
+  return rows;
+}
+
+// NYU Depth v2 RGB camera (the dataset toolbox's camera_params).
+constexpr Intrinsics kNyuIntrinsics{518.8579f, 519.4696f, 325.5824f, 253.7362f};
+
+bool is_image_file(const fs::path& p) {
+  std::string ext = lower(p.extension().string());
+  return ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp";
+}
+
+std::vector<std::string> split_ws(const std::string& line) {
+  std::vector<std::string> out;
+  std::istringstream in(line);
+  std::string token;
+  while (in >> token) out.push_back(token);
+  return out;
+}
+
+// data_root + rel_path as the original concatenates, with the separating "/" made sure of.
+fs::path join_rel(const fs::path& root, const std::string& rel) {
+  if (!rel.empty() && rel.front() == '/') return fs::path(root.string() + rel);
+  return root / rel;
+}
+
+void check_file(const fs::path& p) {
+  std::error_code ec;
+  check(fs::is_regular_file(p, ec), "file ", p.string(),
+        fs::exists(p, ec) ? ": not a regular file" : ": does not exist");
+}
+
+// Reads a whole depth PNG into metres.
+std::vector<float> depth_metres(const Image16& d, float scale) {
+  std::vector<float> out(d.pixels.size());
+  const float inv = 1.f / scale;
+  for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<float>(d.pixels[i]) * inv;
+  return out;
+}
+
+struct Entry {
+  std::string image_rel, depth_rel;
+  fs::path image, depth;
+  int line = 0;
+};
+
+// KITTI, DrivingStereo and NYU: "<image> <depth>" list files relative to the dataset root.
+class ListDataset : public Dataset {
+ public:
+  explicit ListDataset(const DatasetOptions& options) : options_(options) {
+    kind_ = canonical_dataset_name(options.dataset);
+    list_ = options.list.empty() ? default_list_path(options.data_path, options.split)
+                                 : options.list;
+    check(!options.data_path.empty(), "dataset ", kind_, ": --data_path is not set");
+    std::error_code ec;
+    check(fs::is_directory(options.data_path, ec), "--data_path ", options.data_path.string(),
+          ": not a folder");
+    std::ifstream in(list_);
+    if (!in) {
+      throw Error(cat("list file ", list_.string(), ": cannot open (",
+                      fs::exists(list_, ec) ? "unreadable" : "does not exist",
+                      "); write lists with `glpdepth make-lists --dataset ", kind_,
+                      " --data_path ", options.data_path.string(),
+                      "` or pass --train_list/--val_list/--test_list"));
+    }
+    std::string text;
+    int line_no = 0;
+    while (std::getline(in, text)) {
+      ++line_no;
+      if (!text.empty() && text.back() == '\r') text.pop_back();
+      std::vector<std::string> tokens = split_ws(text);
+      std::string problem;
+      if (tokens.empty()) {
+        problem = "empty line";
+      } else if (tokens.size() < 2) {
+        problem = cat("expected \"<image> <depth>\", found \"", text, "\"");
+      } else if (tokens.size() > 3) {
+        problem = cat("expected \"<image> <depth> [focal]\", found ", tokens.size(), " fields");
+      } else if (tokens[1] == "None") {
+        problem = "no depth file (\"None\")";
+      }
+      if (!problem.empty()) {
+        std::string message = cat("list ", list_.string(), " line ", line_no, ": ", problem);
+        if (!options.skip_bad_lines) throw Error(message);
+        skipped_lines_.push_back(message);
+        continue;
+      }
+      Entry e;
+      e.image_rel = tokens[0];
+      e.depth_rel = tokens[1];
+      e.line = line_no;
+      e.image = resolve(tokens[0]);
+      e.depth = resolve(tokens[1]);
+      entries_.push_back(std::move(e));
+    }
+    if (!options.intrinsics && kind_ == "drivingstereo") {
+      fs::path camera = options.data_path / "camera.json";
+      if (fs::exists(camera, ec)) camera_json_ = camera;
+    }
+    if (!options.intrinsics && kind_ == "nyudepthv2") {
+      fs::path camera = options.data_path / "camera.json";
+      if (fs::exists(camera, ec)) camera_json_ = camera;
+    }
+  }
+
+  int64_t size() const override { return static_cast<int64_t>(entries_.size()); }
+  bool has_depth() const override { return true; }
+
+  std::string describe(int64_t index) const override {
+    return cat("list ", list_.string(), " line ", entries_.at(index).line);
+  }
+
+  Sample get(int64_t index) const override {
+    check(index >= 0 && index < size(), "dataset index ", index, " out of range [0, ", size(),
+          ")");
+    const Entry& e = entries_[index];
+    try {
+      Sample s;
+      s.index = index;
+      s.line = e.line;
+      s.source = describe(index);
+      check_file(e.image);
+      check_file(e.depth);
+      s.rgb = read_image(e.image, 3);
+      Image16 d = read_png16(e.depth);
+      check(d.width == s.rgb.width && d.height == s.rgb.height, "depth ", e.depth.string(), " is ",
+            d.width, "x", d.height, " but image ", e.image.string(), " is ", s.rgb.width, "x",
+            s.rgb.height);
+      s.depth = depth_metres(d, defaults_.depth_scale);
+      s.intrinsics = intrinsics_for(e, s.rgb.width, s.rgb.height);
+      s.name = name_for(e);
+      apply_window(s, defaults_);
+      return s;
+    } catch (const std::exception& ex) {
+      throw Error(cat(describe(index), ": ", ex.what()));
+    }
+  }
+
+ private:
+  fs::path resolve(const std::string& rel) const {
+    fs::path p = join_rel(options_.data_path, rel);
+    if (kind_ != "nyudepthv2") return p;
+    // The original NYU lists are relative to <root>/sync (train) and
+    // <root>/official_splits/test (test); ours are relative to the root.
+    std::error_code ec;
+    if (fs::exists(p, ec)) return p;
+    for (const char* sub : {"sync", "official_splits/test"}) {
+      fs::path alt = join_rel(options_.data_path / sub, rel);
+      if (fs::exists(alt, ec)) return alt;
+    }
+    return p;
+  }
+
+  std::string name_for(const Entry& e) const {
+    fs::path p(e.image_rel);
+    if (kind_ == "kitti") {
+      // <drive>_<frame>: path component [-4] of ".../<drive>/image_02/data/<frame>.png".
+      std::vector<std::string> parts;
+      for (const auto& part : p) parts.push_back(part.string());
+      if (parts.size() >= 4) return parts[parts.size() - 4] + "_" + p.filename().string();
+      return p.filename().string();
+    }
+    std::string parent = p.parent_path().filename().string();
+    return parent.empty() ? p.filename().string() : parent + "_" + p.filename().string();
+  }
+
+  Intrinsics intrinsics_for(const Entry& e, int width, int height) const {
+    if (options_.intrinsics) return *options_.intrinsics;
+    if (kind_ == "kitti") {
+      // raw_data/<date>/<drive>/image_02/data/<frame>: the calibration sits in <date>.
+      fs::path calib = e.image.parent_path().parent_path().parent_path().parent_path() /
+                       "calib_cam_to_cam.txt";
+      std::lock_guard<std::mutex> lock(cache_mutex_);
+      auto it = calib_cache_.find(calib.string());
+      if (it == calib_cache_.end()) {
+        Intrinsics k;
+        std::error_code ec;
+        if (fs::exists(calib, ec)) k = read_kitti_calib(calib);
+        it = calib_cache_.emplace(calib.string(), k).first;
+      }
+      return it->second;
+    }
+    if (!camera_json_.empty()) return read_camera_json(camera_json_, width, height);
+    if (kind_ == "nyudepthv2" && width == 640 && height == 480) return kNyuIntrinsics;
+    return {};
+  }
+
+  DatasetOptions options_;
+  std::string kind_;
+  fs::path list_;
+  fs::path camera_json_;
+  std::vector<Entry> entries_;
+  mutable std::mutex cache_mutex_;
+  mutable std::map<std::string, Intrinsics> calib_cache_;
+
+
+ public:
+  void set_defaults(const DatasetDefaults& d) { defaults_ = d; }
+};
+
+// Images for inference: files, folders (their images, sorted), globs (sorted) and list files
+// (one image per line, relative to the list's folder), in the order given. No depth, no resize:
+// the model pads to a multiple of 32 instead of distorting the image (spec B22).
+class FolderDataset : public Dataset {
+ public:
+  explicit FolderDataset(const DatasetOptions& options) : options_(options) {
+    std::vector<std::string> inputs = options.inputs;
+    if (inputs.empty() && !options.data_path.empty()) inputs.push_back(options.data_path.string());
+    check(!inputs.empty(), "dataset folder: no input images given");
+    for (const std::string& input : inputs) add_input(input);
+    // Output names: the basename, or "<parent>_<basename>" where basenames collide.
+    std::map<std::string, int> count;
+    for (const auto& f : files_) ++count[f.filename().string()];
+    for (const auto& f : files_) {
+      std::string base = f.filename().string();
+      std::string parent = f.parent_path().filename().string();
+      names_.push_back(count[base] > 1 && !parent.empty() ? parent + "_" + base : base);
+    }
+  }
+
+  int64_t size() const override { return static_cast<int64_t>(files_.size()); }
+  bool has_depth() const override { return false; }
+  std::string describe(int64_t index) const override {
+    return cat("image ", files_.at(index).string());
+  }
+
+  Sample get(int64_t index) const override {
+    check(index >= 0 && index < size(), "dataset index ", index, " out of range [0, ", size(),
+          ")");
+    try {
+      Sample s;
+      s.index = index;
+      s.source = files_[index].string();
+      check_file(files_[index]);
+      s.rgb = read_image(files_[index], 3);
+      if (options_.intrinsics) s.intrinsics = *options_.intrinsics;
+      s.name = names_[index];
+      apply_window(s, defaults_);
+      return s;
+    } catch (const std::exception& ex) {
+      throw Error(cat(describe(index), ": ", ex.what()));
+    }
+  }
+
+  void set_defaults(const DatasetDefaults& d) { defaults_ = d; }
+
+ private:
+  void add_input(const std::string& input) {
+    std::error_code ec;
+    fs::path p(input);
+    if (fs::is_directory(p, ec)) {
+      std::vector<fs::path> found;
+      for (const auto& entry : fs::directory_iterator(p)) {
+        if (entry.is_regular_file() && is_image_file(entry.path())) found.push_back(entry.path());
+      }
+      check(!found.empty(), "folder ", input, ": no .png/.jpg/.jpeg/.bmp images");
+      std::sort(found.begin(), found.end());
+      files_.insert(files_.end(), found.begin(), found.end());
+    } else if (input.find_first_of("*?[") != std::string::npos) {
+      glob_t g{};
+      int rc = ::glob(input.c_str(), 0, nullptr, &g);
+      std::vector<fs::path> found;
+      if (rc == 0) {
+        for (size_t i = 0; i < g.gl_pathc; ++i) {
+          fs::path f(g.gl_pathv[i]);
+          if (fs::is_regular_file(f, ec) && is_image_file(f)) found.push_back(f);
+        }
+      }
+      ::globfree(&g);
+      check(!found.empty(), "pattern ", input, ": matches no images");
+      std::sort(found.begin(), found.end());
+      files_.insert(files_.end(), found.begin(), found.end());
+    } else if (!is_image_file(p) && fs::is_regular_file(p, ec)) {
+      // A list file: the first field of each line is an image.
+      std::ifstream in(p);
+      check(static_cast<bool>(in), "list ", input, ": cannot open");
+      std::string text;
+      int line_no = 0;
+      while (std::getline(in, text)) {
+        ++line_no;
+        std::vector<std::string> tokens = split_ws(text);
+        if (tokens.empty()) {
+          std::string message = cat("list ", input, " line ", line_no, ": empty line");
+          if (!options_.skip_bad_lines) throw Error(message);
+          skipped_lines_.push_back(message);
+          continue;
+        }
+        fs::path f(tokens[0]);
+        files_.push_back(f.is_absolute() ? f : p.parent_path() / f);
+      }
+    } else {
+      // A single image; a missing one is reported by get() like any unreadable sample.
+      files_.push_back(p);
+    }
+  }
+
+  DatasetOptions options_;
+  std::vector<fs::path> files_;
+  std::vector<std::string> names_;
+};
+
+}  // namespace
+
+std::string canonical_dataset_name(const std::string& name) {
+  std::string n = lower(name);
+  if (n == "nyu" || n == "nyu_depth_v2" || n == "nyudepth") return "nyudepthv2";
+  if (n == "ds" || n == "driving_stereo") return "drivingstereo";
+  if (n == "imagepath" || n == "images") return "folder";
+  return n;
+}
+
+const DatasetDefaults& dataset_defaults(const std::string& name) {
+  std::string n = canonical_dataset_name(name);
+  for (const auto& row : table()) {
+    if (row.name == n) return row;
+  }
+  std::string known;
+  for (const auto& row : table()) known += (known.empty() ? "" : ", ") + row.name;
+  throw Error(cat("unknown dataset \"", name, "\" (known: ", known, ")"));
+}
+
+std::vector<std::string> dataset_names() {
+  std::vector<std::string> names;
+  for (const auto& row : table()) names.push_back(row.name);
+  return names;
+}
+
+fs::path default_list_path(const fs::path& data_path, const std::string& split) {
+  return data_path / "lists" / (split + ".txt");
+}
+
+void apply_window(Sample& s, const DatasetDefaults& d) {
+  if (d.window == WindowKind::none) return;
+  const int w = s.width(), h = s.height();
+  if (d.window == WindowKind::bottom_centre) {
+    check(w >= d.window_w && h >= d.window_h, "image ", w, "x", h, " is smaller than the ",
+          d.name, " window ", d.window_w, "x", d.window_h, " (WxH)");
+    crop_sample(s, h - d.window_h, (w - d.window_w) / 2, d.window_h, d.window_w);
+  } else {
+    const int need_w = d.window_w + d.window_right_margin;
+    check(w >= need_w && h >= d.window_h, "image ", w, "x", h, " is too small for the ", d.name,
+          " window ", d.window_w, "x", d.window_h, " (needs at least ", need_w, "x", d.window_h,
+          ")");
+    crop_sample(s, h - d.window_h, w - need_w, d.window_h, d.window_w);
+  }
+}
+
+Intrinsics read_kitti_calib(const fs::path& calib_file) {
+  std::ifstream in(calib_file);
+  check(static_cast<bool>(in), "calibration ", calib_file.string(), ": cannot open");
+  std::string text;
+  while (std::getline(in, text)) {
+    if (text.rfind("P_rect_02:", 0) != 0) continue;
+    std::istringstream values(text.substr(10));
+    double v[12];
+    for (double& x : v) {
+      check(static_cast<bool>(values >> x), "calibration ", calib_file.string(),
+            ": P_rect_02 needs 12 numbers");
+    }
+    return {static_cast<float>(v[0]), static_cast<float>(v[5]), static_cast<float>(v[2]),
+            static_cast<float>(v[6])};
+  }
+  throw Error(cat("calibration ", calib_file.string(), ": no P_rect_02 line"));
+}
+
+Intrinsics read_camera_json(const fs::path& file, int frame_width, int frame_height) {
+  std::ifstream in(file);
+  check(static_cast<bool>(in), "camera file ", file.string(), ": cannot open");
+  nlohmann::json j;
+  try {
+    in >> j;
+    Intrinsics k{j.at("fx").get<float>(), j.at("fy").get<float>(), j.at("cx").get<float>(),
+                 j.at("cy").get<float>()};
+    // Per-sequence frame sizes vary slightly (DrivingStereo half size); scale to this frame.
+    if (frame_width > 0 && j.contains("width") && j.contains("height")) {
+      float sx = static_cast<float>(frame_width) / j.at("width").get<float>();
+      float sy = static_cast<float>(frame_height) / j.at("height").get<float>();
+      k.fx *= sx;
+      k.cx *= sx;
+      k.fy *= sy;
+      k.cy *= sy;
+    }
+    return k;
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(cat("camera file ", file.string(), ": ", e.what()));
+  }
+}
+
+std::unique_ptr<Dataset> make_dataset(const DatasetOptions& options) {
+  DatasetDefaults d = dataset_defaults(options.dataset);
+  if (options.depth_scale > 0) d.depth_scale = options.depth_scale;
+  if (options.max_depth > 0) {
+    d.max_depth = options.max_depth;
+    d.max_depth_eval = options.max_depth;
+  }
+  if (options.window_h > 0) d.window_h = options.window_h;
+  if (options.window_w > 0) d.window_w = options.window_w;
+  if (options.window && !*options.window) d.window = WindowKind::none;
+  if (d.name == "folder") {
+    auto ds = std::make_unique<FolderDataset>(options);
+    ds->set_defaults(d);
+    return ds;
+  }
+  check(d.depth_scale > 0, "dataset ", d.name, ": depth scale must be > 0");
+  auto ds = std::make_unique<ListDataset>(options);
+  ds->set_defaults(d);
+  return ds;
+}
+
+}  // namespace glpdepth
