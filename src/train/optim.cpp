@@ -1,0 +1,101 @@
+#include "glpdepth/train/optim.h"
+
+#include <torch/torch.h>
+
+#include <cctype>
+
+#include "glpdepth/util/error.h"
+
+namespace glpdepth {
+
+OptimizerKind parse_optimizer_kind(const std::string& name) {
+  std::string lower;
+  for (char c : name) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower == "adam") return OptimizerKind::kAdam;
+  if (lower == "adamw") return OptimizerKind::kAdamW;
+  if (lower == "sgd") return OptimizerKind::kSGD;
+  throw Error(cat("unknown optimizer '", name, "' (expected adam, adamw or sgd)"));
+}
+
+std::string to_string(OptimizerKind kind) {
+  switch (kind) {
+    case OptimizerKind::kAdam:
+      return "adam";
+    case OptimizerKind::kAdamW:
+      return "adamw";
+    case OptimizerKind::kSGD:
+      return "sgd";
+  }
+  return "?";
+}
+
+namespace {
+
+template <typename Options>
+std::unique_ptr<Options> adam_like(const OptimOptions& o, double weight_decay) {
+  auto options = std::make_unique<Options>(o.lr);
+  options->betas(std::make_tuple(o.beta1, o.beta2))
+      .eps(o.eps)
+      .weight_decay(weight_decay)
+      .amsgrad(o.amsgrad);
+  return options;
+}
+
+std::unique_ptr<torch::optim::SGDOptions> sgd_options(const OptimOptions& o, double weight_decay) {
+  auto options = std::make_unique<torch::optim::SGDOptions>(o.lr);
+  options->momentum(o.momentum).dampening(0.0).weight_decay(weight_decay).nesterov(o.nesterov);
+  return options;
+}
+
+std::unique_ptr<torch::optim::OptimizerOptions> group_options(const OptimOptions& o,
+                                                              double weight_decay) {
+  switch (o.kind) {
+    case OptimizerKind::kAdam:
+      return adam_like<torch::optim::AdamOptions>(o, weight_decay);
+    case OptimizerKind::kAdamW:
+      return adam_like<torch::optim::AdamWOptions>(o, weight_decay);
+    case OptimizerKind::kSGD:
+      return sgd_options(o, weight_decay);
+  }
+  throw Error("make_optimizer: bad optimizer kind");
+}
+
+}  // namespace
+
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::vector<torch::Tensor>& params,
+                                                        const OptimOptions& o) {
+  check(o.lr > 0, "optimizer: lr must be > 0, got ", o.lr);
+  check(o.weight_decay >= 0, "optimizer: weight_decay must be >= 0, got ", o.weight_decay);
+  check(o.eps >= 0, "optimizer: eps must be >= 0, got ", o.eps);
+  check(o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1,
+        "optimizer: betas must lie in [0, 1), got (", o.beta1, ", ", o.beta2, ")");
+  check(o.momentum >= 0, "optimizer: momentum must be >= 0, got ", o.momentum);
+  check(!(o.kind == OptimizerKind::kSGD && o.nesterov && o.momentum <= 0),
+        "optimizer: nesterov needs momentum > 0");
+
+  std::vector<torch::Tensor> decay, no_decay;
+  const bool split = o.no_decay_norm_bias && o.weight_decay > 0;
+  for (const auto& p : params) {
+    if (!p.defined() || !p.requires_grad()) continue;
+    (split && p.dim() <= 1 ? no_decay : decay).push_back(p);
+  }
+  check(!decay.empty() || !no_decay.empty(), "optimizer: no trainable parameters");
+
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  if (!decay.empty()) groups.emplace_back(decay, group_options(o, o.weight_decay));
+  if (!no_decay.empty()) groups.emplace_back(no_decay, group_options(o, 0.0));
+
+  switch (o.kind) {
+    case OptimizerKind::kAdam:
+      return std::make_unique<torch::optim::Adam>(
+          groups, *adam_like<torch::optim::AdamOptions>(o, o.weight_decay));
+    case OptimizerKind::kAdamW:
+      return std::make_unique<torch::optim::AdamW>(
+          groups, *adam_like<torch::optim::AdamWOptions>(o, o.weight_decay));
+    case OptimizerKind::kSGD:
+      return std::make_unique<torch::optim::SGD>(groups, *sgd_options(o, o.weight_decay));
+  }
+  throw Error("make_optimizer: bad optimizer kind");
+}
+
+}  // namespace glpdepth
