@@ -1,0 +1,29 @@
+// Pinhole intrinsics for back-projection: from a "fx,fy,cx,cy" string or a KITTI calibration file.
+#pragma once
+#include <filesystem>
+#include <string>
+
+namespace glpdepth {
+
+struct Intrinsics {
+  double fx = 0, fy = 0, cx = 0, cy = 0;
+
+  // After cropping `top` rows and `left` columns (e.g. the KITTI kb-crop) the principal point
+  // moves by the same amount.
+  Intrinsics cropped(int top, int left) const { return {fx, fy, cx - left, cy - top}; }
+  // After resizing the image by sx horizontally and sy vertically.
+  Intrinsics scaled(double sx, double sy) const { return {fx * sx, fy * sy, cx * sx, cy * sy}; }
+};
+
+// "fx,fy,cx,cy" (commas and/or spaces). Throws UsageError naming --intrinsics.
+Intrinsics parse_intrinsics(const std::string& text);
+
+// KITTI raw calib_cam_to_cam.txt: the 3x4 "P_rect_<camera>:" matrix gives fx = P[0], cx = P[2],
+// fy = P[5], cy = P[6]. Also accepts the odometry form "P2:" for camera "02". Throws Error naming
+// the file when the line is missing or malformed.
+Intrinsics read_kitti_calib(const std::filesystem::path& path, const std::string& camera = "02");
+
+// An existing file is read as a KITTI calibration file; anything else is parsed as fx,fy,cx,cy.
+Intrinsics load_intrinsics(const std::string& file_or_values);
+
+}  // namespace glpdepth
