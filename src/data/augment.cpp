@@ -120,7 +120,9 @@ void brightness_contrast(Image8& image, double alpha, double beta) {
 void gamma(Image8& image, double g) {
   uint8_t lut[256];
   for (int i = 0; i < 256; ++i) {
-    double v = std::pow(i * (1.0 / 255.0), g) * 255.0;
+    // The 1e-9 keeps gamma 1 the identity despite rounding (the original's table loses up to
+    // one level there).
+    double v = std::pow(i / 255.0, g) * 255.0 + 1e-9;
     lut[i] = trunc_u8(std::clamp(v, 0.0, 255.0));
   }
   for (uint8_t& p : image.pixels) p = lut[p];
