@@ -1,0 +1,209 @@
+// `glpdepth eval-pngs`: offline metrics of a folder of 16-bit prediction PNGs against ground truth
+// (the eval_with_pngs.py workflow, spec 3.2). Every *.png of --pred is evaluated in sorted name
+// order; its ground truth is found from the name:
+//   kitti  <drive>_<frame>.png -> GT/data_depth_annotated/{train,val}/<drive>/proj_depth/
+//          groundtruth/image_02/<frame>.png
+//   nyu    <scene>_rgb_<frame>.png -> GT/official_splits/test/<scene>/sync_depth_<frame>.png
+//   flat   GT/<same file name>
+// `--gt_layout auto` tries the dataset's layout, then flat.
+#include <algorithm>
+#include <filesystem>
+#include <iostream>
+
+#include "cli.h"
+#include "glpdepth/eval/crops.h"
+#include "glpdepth/eval/metrics.h"
+#include "glpdepth/eval/results.h"
+#include "glpdepth/io/depth_outputs.h"
+#include "glpdepth/io/image.h"
+#include "glpdepth/util/error.h"
+
+namespace glpdepth::cli {
+namespace {
+namespace fs = std::filesystem;
+
+struct EvalPngsOptions {
+  std::string pred;
+  std::string gt;
+  std::string dataset = "kitti";
+  std::string gt_layout = "auto";
+  double scale = 0;
+  double gt_scale = 0;
+  double min_depth_eval = 1e-3;
+  double max_depth_eval = 0;
+  std::string kitti_crop = "none";
+  bool garg_crop = false;
+  bool eigen_crop = false;
+  std::string protocol = "kb-crop";
+  bool no_nyu_crop = false;
+  bool skip_missing_gt = false;
+  std::string output;
+  std::string per_image;
+};
+
+std::vector<fs::path> gt_candidates(const fs::path& gt, const std::string& file_name,
+                                    EvalDataset dataset, const std::string& layout) {
+  std::vector<fs::path> out;
+  const std::string stem = fs::path(file_name).stem().string();
+  const bool dataset_layout = layout == "auto" || layout == "kitti" || layout == "nyu";
+  if (dataset_layout && (layout == "kitti" || (layout == "auto" && dataset == EvalDataset::kitti))) {
+    const size_t cut = stem.rfind('_');
+    if (cut != std::string::npos && cut > 0) {
+      const std::string drive = stem.substr(0, cut), frame = stem.substr(cut + 1) + ".png";
+      for (const char* split : {"train", "val"}) {
+        const fs::path rel = fs::path(split) / drive / "proj_depth" / "groundtruth" / "image_02" /
+                             frame;
+        out.push_back(gt / "data_depth_annotated" / rel);
+        out.push_back(gt / rel);  // --gt pointing at data_depth_annotated itself
+      }
+    }
+  }
+  if (dataset_layout && (layout == "nyu" || (layout == "auto" && dataset == EvalDataset::nyu))) {
+    const size_t cut = stem.rfind("_rgb_");
+    if (cut != std::string::npos && cut > 0) {
+      const std::string scene = stem.substr(0, cut);
+      const std::string frame = "sync_depth_" + stem.substr(cut + 5) + ".png";
+      out.push_back(gt / "official_splits" / "test" / scene / frame);
+      out.push_back(gt / scene / frame);
+    }
+  }
+  if (layout == "auto" || layout == "flat") out.push_back(gt / file_name);
+  return out;
+}
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+void run_eval_pngs(const EvalPngsOptions& o, const CommonOptions& common) {
+  apply_threads(common);
+  EvalSettings settings;
+  settings.dataset = parse_eval_dataset(o.dataset);
+  check(!(o.garg_crop && o.eigen_crop), "--garg_crop and --eigen_crop exclude each other");
+  settings.kitti_crop = o.garg_crop    ? EvalCrop::garg
+                        : o.eigen_crop ? EvalCrop::eigen
+                                       : parse_kitti_crop(o.kitti_crop);
+  settings.protocol = parse_protocol(o.protocol);
+  settings.nyu_crop = !o.no_nyu_crop;
+  settings.min_depth_eval = o.min_depth_eval;
+  settings.max_depth_eval =
+      o.max_depth_eval > 0 ? o.max_depth_eval : default_max_depth_eval(settings.dataset);
+  if (!(settings.max_depth_eval > settings.min_depth_eval)) {
+    throw UsageError(cat("--max_depth_eval (", settings.max_depth_eval,
+                         ") must exceed --min_depth_eval (", settings.min_depth_eval, ")"));
+  }
+  const double scale = o.scale > 0 ? o.scale : default_depth_scale(settings.dataset);
+  const double gt_scale = o.gt_scale > 0 ? o.gt_scale : default_depth_scale(settings.dataset);
+  const std::string layout = lower(o.gt_layout);
+  if (layout != "auto" && layout != "kitti" && layout != "nyu" && layout != "flat") {
+    throw UsageError(cat("--gt_layout: unknown layout '", o.gt_layout,
+                         "' (expected auto, kitti, nyu or flat)"));
+  }
+
+  const fs::path pred_dir = o.pred, gt_dir = o.gt;
+  std::error_code ec;
+  check(fs::is_directory(pred_dir, ec), "--pred: folder ", pred_dir.string(), " does not exist");
+  check(fs::is_directory(gt_dir, ec), "--gt: folder ", gt_dir.string(), " does not exist");
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(pred_dir)) {
+    if (entry.is_regular_file() && lower(entry.path().extension().string()) == ".png") {
+      names.push_back(entry.path().filename().string());
+    }
+  }
+  std::sort(names.begin(), names.end());
+  check(!names.empty(), "--pred: folder ", pred_dir.string(), " holds no .png predictions");
+
+  MetricAccumulator accumulator;
+  std::vector<std::string> missing;
+  for (const std::string& name : names) {
+    const fs::path pred_path = pred_dir / name;
+    fs::path gt_path;
+    const auto candidates = gt_candidates(gt_dir, name, settings.dataset, layout);
+    for (const fs::path& c : candidates) {
+      if (fs::is_regular_file(c, ec)) {
+        gt_path = c;
+        break;
+      }
+    }
+    if (gt_path.empty()) {
+      if (o.skip_missing_gt) {
+        missing.push_back(name);
+        continue;
+      }
+      std::string tried;
+      for (const fs::path& c : candidates) tried += "\n  " + c.string();
+      throw Error(cat("no ground truth for prediction ", pred_path.string(), "; tried:", tried,
+                      "\n(use --gt_layout or --skip_missing_gt)"));
+    }
+    torch::Tensor pred = read_depth_png16(pred_path, scale);
+    torch::Tensor gt = read_depth_png16(gt_path, gt_scale);
+    try {
+      evaluate_image(accumulator, settings, pred, gt, name);
+    } catch (const Error& e) {
+      throw Error(cat("prediction ", pred_path.string(), " vs ground truth ", gt_path.string(),
+                      ": ", e.what()));
+    }
+  }
+
+  ResultsFiles files;
+  files.metrics_json = o.output.empty() ? pred_dir / "metrics.json" : fs::path(o.output);
+  files.per_image_csv = o.per_image.empty() ? per_image_csv_path(files.metrics_json)
+                                            : fs::path(o.per_image);
+  nlohmann::json extra = {{"tool", "glpdepth eval-pngs"},
+                          {"pred", pred_dir.string()},
+                          {"gt", gt_dir.string()},
+                          {"scale", scale},
+                          {"gt_scale", gt_scale},
+                          {"gt_layout", layout},
+                          {"missing_gt", missing}};
+  std::cout << report_results(accumulator, settings, MetricTable::kitti_benchmark, files, extra);
+  if (!missing.empty()) {
+    std::cout << missing.size() << " prediction(s) without ground truth skipped\n";
+  }
+  std::cout << "wrote " << files.metrics_json.string() << " and " << files.per_image_csv.string()
+            << "\n";
+}
+
+}  // namespace
+
+GLPDEPTH_COMMAND(
+    {"eval-pngs", "Evaluate a folder of 16-bit prediction PNGs against ground truth", 40,
+     [](CLI::App& command, CommonOptions& common) {
+       auto o = std::make_shared<EvalPngsOptions>();
+       command.add_option("--pred,--pred_path,--pred-path", o->pred,
+                          "folder of 16-bit prediction PNGs (depth x --scale)")
+           ->required();
+       command.add_option("--gt,--gt_path,--gt-path", o->gt,
+                          "ground-truth root (KITTI: holding data_depth_annotated/; NYU: holding "
+                          "official_splits/; flat: same file names)")
+           ->required();
+       add_option(command, "dataset", o->dataset, "kitti, nyudepthv2, drivingstereo or generic");
+       add_option(command, "gt_layout", o->gt_layout,
+                  "auto (the dataset's layout, then flat), kitti, nyu or flat");
+       add_option(command, "scale", o->scale,
+                  "prediction PNG value per metre (0 = dataset default: 256, NYU 1000)");
+       add_option(command, "gt_scale", o->gt_scale,
+                  "ground-truth PNG value per metre (0 = dataset default: 256, NYU 1000)");
+       add_option(command, "min_depth_eval", o->min_depth_eval, "evaluate gt > this (metres)");
+       add_option(command, "max_depth_eval", o->max_depth_eval,
+                  "evaluate gt < this (metres; 0 = dataset default: 80, NYU 10)");
+       add_option(command, "kitti_crop", o->kitti_crop, "KITTI crop: garg, eigen or none");
+       add_flag(command, "garg_crop", o->garg_crop, "same as --kitti_crop garg (original flag)");
+       add_flag(command, "eigen_crop", o->eigen_crop, "same as --kitti_crop eigen (original flag)");
+       add_option(command, "protocol", o->protocol,
+                  "KITTI protocol: kb-crop (GLPDepth: crops on the 352x1216 frame) or "
+                  "full-frame (prediction placed in the full GT frame, crops on it)");
+       add_flag(command, "no_nyu_crop", o->no_nyu_crop,
+                "NYU: evaluate the whole frame instead of the Eigen crop 45:471, 41:601");
+       add_flag(command, "skip_missing_gt", o->skip_missing_gt,
+                "skip predictions without ground truth (listed in metrics.json) instead of "
+                "failing");
+       add_option(command, "output", o->output,
+                  "metrics JSON path (default <pred>/metrics.json); per_image.csv goes beside it");
+       add_option(command, "per_image", o->per_image, "per-image CSV path (default: beside --output)");
+       command.callback([o, &common] { run_eval_pngs(*o, common); });
+     }});
+
+}  // namespace glpdepth::cli
