@@ -13,7 +13,16 @@
 namespace glpdepth {
 namespace fs = std::filesystem;
 
+// camera.json, parsed once per dataset.
+struct CameraFile {
+  Intrinsics k;
+  float width = 0, height = 0;
+  Intrinsics for_frame(int frame_width, int frame_height) const;
+};
+
 namespace {
+
+CameraFile read_camera_file(const fs::path& file);
 
 std::string lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -124,13 +133,9 @@ class ListDataset : public Dataset {
       e.depth = resolve(tokens[1]);
       entries_.push_back(std::move(e));
     }
-    if (!options.intrinsics && kind_ == "drivingstereo") {
+    if (!options.intrinsics) {
       fs::path camera = options.data_path / "camera.json";
-      if (fs::exists(camera, ec)) camera_json_ = camera;
-    }
-    if (!options.intrinsics && kind_ == "nyudepthv2") {
-      fs::path camera = options.data_path / "camera.json";
-      if (fs::exists(camera, ec)) camera_json_ = camera;
+      if (fs::exists(camera, ec)) camera_ = read_camera_file(camera);
     }
   }
 
@@ -195,23 +200,37 @@ class ListDataset : public Dataset {
     return parent.empty() ? p.filename().string() : parent + "_" + p.filename().string();
   }
 
+  // Calibration files are read once per file; a missing file caches "unknown".
+  Intrinsics cached_calib(const fs::path& calib, const std::string& key) const {
+    std::lock_guard<std::mutex> lock(cache_mutex_);
+    auto it = calib_cache_.find(calib.string());
+    if (it == calib_cache_.end()) {
+      Intrinsics k;
+      std::error_code ec;
+      if (fs::exists(calib, ec)) k = read_calib_projection(calib, key);
+      it = calib_cache_.emplace(calib.string(), k).first;
+    }
+    return it->second;
+  }
+
   Intrinsics intrinsics_for(const Entry& e, int width, int height) const {
     if (options_.intrinsics) return *options_.intrinsics;
     if (kind_ == "kitti") {
       // raw_data/<date>/<drive>/image_02/data/<frame>: the calibration sits in <date>.
-      fs::path calib = e.image.parent_path().parent_path().parent_path().parent_path() /
-                       "calib_cam_to_cam.txt";
-      std::lock_guard<std::mutex> lock(cache_mutex_);
-      auto it = calib_cache_.find(calib.string());
-      if (it == calib_cache_.end()) {
-        Intrinsics k;
-        std::error_code ec;
-        if (fs::exists(calib, ec)) k = read_kitti_calib(calib);
-        it = calib_cache_.emplace(calib.string(), k).first;
-      }
-      return it->second;
+      Intrinsics k = cached_calib(e.image.parent_path().parent_path().parent_path().parent_path() /
+                                      "calib_cam_to_cam.txt",
+                                  "P_rect_02");
+      if (k.known()) return k;
     }
-    if (!camera_json_.empty()) return read_camera_json(camera_json_, width, height);
+    if (camera_) return camera_->for_frame(width, height);
+    if (kind_ == "drivingstereo") {
+      // The official per-sequence calibration: calib/half-image-calib/<seq>.txt, where <seq>
+      // is the file stem up to its first "_".
+      const std::string stem = e.image.stem().string();
+      return cached_calib(options_.data_path / "calib" / "half-image-calib" /
+                              (stem.substr(0, stem.find('_')) + ".txt"),
+                          "P_rect_101");
+    }
     if (kind_ == "nyudepthv2" && width == 640 && height == 480) return kNyuIntrinsics;
     return {};
   }
@@ -219,7 +238,7 @@ class ListDataset : public Dataset {
   DatasetOptions options_;
   std::string kind_;
   fs::path list_;
-  fs::path camera_json_;
+  std::optional<CameraFile> camera_;
   std::vector<Entry> entries_;
   mutable std::mutex cache_mutex_;
   mutable std::map<std::string, Intrinsics> calib_cache_;
@@ -365,7 +384,8 @@ void apply_window(Sample& s, const DatasetDefaults& d) {
   const int w = s.width(), h = s.height();
   if (d.window == WindowKind::bottom_centre) {
     check(w >= d.window_w && h >= d.window_h, "image ", w, "x", h, " is smaller than the ",
-          d.name, " window ", d.window_w, "x", d.window_h, " (WxH)");
+          d.name, " window ", d.window_w, "x", d.window_h,
+          " (WxH); turn the window off or set a smaller one");
     crop_sample(s, h - d.window_h, (w - d.window_w) / 2, d.window_h, d.window_w);
   } else {
     const int need_w = d.window_w + d.window_right_margin;
@@ -376,45 +396,64 @@ void apply_window(Sample& s, const DatasetDefaults& d) {
   }
 }
 
-Intrinsics read_kitti_calib(const fs::path& calib_file) {
+Intrinsics read_calib_projection(const fs::path& calib_file, const std::string& key) {
   std::ifstream in(calib_file);
   check(static_cast<bool>(in), "calibration ", calib_file.string(), ": cannot open");
+  const std::string prefix = key + ":";
   std::string text;
   while (std::getline(in, text)) {
-    if (text.rfind("P_rect_02:", 0) != 0) continue;
-    std::istringstream values(text.substr(10));
+    if (text.rfind(prefix, 0) != 0) continue;
+    std::istringstream values(text.substr(prefix.size()));
     double v[12];
     for (double& x : v) {
-      check(static_cast<bool>(values >> x), "calibration ", calib_file.string(),
-            ": P_rect_02 needs 12 numbers");
+      check(static_cast<bool>(values >> x), "calibration ", calib_file.string(), ": ", key,
+            " needs 12 numbers");
     }
     return {static_cast<float>(v[0]), static_cast<float>(v[5]), static_cast<float>(v[2]),
             static_cast<float>(v[6])};
   }
-  throw Error(cat("calibration ", calib_file.string(), ": no P_rect_02 line"));
+  throw Error(cat("calibration ", calib_file.string(), ": no ", key, " line"));
 }
 
-Intrinsics read_camera_json(const fs::path& file, int frame_width, int frame_height) {
+namespace {
+
+CameraFile read_camera_file(const fs::path& file) {
   std::ifstream in(file);
   check(static_cast<bool>(in), "camera file ", file.string(), ": cannot open");
-  nlohmann::json j;
   try {
+    nlohmann::json j;
     in >> j;
-    Intrinsics k{j.at("fx").get<float>(), j.at("fy").get<float>(), j.at("cx").get<float>(),
-                 j.at("cy").get<float>()};
-    // Per-sequence frame sizes vary slightly (DrivingStereo half size); scale to this frame.
-    if (frame_width > 0 && j.contains("width") && j.contains("height")) {
-      float sx = static_cast<float>(frame_width) / j.at("width").get<float>();
-      float sy = static_cast<float>(frame_height) / j.at("height").get<float>();
-      k.fx *= sx;
-      k.cx *= sx;
-      k.fy *= sy;
-      k.cy *= sy;
+    CameraFile c;
+    c.k = {j.at("fx").get<float>(), j.at("fy").get<float>(), j.at("cx").get<float>(),
+           j.at("cy").get<float>()};
+    if (j.contains("width") && j.contains("height")) {
+      c.width = j.at("width").get<float>();
+      c.height = j.at("height").get<float>();
     }
-    return k;
+    return c;
   } catch (const nlohmann::json::exception& e) {
     throw Error(cat("camera file ", file.string(), ": ", e.what()));
   }
+}
+
+}  // namespace
+
+Intrinsics CameraFile::for_frame(int frame_width, int frame_height) const {
+  Intrinsics out = k;
+  // Frame sizes vary slightly per sequence (DrivingStereo half size); scale to this frame.
+  if (frame_width > 0 && frame_height > 0 && width > 0 && height > 0) {
+    const float sx = static_cast<float>(frame_width) / width;
+    const float sy = static_cast<float>(frame_height) / height;
+    out.fx *= sx;
+    out.cx *= sx;
+    out.fy *= sy;
+    out.cy *= sy;
+  }
+  return out;
+}
+
+Intrinsics read_camera_json(const fs::path& file, int frame_width, int frame_height) {
+  return read_camera_file(file).for_frame(frame_width, frame_height);
 }
 
 std::unique_ptr<Dataset> make_dataset(const DatasetOptions& options) {

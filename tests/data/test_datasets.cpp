@@ -173,6 +173,26 @@ TEST(DrivingStereoDataset, FlattenedTestLayoutAndJpeg) {
   EXPECT_FALSE(s.intrinsics.known());
 }
 
+TEST(DrivingStereoDataset, PerSequenceCalibrationWithoutCameraJson) {
+  TempDir dir;
+  const std::string seq = "2018-07-09-16-11-56";
+  write_text(dir / "lists/train.txt", testing::write_drivingstereo_train(dir.path(), seq, 881, 400, 1));
+  write_text(dir / ("calib/half-image-calib/" + seq + ".txt"),
+             "S_rect_101: 8.81e+02 4.00e+02\n"
+             "P_rect_101: 1.0e+03 0 4.5e+02 0 0 1.01e+03 2.1e+02 0 0 0 1 0\n");
+  DatasetOptions o;
+  o.dataset = "drivingstereo";
+  o.data_path = dir.path();
+  Sample s = make_dataset(o)->get(0);
+  EXPECT_FLOAT_EQ(s.intrinsics.fx, 1000.f);
+  EXPECT_FLOAT_EQ(s.intrinsics.fy, 1010.f);
+  EXPECT_FLOAT_EQ(s.intrinsics.cx, 450.f - 8);
+  EXPECT_FLOAT_EQ(s.intrinsics.cy, 210.f - 16);
+  // An explicit override wins.
+  o.intrinsics = Intrinsics{1, 2, 3, 4};
+  EXPECT_FLOAT_EQ(make_dataset(o)->get(0).intrinsics.cx, 3.f - 8);
+}
+
 TEST(DrivingStereoDataset, TooNarrowFrameIsAnErrorNamingTheFile) {  // spec B19
   TempDir dir;
   write_text(dir / "lists/train.txt",
