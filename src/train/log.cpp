@@ -60,9 +60,8 @@ CsvWriter::CsvWriter(const fs::path& path, std::vector<std::string> columns)
     std::ifstream in(path);
     std::string first;
     std::getline(in, first);
-    check(first == join_csv(columns_), "csv ", path.string(),
-          ": exists with a different header ('", first, "' instead of '", join_csv(columns_),
-          "')");
+    check(first == join_csv(columns_), "csv ", path.string(), ": exists with a different header ('",
+          first, "' instead of '", join_csv(columns_), "')");
   }
   out_.open(path, std::ios::app | std::ios::binary);
   check(out_.good(), "csv ", path.string(), ": cannot open for writing");
@@ -222,7 +221,9 @@ void TensorBoardWriter::add_scalar(const std::string& tag, double value, int64_t
 // ---------------------------------------------------------------------------------------------
 // Progress
 
-bool stderr_is_terminal() { return isatty(fileno(stderr)) == 1; }
+bool stderr_is_terminal() {
+  return isatty(fileno(stderr)) == 1;
+}
 
 namespace {
 
@@ -247,8 +248,7 @@ ProgressReporter::ProgressReporter(std::ostream& out, int64_t total, ProgressOpt
   start_ = last_print_ = Clock::now();
 }
 
-std::string ProgressReporter::format(int64_t step, double loss, double lr,
-                                     double elapsed_s) const {
+std::string ProgressReporter::format(int64_t step, double loss, double lr, double elapsed_s) const {
   std::ostringstream line;
   if (!options_.label.empty()) line << options_.label << " ";
   if (options_.terminal && total_ > 0) {
@@ -295,7 +295,9 @@ void ProgressReporter::update(int64_t step, double loss, double lr, Clock::time_
   last_step_printed_ = step;
 }
 
-void ProgressReporter::finish() { finish(Clock::now()); }
+void ProgressReporter::finish() {
+  finish(Clock::now());
+}
 
 void ProgressReporter::finish(Clock::time_point now) {
   if (finished_) return;

@@ -37,8 +37,9 @@ torch::Tensor silog_loss(const torch::Tensor& pred_in, const torch::Tensor& gt_i
   // invalid pixels get an exactly zero gradient through torch::where.
   torch::Tensor valid = gt > 0;
   torch::Tensor safe_gt = torch::where(valid, gt, torch::ones_like(gt));
-  torch::Tensor d = torch::where(valid, torch::log(safe_gt) - torch::log(pred.clamp_min(options.min_pred)),
-                                 torch::zeros_like(pred));
+  torch::Tensor d =
+      torch::where(valid, torch::log(safe_gt) - torch::log(pred.clamp_min(options.min_pred)),
+                   torch::zeros_like(pred));
   torch::Tensor n = valid.sum().to(pred.scalar_type()).clamp_min(1);
   torch::Tensor mean_d = d.sum() / n;
   torch::Tensor mean_d2 = (d * d).sum() / n;

@@ -27,7 +27,9 @@ void check_name(const std::string& what, const std::string& name) {
         "run folder: ", what, " '", name, "' must be a plain folder name");
 }
 
-bool empty_dir(const fs::path& dir) { return fs::is_directory(dir) && fs::is_empty(dir); }
+bool empty_dir(const fs::path& dir) {
+  return fs::is_directory(dir) && fs::is_empty(dir);
+}
 
 }  // namespace
 
@@ -64,7 +66,9 @@ void mark_run_finished(const fs::path& run_dir) {
   write_bytes_atomic(run_dir / kFinished, "finished\n");
 }
 
-bool run_finished(const fs::path& run_dir) { return fs::exists(run_dir / kFinished); }
+bool run_finished(const fs::path& run_dir) {
+  return fs::exists(run_dir / kFinished);
+}
 
 std::string run_signature(const fs::path& run_dir) {
   const fs::path marker = run_dir / kMarker;
@@ -81,7 +85,9 @@ uint64_t SeedCounter::at(uint64_t k) const {
   return engine();
 }
 
-uint64_t SeedCounter::next() { return at(count_++); }
+uint64_t SeedCounter::next() {
+  return at(count_++);
+}
 
 namespace {
 
@@ -102,7 +108,8 @@ void set_generator_state(const at::Generator& generator, const std::vector<uint8
   try {
     gen.set_state(state);
   } catch (const c10::Error& e) {
-    throw Error(cat("rng state: cannot restore the ", what, " generator: ", e.what_without_backtrace()));
+    throw Error(
+        cat("rng state: cannot restore the ", what, " generator: ", e.what_without_backtrace()));
   }
 }
 

@@ -65,7 +65,9 @@ std::string to_string(ScheduleKind kind) {
 // ---------------------------------------------------------------------------------------------
 // LrSchedule
 
-void LrSchedule::step(double) { ++steps_; }
+void LrSchedule::step(double) {
+  ++steps_;
+}
 
 void LrSchedule::apply(torch::optim::Optimizer& optimizer) const {
   const double lr_now = lr();
@@ -160,8 +162,8 @@ PlateauSchedule::PlateauSchedule(const PlateauScheduleOptions& options, double b
   const std::string mode = lower(options.mode), tmode = lower(options.threshold_mode);
   check(mode == "min" || mode == "max", "plateau schedule: mode must be min or max, got '",
         options.mode, "'");
-  check(tmode == "rel" || tmode == "abs", "plateau schedule: threshold_mode must be rel or abs, got '",
-        options.threshold_mode, "'");
+  check(tmode == "rel" || tmode == "abs",
+        "plateau schedule: threshold_mode must be rel or abs, got '", options.threshold_mode, "'");
   check(options.factor < 1.0 && options.factor >= 0, "plateau schedule: factor must be < 1.0, got ",
         options.factor);
   check(options.patience >= 0 && options.cooldown >= 0,
@@ -328,7 +330,9 @@ std::unique_ptr<LrSchedule> make_schedule(const ScheduleOptions& options, double
   throw Error("schedule: bad kind");
 }
 
-std::vector<std::string> recipe_names() { return {"glp", "plateau", "plateau-l2", "cyclic"}; }
+std::vector<std::string> recipe_names() {
+  return {"glp", "plateau", "plateau-l2", "cyclic"};
+}
 
 TrainRecipe recipe_preset(const std::string& name, double lr) {
   TrainRecipe r;

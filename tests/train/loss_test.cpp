@@ -159,8 +159,8 @@ TEST(SiLogLoss, BatchOfOneSqueezesOnlyTheChannel) {
 TEST(SiLogLoss, HalfPrecisionIsComputedInFloat) {
   Batch b = random_batch(2, 4, 4, torch::kFloat);
   const double loss = silog_loss(b.pred.to(torch::kHalf), b.gt.to(torch::kHalf)).item<double>();
-  const double expected = reference_silog(to_vector(b.pred.to(torch::kHalf)),
-                                          to_vector(b.gt.to(torch::kHalf)), 0.5);
+  const double expected =
+      reference_silog(to_vector(b.pred.to(torch::kHalf)), to_vector(b.gt.to(torch::kHalf)), 0.5);
   EXPECT_NEAR(loss, expected, 1e-5);
 }
 

@@ -75,8 +75,7 @@ TEST(PlateauSchedule, PatienceCooldownAbsoluteThreshold) {
   // at step 4 halves the lr and starts a 1-step cooldown; step 5 is bad but the cooldown resets
   // the count; steps 6-8 are bad -> halve at step 8; step 9 improves; 10-12 bad -> halve at 12.
   const std::vector<double> m = {10, 9.95, 9.95, 9.95, 9.95, 9.95, 9.95, 9.95, 5, 5, 5, 5};
-  const std::vector<double> expected = {1,   1,   1,   .5,  .5,  .5,
-                                        .5,  .25, .25, .25, .25, .125};
+  const std::vector<double> expected = {1, 1, 1, .5, .5, .5, .5, .25, .25, .25, .25, .125};
   EXPECT_EQ(run_plateau(o, m), expected);
 }
 
@@ -86,14 +85,12 @@ TEST(PlateauSchedule, RelativeThresholdAndMaxMode) {
   o.patience = 1;
   o.threshold = 0.1;  // rel: better means < 0.9 * best
   // 10 (best), 9.5 bad (not < 9), 8.9 better, 8.5 bad, 8.4 bad -> reduce at step 5.
-  EXPECT_EQ(run_plateau(o, {10, 9.5, 8.9, 8.5, 8.4}),
-            (std::vector<double>{1, 1, 1, 1, 0.1}));
+  EXPECT_EQ(run_plateau(o, {10, 9.5, 8.9, 8.5, 8.4}), (std::vector<double>{1, 1, 1, 1, 0.1}));
   o.threshold_mode = "abs";  // abs 0.1: 9.5 and 8.9 and 8.5 and 8.4 all improve
   EXPECT_EQ(run_plateau(o, {10, 9.5, 8.9, 8.5, 8.4}), (std::vector<double>{1, 1, 1, 1, 1}));
   o.mode = "max";
   o.threshold_mode = "rel";  // better means > 1.1 * best
-  EXPECT_EQ(run_plateau(o, {1, 1.05, 1.2, 1.3, 1.25}),
-            (std::vector<double>{1, 1, 1, 1, 0.1}));
+  EXPECT_EQ(run_plateau(o, {1, 1.05, 1.2, 1.3, 1.25}), (std::vector<double>{1, 1, 1, 1, 0.1}));
 }
 
 TEST(PlateauSchedule, MinLrEpsAndNonFiniteMetrics) {
@@ -126,10 +123,8 @@ TEST(PlateauSchedule, SteppedThirtyTimesPerEpochWithoutDividingByZero) {
 TEST(CyclicSchedule, SpecTriangular2Values) {
   TrainRecipe r = recipe_preset("cyclic");
   auto s = make_schedule(r.schedule, r.optim.lr, 100, 10);
-  std::map<int, std::pair<double, double>> expected = {{0, {0.005, 0.9}},
-                                                       {2500, {0.05, 0.8}},
-                                                       {5000, {0.005, 0.9}},
-                                                       {12500, {0.01625, 0.875}}};
+  std::map<int, std::pair<double, double>> expected = {
+      {0, {0.005, 0.9}}, {2500, {0.05, 0.8}}, {5000, {0.005, 0.9}}, {12500, {0.01625, 0.875}}};
   for (int it = 0; it <= 12500; ++it) {
     auto e = expected.find(it);
     if (e != expected.end()) {
@@ -169,8 +164,8 @@ TEST(CosineSchedule, WarmupThenCosine) {
   CosineScheduleOptions o;
   o.warmup_steps = 10;
   auto s = make_schedule({ScheduleKind::kCosine, {}, {}, {}, {}, o}, 1.0, 11, 10);
-  std::map<int, double> expected = {{0, 0.0}, {5, 0.5}, {10, 1.0}, {60, 0.5}, {110, 0.0},
-                                    {150, 0.0}};
+  std::map<int, double> expected = {{0, 0.0},  {5, 0.5},   {10, 1.0},
+                                    {60, 0.5}, {110, 0.0}, {150, 0.0}};
   for (int t = 0; t <= 150; ++t) {
     auto e = expected.find(t);
     if (e != expected.end()) {
@@ -187,7 +182,8 @@ TEST(CosineSchedule, WarmupThenCosine) {
 }
 
 TEST(LrSchedule, ApplySetsLrAndMomentumOnEveryGroup) {
-  torch::Tensor a = torch::ones({2}).requires_grad_(true), b = torch::ones({2, 2}).requires_grad_(true);
+  torch::Tensor a = torch::ones({2}).requires_grad_(true),
+                b = torch::ones({2, 2}).requires_grad_(true);
   TrainRecipe r = recipe_preset("cyclic");
   r.optim.no_decay_norm_bias = true;
   r.optim.weight_decay = 1e-4;  // two groups
@@ -346,7 +342,9 @@ TEST(LrSchedule, MatchesPyTorchOverLongSequences) {
       o.cyclic.max_lr = name == "cyc_tri2" ? 0.05 : 0.01;
       o.cyclic.step_size_up = name == "cyc_tri2" ? 250 : name == "cyc_tri" ? 37 : 50;
       o.cyclic.step_size_down = name == "cyc_tri" ? 91 : 0;
-      o.cyclic.mode = name == "cyc_tri2" ? "triangular2" : name == "cyc_tri" ? "triangular" : "exp_range";
+      o.cyclic.mode = name == "cyc_tri2"  ? "triangular2"
+                      : name == "cyc_tri" ? "triangular"
+                                          : "exp_range";
       o.cyclic.gamma = 0.999;
       o.cyclic.base_momentum = name == "cyc_tri" ? 0.85 : 0.8;
       o.cyclic.max_momentum = name == "cyc_tri" ? 0.95 : 0.9;

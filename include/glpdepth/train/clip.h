@@ -12,8 +12,7 @@ namespace glpdepth {
 // min(1, max_norm / (total + eps)). max_norm <= 0 only measures. Returns the total norm (inf/NaN
 // when a gradient is not finite; the gradients are then scaled by 0/NaN like PyTorch, so check
 // the result, e.g. with NonFiniteGuard, before stepping).
-double clip_grad_norm(const std::vector<torch::Tensor>& params, double max_norm,
-                      double eps = 1e-6);
+double clip_grad_norm(const std::vector<torch::Tensor>& params, double max_norm, double eps = 1e-6);
 
 // Sets every gradient of `params` to zero (keeps the tensors, like zero_grad(set_to_none=false)).
 void zero_grads(const std::vector<torch::Tensor>& params);
