@@ -161,13 +161,6 @@ void write_callback(void* context, void* data, int size) {
                                              static_cast<size_t>(size));
 }
 
-std::string lower_extension(const fs::path& path) {
-  std::string ext = path.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return ext;
-}
-
 // Sum of |filtered byte as signed| is the usual cheap estimate of how well a row compresses.
 uint64_t filter_cost(const uint8_t* row, size_t n) {
   uint64_t sum = 0;
@@ -263,34 +256,42 @@ Image16 read_png16(const fs::path& path) {
                       path.string());
 }
 
-void write_image(const fs::path& path, const Image8& image, int jpeg_quality) {
-  std::string name = path.string();
-  check(image.width > 0 && image.height > 0, "writing ", name, ": empty image (", image.width, "x",
-        image.height, ")");
-  check(image.channels >= 1 && image.channels <= 4, "writing ", name,
-        ": channels must be 1 to 4, got ", image.channels);
+std::string encode_image(const Image8& image, const std::string& extension, int jpeg_quality) {
+  check(image.width > 0 && image.height > 0, "empty image (", image.width, "x", image.height, ")");
+  check(image.channels >= 1 && image.channels <= 4, "channels must be 1 to 4, got ",
+        image.channels);
   check(image.pixels.size() == static_cast<size_t>(image.width) * image.height * image.channels,
-        "writing ", name, ": pixel buffer size does not match ", image.width, "x", image.height,
-        "x", image.channels);
-  std::string ext = lower_extension(path);
+        "pixel buffer size does not match ", image.width, "x", image.height, "x", image.channels);
+  std::string ext = extension;
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   std::string bytes;
   int ok = 0;
   if (ext == ".png") {
     ok = stbi_write_png_to_func(write_callback, &bytes, image.width, image.height, image.channels,
                                 image.pixels.data(), image.width * image.channels);
   } else if (ext == ".jpg" || ext == ".jpeg") {
-    check(jpeg_quality >= 1 && jpeg_quality <= 100, "writing ", name,
-          ": JPEG quality must be 1 to 100, got ", jpeg_quality);
+    check(jpeg_quality >= 1 && jpeg_quality <= 100, "JPEG quality must be 1 to 100, got ",
+          jpeg_quality);
     ok = stbi_write_jpg_to_func(write_callback, &bytes, image.width, image.height, image.channels,
                                 image.pixels.data(), jpeg_quality);
   } else if (ext == ".bmp") {
     ok = stbi_write_bmp_to_func(write_callback, &bytes, image.width, image.height, image.channels,
                                 image.pixels.data());
   } else {
-    throw Error(cat("writing ", name, ": unsupported extension '", ext,
-                    "' (use .png, .jpg, .jpeg or .bmp)"));
+    throw Error(cat("unsupported extension '", ext, "' (use .png, .jpg, .jpeg or .bmp)"));
   }
-  check(ok != 0 && !bytes.empty(), "writing ", name, ": encoder failed");
+  check(ok != 0 && !bytes.empty(), "encoder failed");
+  return bytes;
+}
+
+void write_image(const fs::path& path, const Image8& image, int jpeg_quality) {
+  std::string bytes;
+  try {
+    bytes = encode_image(image, path.extension().string(), jpeg_quality);
+  } catch (const Error& e) {
+    throw Error(cat("writing ", path.string(), ": ", e.what()));
+  }
   write_bytes_atomic(path, bytes);
 }
 

@@ -61,5 +61,7 @@ Image16 decode_png16(const uint8_t* bytes, size_t size, const std::string& name)
 void write_image(const std::filesystem::path& path, const Image8& image, int jpeg_quality = 95);
 void write_png16(const std::filesystem::path& path, const Image16& image);
 std::string encode_png16(const Image16& image);
+// The file bytes write_image would write; `extension` is ".png", ".jpg", ".jpeg" or ".bmp".
+std::string encode_image(const Image8& image, const std::string& extension, int jpeg_quality = 95);
 
 }  // namespace glpdepth

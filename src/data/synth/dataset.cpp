@@ -4,11 +4,15 @@
 #include <chrono>
 #include <cmath>
 #include <ctime>
+#include <cerrno>
+#include <cstring>
 #include <exception>
+#include <fstream>
 #include <iomanip>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <unistd.h>
 
 #include "glpdepth/data/synth.h"
 #include "glpdepth/util/atomic_file.h"
@@ -164,6 +168,34 @@ std::string drivingstereo_calibration(const Camera& c) {
   return text;
 }
 
+// Dataset files can be regenerated at will, so they are renamed into place (no reader sees a
+// partial file) without the fsync that write_file_atomic pays per file: thousands of fsyncs
+// would dominate the run time.
+void write_renamed(const fs::path& path, const std::string& bytes) {
+  static std::atomic<unsigned> counter{0};
+  std::error_code ec;
+  fs::create_directories(path.parent_path(), ec);
+  check(!ec, "cannot create folder ", path.parent_path().string(), ": ", ec.message());
+  fs::path temporary = path.parent_path() / cat(".", path.filename().string(), ".tmp.", ::getpid(),
+                                                ".", counter++);
+  {
+    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+    check(out.good(), "cannot open ", temporary.string(), " for writing: ", std::strerror(errno));
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.close();
+    if (!out.good()) {
+      fs::remove(temporary, ec);
+      throw Error(cat("write failed for ", path.string(), " (disk full?)"));
+    }
+  }
+  fs::rename(temporary, path, ec);
+  if (ec) {
+    std::error_code ignored;
+    fs::remove(temporary, ignored);
+    throw Error(cat("cannot rename ", temporary.string(), " to ", path.string(), ": ", ec.message()));
+  }
+}
+
 }  // namespace
 
 Frame generate_frame(const SynthOptions& options, int index, int threads) {
@@ -201,9 +233,11 @@ DatasetSummary write_dataset(const fs::path& out, const SynthOptions& options) {
     for (int i = next++; i < options.count && !failed; i = next++) {
       try {
         Frame frame = generate_frame(options, i, 1);
-        write_image(out / paths[static_cast<size_t>(i)].image.substr(1), frame.rgb,
-                    options.jpeg_quality);
-        write_png16(out / paths[static_cast<size_t>(i)].depth.substr(1), frame.depth);
+        fs::path image = out / paths[static_cast<size_t>(i)].image.substr(1);
+        fs::path depth = out / paths[static_cast<size_t>(i)].depth.substr(1);
+        write_renamed(image, encode_image(frame.rgb, image.extension().string(),
+                                          options.jpeg_quality));
+        write_renamed(depth, encode_png16(frame.depth));
       } catch (...) {
         std::lock_guard<std::mutex> lock(error_mutex);
         if (!error) error = std::current_exception();

@@ -191,7 +191,7 @@ Street generate_street(uint64_t seed, const SceneOptions& options, int frames) {
     light.sky_horizon = jitter(rng, {0.72f, 0.80f, 0.90f}, 0.06f);
     light.clouds = static_cast<float>(rng.uniform(0.0, 0.6));
   }
-  light.haze_distance = rng.uniform(150.0, 700.0);
+  light.haze_distance = rng.uniform(250.0, 1200.0);
   light.exposure = static_cast<float>(rng.uniform(0.85, 1.2));
   light.noise = static_cast<float>(rng.uniform(0.004, 0.02));
   light.shadows = options.shadows;
