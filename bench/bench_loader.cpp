@@ -3,6 +3,7 @@
 // Generates its own data in a temporary folder, removed at the end.
 //
 //   bench_loader [--pairs N] [--batch B] [--epochs E] [--workers 1,2,4] [--json FILE]
+//                [--no-augment]
 #include <unistd.h>
 
 #include <chrono>
@@ -65,6 +66,7 @@ int main(int argc, char** argv) {
   std::vector<int> workers = {1, 2};
   if (cores > 2) workers.push_back(cores);
   std::string json;
+  bool augment = true;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -79,9 +81,10 @@ int main(int argc, char** argv) {
     else if (a == "--epochs") epochs = std::stoi(value());
     else if (a == "--workers") workers = parse_list(value());
     else if (a == "--json") json = value();
+    else if (a == "--no-augment") augment = false;
     else {
       std::cerr << "usage: bench_loader [--pairs N] [--batch B] [--epochs E] [--workers 1,2,4] "
-                   "[--json FILE]\n";
+                   "[--json FILE] [--no-augment]\n";
       return 2;
     }
   }
@@ -104,9 +107,12 @@ int main(int argc, char** argv) {
     d.dataset = "kitti";
     d.data_path = root;
     std::shared_ptr<const Dataset> dataset = make_dataset(d);
-    auto augmenter = std::make_shared<Augmenter>(AugmentOptions{}, dataset->defaults());
+    auto augmenter = augment ? std::make_shared<Augmenter>(AugmentOptions{}, dataset->defaults())
+                             : nullptr;
     std::cout << "bench_loader: " << pairs << " KITTI pairs 1242x375 (JPEG q95 + PNG16), "
-              << "kb-crop + training augmentation + crop 352x704, batch " << batch << ", "
+              << (augment ? "kb-crop + training augmentation + crop 352x704"
+                          : "kb-crop only (352x1216), no augmentation")
+              << ", batch " << batch << ", "
               << epochs << " epoch(s) after one warm-up epoch, " << cores << " cores visible\n";
     std::string results;
     for (int w : workers) {
