@@ -119,7 +119,7 @@ class Renderer {
       const auto* tile_row = tiles_.data() + static_cast<size_t>(v / kTile) * tiles_x_;
       for (int u = 0; u < w; ++u) {
         V d{(u - camera_.cx) / camera_.fx, -(v - camera_.cy) / camera_.fy, 1.0};
-        Hit hit = trace(d, tile_row[u / kTile]);
+        Hit hit = trace(d, u, v, tile_row[u / kTile]);
         Rgb colour = hit.kind == Kind::none ? sky(d) : shade(hit, d);
         size_t i = static_cast<size_t>(v) * w + u;
         if (hit.kind != Kind::none) {
@@ -139,6 +139,7 @@ class Renderer {
   struct Candidate {
     double near_z;  // no point of the primitive is closer (z in camera coordinates)
     int primitive;
+    int u0, u1, v0, v1;  // projected bounding box, pixels
   };
 
   void collect_primitives() {
@@ -189,7 +190,8 @@ class Renderer {
       if (u0 > u1 || v0 > v1) continue;
       for (int ty = v0 / kTile; ty <= v1 / kTile; ++ty)
         for (int tx = u0 / kTile; tx <= u1 / kTile; ++tx)
-          tiles_[static_cast<size_t>(ty) * tiles_x_ + tx].push_back({z0, static_cast<int>(p)});
+          tiles_[static_cast<size_t>(ty) * tiles_x_ + tx].push_back(
+              {z0, static_cast<int>(p), u0, u1, v0, v1});
     }
     for (auto& tile : tiles_)
       std::sort(tile.begin(), tile.end(), [](const Candidate& a, const Candidate& b) {
@@ -253,7 +255,7 @@ class Renderer {
     }
   }
 
-  Hit trace(V d, const std::vector<Candidate>& candidates) const {
+  Hit trace(V d, int u, int v, const std::vector<Candidate>& candidates) const {
     Hit hit;
     if (scene_.ground.enabled && d.y < 0) {
       hit.t = -origin_.y / d.y;
@@ -262,6 +264,7 @@ class Renderer {
     V inv{1.0 / d.x, 1.0 / d.y, 1.0 / d.z};
     for (const Candidate& c : candidates) {
       if (c.near_z > hit.t) break;  // t is z here, so nothing further on can be closer
+      if (u < c.u0 || u > c.u1 || v < c.v0 || v > c.v1) continue;
       const Primitive& prim = primitives_[static_cast<size_t>(c.primitive)];
       double t = intersect(prim, origin_, d, inv);
       if (t < hit.t) {
