@@ -83,12 +83,18 @@ struct PngHeader {
 
 std::string colour_type_name(int colour_type) {
   switch (colour_type) {
-    case 0: return "gray";
-    case 2: return "RGB";
-    case 3: return "palette";
-    case 4: return "gray+alpha";
-    case 6: return "RGBA";
-    default: return cat("colour type ", colour_type);
+    case 0:
+      return "gray";
+    case 2:
+      return "RGB";
+    case 3:
+      return "palette";
+    case 4:
+      return "gray+alpha";
+    case 6:
+      return "RGBA";
+    default:
+      return cat("colour type ", colour_type);
   }
 }
 
@@ -164,7 +170,8 @@ void write_callback(void* context, void* data, int size) {
 // Sum of |filtered byte as signed| is the usual cheap estimate of how well a row compresses.
 uint64_t filter_cost(const uint8_t* row, size_t n) {
   uint64_t sum = 0;
-  for (size_t i = 0; i < n; ++i) sum += static_cast<uint64_t>(std::abs(static_cast<int8_t>(row[i])));
+  for (size_t i = 0; i < n; ++i)
+    sum += static_cast<uint64_t>(std::abs(static_cast<int8_t>(row[i])));
   return sum;
 }
 
@@ -198,12 +205,23 @@ ImageInfo probe_image(const fs::path& path) {
     info.height = static_cast<int>(header.height);
     info.bits = header.bit_depth == 16 ? 16 : 8;
     switch (header.colour_type) {
-      case 0: info.channels = 1; break;
-      case 2: info.channels = 3; break;
-      case 3: info.channels = 3; break;
-      case 4: info.channels = 2; break;
-      case 6: info.channels = 4; break;
-      default: throw Error(cat("file ", name, ": corrupt PNG (colour type ", header.colour_type, ")"));
+      case 0:
+        info.channels = 1;
+        break;
+      case 2:
+        info.channels = 3;
+        break;
+      case 3:
+        info.channels = 3;
+        break;
+      case 4:
+        info.channels = 2;
+        break;
+      case 6:
+        info.channels = 4;
+        break;
+      default:
+        throw Error(cat("file ", name, ": corrupt PNG (colour type ", header.colour_type, ")"));
     }
     return info;
   }
@@ -252,8 +270,7 @@ Image16 decode_png16(const uint8_t* bytes, size_t size, const std::string& name)
 
 Image16 read_png16(const fs::path& path) {
   std::string bytes = read_file_bytes(path);
-  return decode_png16(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(),
-                      path.string());
+  return decode_png16(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), path.string());
 }
 
 std::string encode_image(const Image8& image, const std::string& extension, int jpeg_quality) {
@@ -296,8 +313,8 @@ void write_image(const fs::path& path, const Image8& image, int jpeg_quality) {
 }
 
 std::string encode_png16(const Image16& image) {
-  check(image.width > 0 && image.height > 0, "encoding 16-bit PNG: empty image (", image.width,
-        "x", image.height, ")");
+  check(image.width > 0 && image.height > 0, "encoding 16-bit PNG: empty image (", image.width, "x",
+        image.height, ")");
   check(image.pixels.size() == static_cast<size_t>(image.width) * image.height,
         "encoding 16-bit PNG: pixel buffer size does not match ", image.width, "x", image.height);
   const size_t row_bytes = static_cast<size_t>(image.width) * 2;

@@ -44,7 +44,9 @@ SceneOptions nothing_but_road() {
   return o;
 }
 
-Camera small_kitti(double scale = 0.5) { return scale_camera(camera_preset("kitti"), scale); }
+Camera small_kitti(double scale = 0.5) {
+  return scale_camera(camera_preset("kitti"), scale);
+}
 
 TEST(SynthCamera, PresetsParsingAndScaling) {
   Camera k = camera_preset("kitti");
@@ -287,7 +289,8 @@ TEST(SynthSparse, ScanRowsLikeA64BeamLidar) {
   for (int beam = 0; beam < 64; ++beam) {
     double elevation = (2.0 - 26.8 * beam / 63.0) * kPi / 180.0;
     double x = (u - camera.cx) / camera.fx;
-    int v = static_cast<int>(std::lround(camera.cy - camera.fy * std::tan(elevation) * std::sqrt(1 + x * x)));
+    int v = static_cast<int>(
+        std::lround(camera.cy - camera.fy * std::tan(elevation) * std::sqrt(1 + x * x)));
     if (v < 0 || v >= camera.height || v <= camera.cy) continue;
     double z = camera.camera_height * camera.fy / (v - camera.cy);
     if (z <= 80.0) expected_rows.insert(v);
@@ -362,12 +365,15 @@ TEST(SynthDataset, KittiLayoutListsCalibrationAndDeterminism) {
   ASSERT_EQ(train.size(), 15u);
   ASSERT_EQ(val.size(), 5u);
   ASSERT_EQ(test.size(), 3u);
-  EXPECT_EQ(train[0].first, "/raw_data/2011_09_26/2011_09_26_drive_0001_sync/image_02/data/0000000000.png");
+  EXPECT_EQ(train[0].first,
+            "/raw_data/2011_09_26/2011_09_26_drive_0001_sync/image_02/data/0000000000.png");
   EXPECT_EQ(train[0].second,
             "/data_depth_annotated/train/2011_09_26_drive_0001_sync/proj_depth/groundtruth/"
             "image_02/0000000000.png");
-  EXPECT_EQ(test[2].first, "/raw_data/2011_09_26/2011_09_26_drive_0005_sync/image_02/data/0000000002.png");
-  std::regex image_re(R"(/raw_data/2011_09_26/2011_09_26_drive_(\d{4})_sync/image_02/data/(\d{10})\.png)");
+  EXPECT_EQ(test[2].first,
+            "/raw_data/2011_09_26/2011_09_26_drive_0005_sync/image_02/data/0000000002.png");
+  std::regex image_re(
+      R"(/raw_data/2011_09_26/2011_09_26_drive_(\d{4})_sync/image_02/data/(\d{10})\.png)");
   std::regex depth_re(
       R"(/data_depth_annotated/(train|val)/2011_09_26_drive_(\d{4})_sync/proj_depth/groundtruth/image_02/(\d{10})\.png)");
   std::set<std::string> drives_per_split[3];
@@ -482,10 +488,13 @@ TEST(SynthDataset, DrivingStereoLayout) {
       EXPECT_EQ(a[2], b[2]);
     }
   }
-  EXPECT_EQ(train[0].first,
-            "/train-left-image/2018-07-09-16-11-56/2018-07-09-16-11-56_2018-07-09-16-12-00-000.jpg");
-  std::regex test_re(R"(/test-left-image/left-image-half-size/(\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d_[-\d]+)\.jpg)");
-  std::regex test_depth_re(R"(/test-depth-map/depth-map-half-size/(\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d_[-\d]+)\.png)");
+  EXPECT_EQ(
+      train[0].first,
+      "/train-left-image/2018-07-09-16-11-56/2018-07-09-16-11-56_2018-07-09-16-12-00-000.jpg");
+  std::regex test_re(
+      R"(/test-left-image/left-image-half-size/(\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d_[-\d]+)\.jpg)");
+  std::regex test_depth_re(
+      R"(/test-depth-map/depth-map-half-size/(\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d_[-\d]+)\.png)");
   std::set<std::string> stems;
   for (const auto* list : {&train, &val, &test}) {
     for (const auto& [image, depth] : *list) {

@@ -59,8 +59,8 @@ void expect_throws_with(const std::function<void()>& f, const std::vector<std::s
   } catch (const Error& e) {
     std::string what = e.what();
     for (const auto& part : parts)
-      EXPECT_NE(what.find(part), std::string::npos) << "message '" << what << "' lacks '" << part
-                                                    << "'";
+      EXPECT_NE(what.find(part), std::string::npos)
+          << "message '" << what << "' lacks '" << part << "'";
   }
 }
 
@@ -207,9 +207,9 @@ Image8 test_pattern(int w, int h, int channels) {
   for (int y = 0; y < h; ++y)
     for (int x = 0; x < w; ++x)
       for (int c = 0; c < channels; ++c)
-        image.at(x, y)[c] = static_cast<uint8_t>((x * 255) / std::max(1, w - 1) * (c != 1) +
-                                                 (y * 200) / std::max(1, h - 1) * (c == 1) +
-                                                 (c == 2 ? 30 : 0));
+        image.at(x, y)[c] =
+            static_cast<uint8_t>((x * 255) / std::max(1, w - 1) * (c != 1) +
+                                 (y * 200) / std::max(1, h - 1) * (c == 1) + (c == 2 ? 30 : 0));
   return image;
 }
 

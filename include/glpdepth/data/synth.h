@@ -28,7 +28,7 @@ struct Camera {
   double cy = 172.854;
   int width = 1242;
   int height = 375;
-  double camera_height = 1.65;  // metres above the road
+  double camera_height = 1.65;   // metres above the road
   std::string preset = "kitti";  // kitti | drivingstereo | custom
 };
 
@@ -55,7 +55,7 @@ enum class Pattern : uint8_t {
 struct Material {
   Rgb colour{0.5f, 0.5f, 0.5f};
   Pattern pattern = Pattern::plain;
-  uint32_t seed = 0;        // texture variation
+  uint32_t seed = 0;              // texture variation
   float window_spacing_x = 3.0f;  // facade only: window grid pitch along the wall (m)
   float window_spacing_y = 3.2f;  // and between floors (m)
   float window_fraction = 0.5f;   // width of a window relative to its pitch
@@ -133,7 +133,7 @@ struct SceneOptions {
 // last frame. Frame k sees the street from (camera_x, camera_height, k * metres_per_frame).
 struct Street {
   Scene scene;
-  double camera_x = 0.0;       // lateral position of the camera (its lane centre plus a jitter)
+  double camera_x = 0.0;  // lateral position of the camera (its lane centre plus a jitter)
   double metres_per_frame = 1.0;
 };
 Street generate_street(uint64_t seed, const SceneOptions& options, int frames = 10);
@@ -145,8 +145,8 @@ struct Pose {
 };
 
 struct Frame {
-  Image8 rgb;           // 3 channels
-  Image16 depth;        // metres x 256, 0 = invalid
+  Image8 rgb;                       // 3 channels
+  Image16 depth;                    // metres x 256, 0 = invalid
   std::vector<float> depth_metres;  // exact z per pixel, 0 where nothing was hit
   Camera camera;
 };

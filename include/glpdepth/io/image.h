@@ -17,9 +17,13 @@ struct Image8 {
 
   Image8() = default;
   Image8(int width, int height, int channels)
-      : width(width), height(height), channels(channels),
+      : width(width),
+        height(height),
+        channels(channels),
         pixels(static_cast<size_t>(width) * height * channels, 0) {}
-  uint8_t* at(int x, int y) { return pixels.data() + (static_cast<size_t>(y) * width + x) * channels; }
+  uint8_t* at(int x, int y) {
+    return pixels.data() + (static_cast<size_t>(y) * width + x) * channels;
+  }
   const uint8_t* at(int x, int y) const {
     return pixels.data() + (static_cast<size_t>(y) * width + x) * channels;
   }

@@ -63,8 +63,7 @@ Camera camera_preset(const std::string& spec) {
 }
 
 Camera scale_camera(const Camera& camera, double scale) {
-  if (!(scale > 0 && scale <= 8))
-    throw UsageError(cat("--scale: must be in (0, 8], got ", scale));
+  if (!(scale > 0 && scale <= 8)) throw UsageError(cat("--scale: must be in (0, 8], got ", scale));
   Camera scaled = camera;
   scaled.width = std::max(1, static_cast<int>(std::lround(camera.width * scale)));
   scaled.height = std::max(1, static_cast<int>(std::lround(camera.height * scale)));

@@ -1,18 +1,18 @@
 // Synthetic datasets on disk, in the folder layouts and list formats of KITTI and DrivingStereo,
 // so that the loaders cannot tell them from the real ones.
+#include <unistd.h>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
-#include <ctime>
-#include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <exception>
 #include <fstream>
 #include <iomanip>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
-#include <unistd.h>
 
 #include "glpdepth/data/synth.h"
 #include "glpdepth/util/atomic_file.h"
@@ -176,8 +176,8 @@ void write_renamed(const fs::path& path, const std::string& bytes) {
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
   check(!ec, "cannot create folder ", path.parent_path().string(), ": ", ec.message());
-  fs::path temporary = path.parent_path() / cat(".", path.filename().string(), ".tmp.", ::getpid(),
-                                                ".", counter++);
+  fs::path temporary =
+      path.parent_path() / cat(".", path.filename().string(), ".tmp.", ::getpid(), ".", counter++);
   {
     std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
     check(out.good(), "cannot open ", temporary.string(), " for writing: ", std::strerror(errno));
@@ -192,7 +192,8 @@ void write_renamed(const fs::path& path, const std::string& bytes) {
   if (ec) {
     std::error_code ignored;
     fs::remove(temporary, ignored);
-    throw Error(cat("cannot rename ", temporary.string(), " to ", path.string(), ": ", ec.message()));
+    throw Error(
+        cat("cannot rename ", temporary.string(), " to ", path.string(), ": ", ec.message()));
   }
 }
 
@@ -206,7 +207,8 @@ Frame generate_frame(const SynthOptions& options, int index, int threads) {
   // The street depends on the drive only (not on --count), so a frame is the same in any set.
   Street street = generate_street(derive_seed(options.seed, static_cast<uint64_t>(drive)),
                                   options.scene, options.frames_per_drive);
-  street.scene.noise_seed = derive_seed(options.seed, 0x100000000ull + static_cast<uint64_t>(index));
+  street.scene.noise_seed =
+      derive_seed(options.seed, 0x100000000ull + static_cast<uint64_t>(index));
   Pose pose{street.camera_x, k * street.metres_per_frame};
   RenderOptions render_options;
   render_options.max_depth = options.max_depth;
@@ -235,8 +237,8 @@ DatasetSummary write_dataset(const fs::path& out, const SynthOptions& options) {
         Frame frame = generate_frame(options, i, 1);
         fs::path image = out / paths[static_cast<size_t>(i)].image.substr(1);
         fs::path depth = out / paths[static_cast<size_t>(i)].depth.substr(1);
-        write_renamed(image, encode_image(frame.rgb, image.extension().string(),
-                                          options.jpeg_quality));
+        write_renamed(image,
+                      encode_image(frame.rgb, image.extension().string(), options.jpeg_quality));
         write_renamed(depth, encode_png16(frame.depth));
       } catch (...) {
         std::lock_guard<std::mutex> lock(error_mutex);
@@ -256,8 +258,8 @@ DatasetSummary write_dataset(const fs::path& out, const SynthOptions& options) {
   std::string lists[3];
   for (int i = 0; i < options.count; ++i) {
     Split split = plan.split_of(i / options.frames_per_drive);
-    lists[static_cast<int>(split)] += paths[static_cast<size_t>(i)].image + " " +
-                                      paths[static_cast<size_t>(i)].depth + "\n";
+    lists[static_cast<int>(split)] +=
+        paths[static_cast<size_t>(i)].image + " " + paths[static_cast<size_t>(i)].depth + "\n";
     (split == Split::train ? summary.train : split == Split::val ? summary.val : summary.test)++;
   }
   write_bytes_atomic(out / "lists" / "train.txt", lists[0]);
@@ -271,8 +273,8 @@ DatasetSummary write_dataset(const fs::path& out, const SynthOptions& options) {
   } else {
     std::string calib = drivingstereo_calibration(c);
     for (int d = 0; d < plan.drives; ++d)
-      write_bytes_atomic(out / "calib" / "half-image-calib" / (ds_time(int64_t{d} * 1837, -1) + ".txt"),
-                         calib);
+      write_bytes_atomic(
+          out / "calib" / "half-image-calib" / (ds_time(int64_t{d} * 1837, -1) + ".txt"), calib);
   }
   nlohmann::json camera = {
       {"fx", c.fx},

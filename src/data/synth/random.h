@@ -17,7 +17,9 @@ inline uint64_t mix64(uint64_t x) {
 }
 
 // Independent stream `tag` of `seed` (drive d of dataset seed s, texture of object k, ...).
-inline uint64_t derive_seed(uint64_t seed, uint64_t tag) { return mix64(mix64(seed) ^ mix64(tag + 0x51ed)); }
+inline uint64_t derive_seed(uint64_t seed, uint64_t tag) {
+  return mix64(mix64(seed) ^ mix64(tag + 0x51ed));
+}
 
 class Rng {
  public:
@@ -48,8 +50,12 @@ inline float hash01(int32_t x, int32_t y, int32_t z, uint32_t seed) {
   return static_cast<float>(h >> 8) * 0x1.0p-24f;
 }
 
-inline float smooth(float t) { return t * t * (3.0f - 2.0f * t); }
-inline float lerp(float a, float b, float t) { return a + (b - a) * t; }
+inline float smooth(float t) {
+  return t * t * (3.0f - 2.0f * t);
+}
+inline float lerp(float a, float b, float t) {
+  return a + (b - a) * t;
+}
 
 // Bilinear value noise in [0, 1), lattice spacing 1 (textures on planes).
 inline float value_noise(double x, double y, uint32_t seed) {
@@ -72,7 +78,8 @@ inline float value_noise(double x, double y, double z, uint32_t seed) {
   float c[2][2];
   for (int dy = 0; dy < 2; ++dy)
     for (int dz = 0; dz < 2; ++dz)
-      c[dy][dz] = lerp(hash01(ix, iy + dy, iz + dz, seed), hash01(ix + 1, iy + dy, iz + dz, seed), tx);
+      c[dy][dz] =
+          lerp(hash01(ix, iy + dy, iz + dz, seed), hash01(ix + 1, iy + dy, iz + dz, seed), tx);
   return lerp(lerp(c[0][0], c[1][0], ty), lerp(c[0][1], c[1][1], ty), tz);
 }
 
@@ -104,8 +111,8 @@ inline float fbm(double x, double y, double z, double frequency, int octaves, do
   float sum = 0.0f, norm = 0.0f, amplitude = 1.0f;
   for (int o = 0; o < octaves; ++o) {
     float keep = octave_weight(1.0 / frequency, footprint);
-    float n = keep > 0.0f ? value_noise(x * frequency, y * frequency, z * frequency, seed + o)
-                          : 0.5f;
+    float n =
+        keep > 0.0f ? value_noise(x * frequency, y * frequency, z * frequency, seed + o) : 0.5f;
     sum += amplitude * (keep * n + (1.0f - keep) * 0.5f);
     norm += amplitude;
     amplitude *= 0.55f;

@@ -19,17 +19,37 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 struct V {
   double x, y, z;
 };
-inline V operator+(V a, V b) { return {a.x + b.x, a.y + b.y, a.z + b.z}; }
-inline V operator-(V a, V b) { return {a.x - b.x, a.y - b.y, a.z - b.z}; }
-inline V operator*(V a, double s) { return {a.x * s, a.y * s, a.z * s}; }
-inline double dot(V a, V b) { return a.x * b.x + a.y * b.y + a.z * b.z; }
-inline V cross(V a, V b) { return {a.y * b.z - a.z * b.y, a.z * b.x - a.x * b.z, a.x * b.y - a.y * b.x}; }
-inline V normalise(V a) { return a * (1.0 / std::sqrt(dot(a, a))); }
-inline V to_v(const Vec3& v) { return {v.x, v.y, v.z}; }
+inline V operator+(V a, V b) {
+  return {a.x + b.x, a.y + b.y, a.z + b.z};
+}
+inline V operator-(V a, V b) {
+  return {a.x - b.x, a.y - b.y, a.z - b.z};
+}
+inline V operator*(V a, double s) {
+  return {a.x * s, a.y * s, a.z * s};
+}
+inline double dot(V a, V b) {
+  return a.x * b.x + a.y * b.y + a.z * b.z;
+}
+inline V cross(V a, V b) {
+  return {a.y * b.z - a.z * b.y, a.z * b.x - a.x * b.z, a.x * b.y - a.y * b.x};
+}
+inline V normalise(V a) {
+  return a * (1.0 / std::sqrt(dot(a, a)));
+}
+inline V to_v(const Vec3& v) {
+  return {v.x, v.y, v.z};
+}
 
-inline Rgb mul(Rgb a, Rgb b) { return {a[0] * b[0], a[1] * b[1], a[2] * b[2]}; }
-inline Rgb scale(Rgb a, float s) { return {a[0] * s, a[1] * s, a[2] * s}; }
-inline Rgb add(Rgb a, Rgb b) { return {a[0] + b[0], a[1] + b[1], a[2] + b[2]}; }
+inline Rgb mul(Rgb a, Rgb b) {
+  return {a[0] * b[0], a[1] * b[1], a[2] * b[2]};
+}
+inline Rgb scale(Rgb a, float s) {
+  return {a[0] * s, a[1] * s, a[2] * s};
+}
+inline Rgb add(Rgb a, Rgb b) {
+  return {a[0] + b[0], a[1] + b[1], a[2] + b[2]};
+}
 inline Rgb mix(Rgb a, Rgb b, float t) {
   return {a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t, a[2] + (b[2] - a[2]) * t};
 }
@@ -101,15 +121,15 @@ inline double hit_ellipsoid(const Ellipsoid& e, V o, V d) {
 
 class Renderer {
  public:
-  Renderer(const Scene& scene, const Camera& camera, const Pose& pose,
-           const RenderOptions& options)
+  Renderer(const Scene& scene, const Camera& camera, const Pose& pose, const RenderOptions& options)
       : scene_(scene), camera_(camera), options_(options) {
     origin_ = {pose.x, camera.camera_height, pose.z};
     sun_ = normalise(to_v(scene.lighting.sun_direction));
     collect_primitives();
     build_tiles();
     for (int i = 0; i < 4096; ++i)
-      gamma_[static_cast<size_t>(i)] = static_cast<uint8_t>(std::lround(std::pow((i + 0.5f) / 4096.0f, 1.0f / 2.2f) * 255.0f));
+      gamma_[static_cast<size_t>(i)] =
+          static_cast<uint8_t>(std::lround(std::pow((i + 0.5f) / 4096.0f, 1.0f / 2.2f) * 255.0f));
     if (scene.lighting.shadows && sun_.y > 0.02) build_shadow_grid();
   }
 
@@ -149,7 +169,8 @@ class Renderer {
     }
     for (size_t i = 0; i < scene_.cylinders.size(); ++i) {
       const Cylinder& c = scene_.cylinders[i];
-      primitives_.push_back({Kind::cylinder, static_cast<int>(i),
+      primitives_.push_back({Kind::cylinder,
+                             static_cast<int>(i),
                              {c.x - c.radius, c.y0, c.z - c.radius},
                              {c.x + c.radius, c.y1, c.z + c.radius}});
     }
@@ -246,12 +267,14 @@ class Renderer {
 
   double intersect(const Primitive& prim, V o, V d, V inv) const {
     switch (prim.kind) {
-      case Kind::box: return hit_box(scene_.boxes[static_cast<size_t>(prim.index)], o, inv);
+      case Kind::box:
+        return hit_box(scene_.boxes[static_cast<size_t>(prim.index)], o, inv);
       case Kind::cylinder:
         return hit_cylinder(scene_.cylinders[static_cast<size_t>(prim.index)], o, d);
       case Kind::ellipsoid:
         return hit_ellipsoid(scene_.ellipsoids[static_cast<size_t>(prim.index)], o, d);
-      default: return kInf;
+      default:
+        return kInf;
     }
   }
 
@@ -290,7 +313,8 @@ class Renderer {
 
   V normal_at(const Hit& hit, V p, V d) const {
     switch (hit.kind) {
-      case Kind::ground: return {0, 1, 0};
+      case Kind::ground:
+        return {0, 1, 0};
       case Kind::box: {
         const Box& b = scene_.boxes[static_cast<size_t>(hit.index)];
         // The face whose plane the hit point is closest to.
@@ -321,7 +345,8 @@ class Renderer {
                            (p.y - e.centre.y) / (e.radii.y * e.radii.y),
                            (p.z - e.centre.z) / (e.radii.z * e.radii.z)});
       }
-      default: return d * -1.0;
+      default:
+        return d * -1.0;
     }
   }
 
@@ -330,7 +355,8 @@ class Renderer {
     double overlap = std::min(x + h, hi) - std::max(x - h, lo);
     return static_cast<float>(std::clamp(overlap / (2 * h), 0.0, 1.0));
   }
-  // Box-filtered fraction of a periodic pattern "on for `on` metres every `period`" over [x-h, x+h].
+  // Box-filtered fraction of a periodic pattern "on for `on` metres every `period`" over [x-h,
+  // x+h].
   static float periodic_coverage(double x, double h, double on, double period) {
     auto integral = [&](double s) {
       double k = std::floor(s / period);
@@ -393,8 +419,10 @@ class Renderer {
     switch (m.pattern) {
       case Pattern::plain:
         return scale(m.colour, 0.85f + 0.3f * fbm(p.x + p.z, p.y, 3.0, 3, fp, m.seed));
-      case Pattern::tyre: return m.colour;
-      case Pattern::glass: return m.colour;
+      case Pattern::tyre:
+        return m.colour;
+      case Pattern::glass:
+        return m.colour;
       case Pattern::foliage: {
         float f = fbm(p.x, p.y, p.z, 3.0, 4, fp, m.seed);
         return scale(m.colour, 0.35f + 1.3f * f);
@@ -410,7 +438,8 @@ class Renderer {
         double wx = sx * m.window_fraction, wy = sy * 0.45;
         if (p.y < sy * 0.15) return scale(wall, 0.7f);  // plinth
         // Windows: per-window tint (some lit, some reflecting the sky).
-        int col = static_cast<int>(std::floor(s / sx)), row = static_cast<int>(std::floor(p.y / sy));
+        int col = static_cast<int>(std::floor(s / sx)),
+            row = static_cast<int>(std::floor(p.y / sy));
         float tint = hash01(col, row, 3, m.seed);
         Rgb glass = tint > 0.85f ? Rgb{0.55f, 0.50f, 0.35f}
                                  : scale(Rgb{0.10f, 0.13f, 0.18f}, 0.6f + 1.4f * tint);
@@ -463,9 +492,15 @@ class Renderer {
       albedo = ground_albedo(p, hit.t);
     } else {
       switch (hit.kind) {
-        case Kind::box: m = &scene_.boxes[static_cast<size_t>(hit.index)].material; break;
-        case Kind::cylinder: m = &scene_.cylinders[static_cast<size_t>(hit.index)].material; break;
-        default: m = &scene_.ellipsoids[static_cast<size_t>(hit.index)].material; break;
+        case Kind::box:
+          m = &scene_.boxes[static_cast<size_t>(hit.index)].material;
+          break;
+        case Kind::cylinder:
+          m = &scene_.cylinders[static_cast<size_t>(hit.index)].material;
+          break;
+        default:
+          m = &scene_.ellipsoids[static_cast<size_t>(hit.index)].material;
+          break;
       }
       albedo = material_albedo(*m, p, n, hit.t);
     }
@@ -546,7 +581,8 @@ double lidar_row(const Camera& camera, int beam, int beams, double u) {
   // HDL-64E-like fan: +2 deg down to -24.8 deg, spaced evenly (the real unit has two blocks with
   // slightly different spacing; the scan-line pattern is what matters here).
   constexpr double kTop = 2.0, kBottom = -24.8;
-  double elevation = (kTop + (kBottom - kTop) * beam / std::max(1, beams - 1)) * 3.14159265358979323846 / 180.0;
+  double elevation =
+      (kTop + (kBottom - kTop) * beam / std::max(1, beams - 1)) * 3.14159265358979323846 / 180.0;
   // Points at constant elevation: Y / sqrt(X^2 + Z^2) = tan(elevation).
   double x = (u - camera.cx) / camera.fx;
   return camera.cy - camera.fy * std::tan(elevation) * std::sqrt(1.0 + x * x);

@@ -13,8 +13,9 @@ constexpr double kPi = 3.14159265358979323846;
 Rgb jitter(Rng& rng, Rgb c, float amount) {
   float brightness = static_cast<float>(rng.uniform(1.0 - amount, 1.0 + amount));
   for (auto& v : c)
-    v = std::clamp(v * brightness * static_cast<float>(rng.uniform(1.0 - amount / 2, 1.0 + amount / 2)),
-                   0.0f, 1.0f);
+    v = std::clamp(
+        v * brightness * static_cast<float>(rng.uniform(1.0 - amount / 2, 1.0 + amount / 2)), 0.0f,
+        1.0f);
   return c;
 }
 
@@ -26,12 +27,12 @@ const std::vector<Rgb> kFacades = {
     {0.75f, 0.68f, 0.55f}, {0.70f, 0.70f, 0.68f}, {0.55f, 0.28f, 0.20f}, {0.85f, 0.84f, 0.80f},
     {0.38f, 0.38f, 0.40f}, {0.80f, 0.65f, 0.38f}, {0.60f, 0.68f, 0.78f}, {0.48f, 0.37f, 0.27f},
     {0.70f, 0.50f, 0.45f}, {0.62f, 0.66f, 0.58f}};
-const std::vector<Rgb> kCars = {
-    {0.85f, 0.85f, 0.85f}, {0.05f, 0.05f, 0.06f}, {0.55f, 0.56f, 0.58f}, {0.60f, 0.07f, 0.06f},
-    {0.08f, 0.16f, 0.45f}, {0.25f, 0.26f, 0.28f}, {0.15f, 0.30f, 0.18f}, {0.85f, 0.70f, 0.10f},
-    {0.90f, 0.90f, 0.92f}, {0.40f, 0.32f, 0.25f}};
-const std::vector<Rgb> kSigns = {{0.75f, 0.08f, 0.08f}, {0.08f, 0.22f, 0.65f},
-                                 {0.90f, 0.90f, 0.90f}, {0.90f, 0.75f, 0.10f}};
+const std::vector<Rgb> kCars = {{0.85f, 0.85f, 0.85f}, {0.05f, 0.05f, 0.06f}, {0.55f, 0.56f, 0.58f},
+                                {0.60f, 0.07f, 0.06f}, {0.08f, 0.16f, 0.45f}, {0.25f, 0.26f, 0.28f},
+                                {0.15f, 0.30f, 0.18f}, {0.85f, 0.70f, 0.10f}, {0.90f, 0.90f, 0.92f},
+                                {0.40f, 0.32f, 0.25f}};
+const std::vector<Rgb> kSigns = {
+    {0.75f, 0.08f, 0.08f}, {0.08f, 0.22f, 0.65f}, {0.90f, 0.90f, 0.90f}, {0.90f, 0.75f, 0.10f}};
 
 Material material(Rng& rng, Rgb colour, Pattern pattern) {
   Material m;
@@ -63,13 +64,13 @@ double add_vehicle(Scene& scene, Rng& rng, double x_centre, double z_start) {
     Material glass = material(rng, {0.08f, 0.09f, 0.11f}, Pattern::glass);
     double inset = rng.uniform(0.08, 0.15);
     scene.boxes.push_back(box(x0 + inset, x1 - inset, body_top, body_top + rng.uniform(0.38, 0.52),
-                              z0 + length * rng.uniform(0.22, 0.32), z1 - length * rng.uniform(0.2, 0.3),
-                              glass));
+                              z0 + length * rng.uniform(0.22, 0.32),
+                              z1 - length * rng.uniform(0.2, 0.3), glass));
   } else {
     // Windscreen at the back end facing the camera is hidden; a dark band reads as the cab.
     Material glass = material(rng, {0.08f, 0.09f, 0.11f}, Pattern::glass);
-    scene.boxes.push_back(box(x0 + 0.05, x1 - 0.05, body_top - 0.9, body_top - 0.2, z1 - 1.2,
-                              z1 + 0.02, glass));
+    scene.boxes.push_back(
+        box(x0 + 0.05, x1 - 0.05, body_top - 0.9, body_top - 0.2, z1 - 1.2, z1 + 0.02, glass));
   }
   Material tyre = material(rng, {0.03f, 0.03f, 0.03f}, Pattern::tyre);
   for (double axle : {z0 + 0.85, z1 - 0.85})
@@ -89,7 +90,8 @@ void add_tree(Scene& scene, Rng& rng, double x, double z) {
   scene.cylinders.push_back(trunk);
   Ellipsoid crown;
   double r = rng.uniform(1.2, 2.8);
-  crown.radii = {r * rng.uniform(0.85, 1.15), r * rng.uniform(0.9, 1.6), r * rng.uniform(0.85, 1.15)};
+  crown.radii = {r * rng.uniform(0.85, 1.15), r * rng.uniform(0.9, 1.6),
+                 r * rng.uniform(0.85, 1.15)};
   crown.centre = {x, trunk_height + crown.radii.y * 0.8, z};
   Rgb green = rng.chance(0.15) ? Rgb{0.35f, 0.33f, 0.10f} : Rgb{0.16f, 0.33f, 0.10f};
   crown.material = material(rng, jitter(rng, green, 0.25f), Pattern::foliage);
@@ -97,9 +99,10 @@ void add_tree(Scene& scene, Rng& rng, double x, double z) {
 }
 
 void add_street_light(Scene& scene, Rng& rng, double x, double z, double towards_road) {
-  Material metal = material(rng, jitter(rng, rng.chance(0.5) ? Rgb{0.35f, 0.36f, 0.37f}
-                                                            : Rgb{0.12f, 0.20f, 0.14f}, 0.15f),
-                            Pattern::plain);
+  Material metal = material(
+      rng,
+      jitter(rng, rng.chance(0.5) ? Rgb{0.35f, 0.36f, 0.37f} : Rgb{0.12f, 0.20f, 0.14f}, 0.15f),
+      Pattern::plain);
   double height = rng.uniform(5.5, 9.0);
   Cylinder pole;
   pole.x = x;
@@ -113,8 +116,8 @@ void add_street_light(Scene& scene, Rng& rng, double x, double z, double towards
   double x_end = x + towards_road * arm;
   scene.boxes.push_back(box(x, x_end, height - 0.12, height, z - 0.05, z + 0.05, metal));
   Material lamp = material(rng, {0.85f, 0.85f, 0.80f}, Pattern::plain);
-  scene.boxes.push_back(box(x_end - 0.35 * towards_road, x_end, height - 0.25, height - 0.1,
-                            z - 0.2, z + 0.2, lamp));
+  scene.boxes.push_back(
+      box(x_end - 0.35 * towards_road, x_end, height - 0.25, height - 0.1, z - 0.2, z + 0.2, lamp));
 }
 
 void add_sign(Scene& scene, Rng& rng, double x, double z) {
@@ -130,7 +133,8 @@ void add_sign(Scene& scene, Rng& rng, double x, double z) {
   scene.cylinders.push_back(post);
   double half = rng.uniform(0.3, 0.45);
   Material face = material(rng, pick(rng, kSigns), Pattern::plain);
-  scene.boxes.push_back(box(x - half, x + half, height - 2 * half, height, z - 0.06, z - 0.02, face));
+  scene.boxes.push_back(
+      box(x - half, x + half, height - 2 * half, height, z - 0.06, z - 0.02, face));
 }
 
 }  // namespace
@@ -227,8 +231,8 @@ Street generate_street(uint64_t seed, const SceneOptions& options, int frames) {
           mb.window_fraction = static_cast<float>(rng.uniform(0.3, 0.65));
           double back_len = len * rng.uniform(0.8, 1.5);
           scene.boxes.push_back(box(back_x, back_x + side * 15.0, 0.0,
-                                    std::min(70.0, height * rng.uniform(1.2, 2.5)), z,
-                                    z + back_len, mb));
+                                    std::min(70.0, height * rng.uniform(1.2, 2.5)), z, z + back_len,
+                                    mb));
         }
         z += len + (rng.chance(0.5) ? 0.0 : rng.uniform(0.5, 4.0));
       }
@@ -266,8 +270,8 @@ Street generate_street(uint64_t seed, const SceneOptions& options, int frames) {
           double x = edge - side * 0.2;
           Material m = material(rng, jitter(rng, {0.45f, 0.50f, 0.55f}, 0.2f),
                                 rng.chance(0.5) ? Pattern::glass : Pattern::plain);
-          scene.boxes.push_back(box(x, x - side * rng.uniform(1.2, 2.0), 0.0,
-                                    rng.uniform(2.3, 2.8), z, z + rng.uniform(2.5, 5.0), m));
+          scene.boxes.push_back(box(x, x - side * rng.uniform(1.2, 2.0), 0.0, rng.uniform(2.3, 2.8),
+                                    z, z + rng.uniform(2.5, 5.0), m));
         }
         z += rng.uniform(8.0, 30.0);
       }
