@@ -385,7 +385,7 @@ TEST(SynthDataset, KittiLayoutListsCalibrationAndDeterminism) {
       ASSERT_TRUE(std::regex_match(depth, md, depth_re)) << depth;
       EXPECT_EQ(mi[1], md[2]);
       EXPECT_EQ(mi[2], md[3]);
-      EXPECT_EQ(md[1], split == 0 ? "train" : "val");
+      EXPECT_EQ(md[1], split == 2 ? "val" : "train");
       drives_per_split[split].insert(mi[1]);
       Image8 rgb = read_image(root / image.substr(1));
       Image16 d = read_png16(root / depth.substr(1));

@@ -113,9 +113,10 @@ FramePaths frame_paths(const SynthOptions& o, const Plan& plan, int index) {
     name << kKittiDate << "_drive_" << std::setfill('0') << std::setw(4) << drive + 1 << "_sync";
     std::ostringstream frame;
     frame << std::setfill('0') << std::setw(10) << k << ".png";
-    // Like the real annotated depth: train drives under train/, the others under val/.
+    // Like the real annotated depth: held-out (test) drives under val/, the others under train/
+    // (make-lists reads it the same way).
     image << "/raw_data/" << kKittiDate << "/" << name.str() << "/image_02/data/" << frame.str();
-    depth << "/data_depth_annotated/" << (split == Split::train ? "train" : "val") << "/"
+    depth << "/data_depth_annotated/" << (split == Split::test ? "val" : "train") << "/"
           << name.str() << "/proj_depth/groundtruth/image_02/" << frame.str();
   } else {
     // Sequences about half an hour apart; frames 100 ms apart, starting a few seconds in.
