@@ -209,6 +209,11 @@ DistEnv detect_env(const EnvLookup& env, const DetectOptions& options) {
 
 DistEnv detect_env(const DetectOptions& options) { return detect_env(process_env(), options); }
 
+int local_device_index(const DistEnv& env, int device_count) {
+  check(device_count > 0, "distributed: rank ", env.rank, " sees no GPU");
+  return env.local_rank % device_count;
+}
+
 std::vector<std::string> expand_slurm_nodelist(const std::string& list) {
   std::vector<std::string> hosts;
   int depth = 0;

@@ -191,16 +191,17 @@ std::shared_ptr<Group> Group::create(const DistEnv& env, const GroupOptions& opt
 
 #if defined(GLPDEPTH_HAVE_NCCL) && defined(USE_C10D_NCCL)
     if (options.backend == Backend::kNccl) {
-      // NCCL picks the GPU from the tensors but creates communicators on the current device.
-      c10::cuda::set_device(static_cast<c10::DeviceIndex>(env.local_rank));
+      // NCCL takes the GPU from the tensors, but barrier() and communicator setup use the
+      // current device.
+      auto index = static_cast<c10::DeviceIndex>(
+          local_device_index(env, static_cast<int>(c10::cuda::device_count())));
+      c10::cuda::set_device(index);
       auto nccl_options = c10d::ProcessGroupNCCL::Options::create();
       nccl_options->timeout = options.timeout;
       auto backend = c10::make_intrusive<c10d::ProcessGroupNCCL>(store, env.rank, env.world_size,
                                                                  nccl_options);
-      return std::make_shared<C10dGroup>(
-          store, backend, Backend::kNccl,
-          torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(env.local_rank)),
-          options.timeout);
+      return std::make_shared<C10dGroup>(store, backend, Backend::kNccl,
+                                         torch::Device(torch::kCUDA, index), options.timeout);
     }
 #endif
 #if defined(GLPDEPTH_HAVE_GLOO)

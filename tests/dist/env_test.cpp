@@ -165,6 +165,17 @@ TEST(DistEnv, ErrorsNameTheVariable) {
             std::string::npos);
 }
 
+TEST(DistEnv, LocalDeviceIndexWrapsToTheVisibleGpus) {
+  DistEnv env;
+  env.world_size = 8;
+  env.rank = 7;
+  env.local_rank = 3;
+  EXPECT_EQ(local_device_index(env, 4), 3);
+  EXPECT_EQ(local_device_index(env, 1), 0);
+  EXPECT_EQ(local_device_index(env, 2), 1);
+  EXPECT_THROW(local_device_index(env, 0), Error);
+}
+
 TEST(SlurmNodelist, Expands) {
   using V = std::vector<std::string>;
   EXPECT_EQ(expand_slurm_nodelist("node[01-04,07],gpu5"),

@@ -216,8 +216,9 @@ void sync_batchnorm(Group& group) {
                               1e-5, 1e-5));
 }
 
-// One rank dies (SIGKILL) or hangs after a first collective; rank 0 must give up with an error.
-[[noreturn]] void failure(Group& group, const std::filesystem::path& dir, bool die) {
+// One rank dies (SIGKILL) or hangs after a first collective; rank 0 must give up with an error
+// (and then also get rid of its group without waiting for the lost rank).
+void failure(Group& group, const std::filesystem::path& dir, bool die) {
   torch::Tensor t = torch::ones({1000});
   group.allreduce_sum(t);
   if (group.rank() == 1) {
@@ -235,7 +236,6 @@ void sync_batchnorm(Group& group) {
     std::_Exit(4);
   } catch (const Error& e) {
     write_text(dir / "failure_0", cat(seconds_since(start), "\n", e.what()));
-    std::_Exit(3);
   }
 }
 
@@ -249,7 +249,13 @@ TEST(DistWorker, Run) {
   std::string name = scenario;
   if (name == "collectives") collectives(*group, dir);
   if (name == "syncbn") sync_batchnorm(*group);
-  if (name == "die" || name == "hang") failure(*group, dir, name == "die");
+  if (name == "die" || name == "hang") {
+    failure(*group, dir, name == "die");
+    auto start = Clock::now();
+    group.reset();
+    write_text(dir / "destroyed_0", cat(seconds_since(start)));
+    std::_Exit(3);
+  }
   if (!HasFailure()) write_text(dir / ("done_" + std::to_string(group->rank())), name);
 }
 
@@ -311,6 +317,7 @@ TEST(DistGloo, AKilledRankMakesTheOtherFail) {
   EXPECT_NE(report.find("distributed allreduce failed on rank 0 of 2"), std::string::npos)
       << report;
   EXPECT_LT(std::stod(report), 5.0 + 2.0) << report;
+  EXPECT_LT(std::stod(slurp(dir / "destroyed_0")), 5.0 + 2.0);
   std::cout << "rank 0 noticed the dead rank after " << report << "\n";
   EXPECT_LT(seconds_since(start), 30.0);
 }
@@ -325,6 +332,7 @@ TEST(DistGloo, AHangingRankMakesTheOtherFailAfterTheTimeout) {
   double waited = std::stod(report);
   EXPECT_GE(waited, 1.5) << report;
   EXPECT_LT(waited, 8.0) << report;
+  EXPECT_LT(std::stod(slurp(dir / "destroyed_0")), 2.0 + 2.0);
   EXPECT_LT(seconds_since(start), 30.0);
 }
 

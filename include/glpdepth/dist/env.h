@@ -40,6 +40,10 @@ struct DetectOptions {
 DistEnv detect_env(const EnvLookup& env, const DetectOptions& options = {});
 DistEnv detect_env(const DetectOptions& options = {});
 
+// The GPU index of this rank among the `device_count` GPUs it sees: LOCAL_RANK, wrapped when a
+// launcher shows each rank fewer GPUs (e.g. srun --gpus-per-task=1 shows one, as cuda:0).
+int local_device_index(const DistEnv& env, int device_count);
+
 // Expands Slurm's compressed host list: "node[01-03,07],gpu5" -> node01 node02 node03 node07
 // gpu5. Keeps zero padding, handles several bracket groups per name ("r[1-2]n[3-4]") and
 // throws Error naming the list for malformed input.
