@@ -98,9 +98,6 @@ void apply_window(Sample& sample, const DatasetDefaults& defaults);
 // the named projection: "P_rect_02" for KITTI's left colour camera (calib_cam_to_cam.txt),
 // "P_rect_101" for DrivingStereo's left camera (calib/half-image-calib/<seq>.txt).
 Intrinsics read_calib_projection(const std::filesystem::path& calib_file, const std::string& key);
-inline Intrinsics read_kitti_calib(const std::filesystem::path& calib_file) {
-  return read_calib_projection(calib_file, "P_rect_02");
-}
 // Reads {fx, fy, cx, cy[, width, height]} from a camera.json; intrinsics are rescaled when the
 // file's width/height differ from the frame's (pass 0 to skip the rescale).
 Intrinsics read_camera_json(const std::filesystem::path& file, int frame_width, int frame_height);

@@ -5,16 +5,10 @@
 #include <string>
 #include <vector>
 
+#include "glpdepth/io/calib.h"  // Intrinsics
 #include "glpdepth/io/image.h"
 
 namespace glpdepth {
-
-// Pinhole intrinsics in pixels of the sample's current frame (crops and flips update them).
-// 0 means unknown (fx == 0 is the test).
-struct Intrinsics {
-  float fx = 0, fy = 0, cx = 0, cy = 0;
-  bool known() const { return fx > 0 && fy > 0; }
-};
 
 struct Sample {
   Image8 rgb;                 // HWC, 3 channels, RGB order

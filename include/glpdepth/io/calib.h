@@ -5,8 +5,12 @@
 
 namespace glpdepth {
 
+// Pinhole intrinsics in pixels of an image's current frame (crops and flips move the principal
+// point). 0 means unknown (see known()). Shared by data samples and the output writers.
 struct Intrinsics {
   double fx = 0, fy = 0, cx = 0, cy = 0;
+
+  bool known() const { return fx > 0 && fy > 0; }
 
   // After cropping `top` rows and `left` columns (e.g. the KITTI kb-crop) the principal point
   // moves by the same amount.

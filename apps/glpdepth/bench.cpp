@@ -1,0 +1,187 @@
+// `glpdepth bench`: latency, throughput and memory of GLPDepth inference or training steps.
+#include <sys/resource.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <iomanip>
+#include <iostream>
+
+#ifdef GLPDEPTH_HAVE_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
+
+#include "cli.h"
+#include "glpdepth/io/depth_outputs.h"
+#include "glpdepth/model/glpdepth.h"
+#include "glpdepth/model/inference.h"
+#include "glpdepth/train/loss.h"
+#include "glpdepth/train/optim.h"
+#include "glpdepth/util/atomic_file.h"
+#include "glpdepth/util/error.h"
+#include "glpdepth/util/precision.h"
+#include "glpdepth/model/loading.h"
+
+namespace glpdepth::cli {
+namespace {
+
+struct BenchOptions {
+  std::string encoder;  // empty: the checkpoint's own, else b4
+  std::string ckpt;
+  int64_t height = 352;
+  int64_t width = 1216;
+  int64_t batch_size = 1;
+  std::string mode = "infer";  // infer | flip | train
+  int iters = 10;
+  int warmup = 2;
+  std::string amp = "none";
+  bool channels_last = false;
+  double max_depth = 80.0;
+  std::string json;
+  std::string save_output;
+};
+
+// The deterministic image bench/reference/glpdepth_ref.py builds too (same formula).
+torch::Tensor synthetic_input(int64_t batch, int64_t height, int64_t width) {
+  auto options = torch::TensorOptions().dtype(torch::kFloat64);
+  auto b = torch::arange(batch, options).view({-1, 1, 1, 1});
+  auto c = torch::arange(3, options).view({1, -1, 1, 1});
+  auto y = torch::arange(height, options).view({1, 1, -1, 1});
+  auto x = torch::arange(width, options).view({1, 1, 1, -1});
+  return (0.5 + 0.5 * torch::sin(0.05 * x * (c + 1) + 0.07 * y + 0.3 * b + c)).to(torch::kFloat32);
+}
+
+double peak_rss_mib() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss / 1024.0;  // Linux reports KiB
+}
+
+double peak_cuda_mib(const torch::Device& device) {
+#ifdef GLPDEPTH_HAVE_CUDA
+  if (device.is_cuda()) {
+    auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index());
+    return stats.allocated_bytes[0].peak / (1024.0 * 1024.0);
+  }
+#endif
+  (void)device;
+  return 0.0;
+}
+
+double quantile(std::vector<double> values, double q) {
+  std::sort(values.begin(), values.end());
+  double position = q * (values.size() - 1);
+  size_t low = static_cast<size_t>(position);
+  size_t high = std::min(low + 1, values.size() - 1);
+  return values[low] + (position - low) * (values[high] - values[low]);
+}
+
+void run_bench(const BenchOptions& options, const CommonOptions& common) {
+  const int threads = apply_threads(common);
+  const torch::Device device = resolve_device(common.device);
+  const Precision precision = parse_precision(options.amp);
+  if (options.mode != "infer" && options.mode != "flip" && options.mode != "train")
+    throw UsageError(cat("--mode ", options.mode, ": expected infer, flip or train"));
+  if (options.iters < 1) throw UsageError("--iters must be at least 1");
+  if (options.height < 32 || options.width < 32 || options.batch_size < 1)
+    throw UsageError("--height/--width must be >= 32 and --batch_size >= 1");
+
+  torch::manual_seed(0);
+  GLPDepth model = load_model_for_inference(options.ckpt, options.encoder, options.max_depth);
+  model->to(device);
+  if (options.channels_last) to_channels_last(*model);
+  auto input = synthetic_input(options.batch_size, options.height, options.width).to(device);
+  if (options.channels_last) input = input.contiguous(torch::MemoryFormat::ChannelsLast);
+  auto target = torch::full({options.batch_size, 1, options.height, options.width}, 20.0f,
+                            input.options().memory_format(torch::MemoryFormat::Contiguous));
+
+  std::unique_ptr<torch::optim::Optimizer> optimizer;
+  if (options.mode == "train") {
+    model->train();
+    optimizer = make_optimizer(model->parameters(), OptimOptions{});
+  } else {
+    model->eval();
+  }
+
+  torch::Tensor last_output;
+  auto step = [&] {
+    if (options.mode == "train") {
+      AutocastGuard autocast(device, precision);
+      optimizer->zero_grad();
+      auto loss = silog_loss(model->forward(input), target);
+      loss.backward();
+      optimizer->step();
+    } else {
+      torch::InferenceMode inference;
+      AutocastGuard autocast(device, precision);
+      last_output = predict_depth(model, input, options.mode == "flip");
+    }
+  };
+
+  for (int i = 0; i < options.warmup; ++i) step();
+  synchronize(device);
+#ifdef GLPDEPTH_HAVE_CUDA
+  if (device.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(device.index());
+#endif
+  std::vector<double> seconds;
+  for (int i = 0; i < options.iters; ++i) {
+    auto start = std::chrono::steady_clock::now();
+    step();
+    synchronize(device);
+    seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+
+  const double median = quantile(seconds, 0.5);
+  nlohmann::json result = {
+      {"encoder", model->options().encoder}, {"mode", options.mode},
+      {"height", options.height},            {"width", options.width},
+      {"batch_size", options.batch_size},    {"device", device.str()},
+      {"amp", to_string(precision)},         {"channels_last", options.channels_last},
+      {"threads", threads},                  {"iters", options.iters},
+      {"warmup", options.warmup},            {"median_s", median},
+      {"min_s", quantile(seconds, 0.0)},     {"max_s", quantile(seconds, 1.0)},
+      {"p10_s", quantile(seconds, 0.1)},     {"p90_s", quantile(seconds, 0.9)},
+      {"images_per_s", options.batch_size / median},
+      {"peak_rss_mib", peak_rss_mib()},      {"peak_cuda_mib", peak_cuda_mib(device)},
+      {"times_s", seconds}};
+
+  std::cout << std::fixed << std::setprecision(2) << "glpdepth bench: MiT-" << result["encoder"].get<std::string>()
+            << " " << options.mode << " " << options.batch_size << "x3x" << options.height << "x"
+            << options.width << " on " << device.str() << " (" << threads << " threads, amp "
+            << to_string(precision) << (options.channels_last ? ", channels-last" : "") << ")\n"
+            << "  median " << median * 1e3 << " ms  min " << quantile(seconds, 0.0) * 1e3
+            << " ms  p90 " << quantile(seconds, 0.9) * 1e3 << " ms  " << options.batch_size / median
+            << " images/s  peak RSS " << peak_rss_mib() << " MiB";
+  if (device.is_cuda()) std::cout << "  peak CUDA " << peak_cuda_mib(device) << " MiB";
+  std::cout << "\n";
+  if (!options.json.empty()) write_bytes_atomic(options.json, result.dump(2) + "\n");
+  if (!options.save_output.empty()) {
+    if (!last_output.defined())
+      throw UsageError("--save_output needs --mode infer or flip");
+    write_npy(options.save_output, last_output);
+  }
+}
+
+}  // namespace
+
+GLPDEPTH_COMMAND({"bench", "Measure inference or training speed and memory", 80,
+                  [](CLI::App& command, CommonOptions& common) {
+                    auto options = std::make_shared<BenchOptions>();
+                    add_option(command, "encoder", options->encoder, "MiT variant b0..b5 (default: the checkpoint's own, else b4)");
+                    add_option(command, "ckpt", options->ckpt, "weights to load (our checkpoint or a PyTorch/safetensors file); empty: fresh weights");
+                    add_option(command, "height", options->height, "input height");
+                    add_option(command, "width", options->width, "input width");
+                    add_option(command, "batch_size", options->batch_size, "batch size");
+                    add_option(command, "mode", options->mode, "infer, flip (flip-test inference) or train (forward, SiLog, backward, Adam step)");
+                    add_option(command, "iters", options->iters, "timed iterations");
+                    add_option(command, "warmup", options->warmup, "untimed warm-up iterations");
+                    add_option(command, "amp", options->amp, "mixed precision on CUDA: none, bf16 or fp16");
+                    add_flag(command, "channels_last", options->channels_last, "channels-last memory format");
+                    add_option(command, "max_depth", options->max_depth, "head scale in metres");
+                    add_option(command, "json", options->json, "write the results as JSON to this file");
+                    add_option(command, "save_output", options->save_output, "write the last inference output as float32 .npy");
+                    command.callback([options, &common] { run_bench(*options, common); });
+                  }});
+
+}  // namespace glpdepth::cli

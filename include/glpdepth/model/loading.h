@@ -1,0 +1,39 @@
+// Building a GLPDepth from a weights file: our training checkpoints (which carry the encoder
+// variant and max_depth), PyTorch state_dicts (official GLPDepth .ckpt, exports, HF GLPN files)
+// and safetensors files (encoder variant inferred from the tensor names and shapes).
+#pragma once
+#include <filesystem>
+#include <string>
+
+#include "glpdepth/io/pytorch_file.h"
+#include "glpdepth/model/glpdepth.h"
+
+namespace glpdepth {
+
+// Marker key of our training checkpoints (a dict; its value is the format version).
+inline constexpr const char* kCheckpointFormatKey = "glpdepth_checkpoint";
+
+struct ModelSource {
+  std::string description;   // "glpdepth checkpoint", "PyTorch state_dict", "safetensors"
+  std::string encoder;       // variant the weights belong to
+  double max_depth = 0.0;    // stored in our checkpoints; 0 when the file does not say
+  double canonical_focal = 0.0;  // camera-aware mode of the checkpoint, 0 = off
+};
+
+// Reads weights and builds the model they belong to, loaded strictly.
+// `encoder` (if not empty) must agree with the file; `max_depth` > 0 overrides the file's value,
+// otherwise the file's, otherwise `fallback_max_depth`.
+GLPDepth load_model(const std::filesystem::path& path, const std::string& encoder,
+                    double max_depth, double fallback_max_depth = 80.0,
+                    ModelSource* source = nullptr);
+
+// load_model when `path` is not empty; otherwise a freshly initialised model of `encoder`
+// (b4 when empty) with max_depth (or fallback_max_depth when <= 0).
+GLPDepth load_model_for_inference(const std::string& path, const std::string& encoder,
+                                  double max_depth, double fallback_max_depth = 80.0,
+                                  ModelSource* source = nullptr);
+
+// The model section of our checkpoint, for writers: {"encoder", "max_depth", "canonical_focal"}.
+PyValue model_options_value(const GLPDepthOptions& options, double canonical_focal = 0.0);
+
+}  // namespace glpdepth

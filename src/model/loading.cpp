@@ -1,0 +1,88 @@
+#include "glpdepth/model/loading.h"
+
+#include <torch/torch.h>
+
+#include "glpdepth/io/safetensors.h"
+#include "glpdepth/io/weights.h"
+#include "glpdepth/util/error.h"
+
+namespace glpdepth {
+
+namespace {
+
+std::string variant_of(const StateDict& state, const std::string& what) {
+  std::vector<std::string> keys;
+  keys.reserve(state.size());
+  for (const auto& entry : state) keys.push_back(entry.first);
+  torch::Tensor first = find_tensor(state, "encoder.patch_embed1.proj.weight");
+  check(first.defined() && first.dim() == 4, what,
+        ": no encoder.patch_embed1.proj.weight tensor: not GLPDepth weights");
+  try {
+    return infer_encoder_variant(keys, first.size(0));
+  } catch (const Error& e) {
+    throw Error(cat(what, ": ", e.what()));
+  }
+}
+
+}  // namespace
+
+PyValue model_options_value(const GLPDepthOptions& options, double canonical_focal) {
+  return PyValue::dict()
+      .set("encoder", options.encoder)
+      .set("max_depth", options.max_depth)
+      .set("canonical_focal", canonical_focal);
+}
+
+GLPDepth load_model(const std::filesystem::path& path, const std::string& encoder,
+                    double max_depth, double fallback_max_depth, ModelSource* source) {
+  const std::string what = path.string();
+  ModelSource found;
+  StateDict state;
+  if (looks_like_safetensors(path)) {
+    found.description = "safetensors";
+    state = read_safetensors(path);
+  } else {
+    PyValue value = read_pytorch_file(path);
+    const PyValue* marker = value.is_dict() ? value.find(kCheckpointFormatKey) : nullptr;
+    if (marker) {
+      found.description = "glpdepth checkpoint";
+      const PyValue& options = value.at("model_options");
+      found.encoder = options.at("encoder").as_string();
+      found.max_depth = options.at("max_depth").as_float();
+      if (const PyValue* focal = options.find("canonical_focal")) found.canonical_focal = focal->as_float();
+      state = state_dict_from_value(value.at("model"), what);
+    } else {
+      found.description = "PyTorch state_dict";
+      state = state_dict_from_value(value, what);
+    }
+  }
+  state = normalize_state_dict(std::move(state));
+  const std::string inferred = variant_of(state, what);
+  if (!found.encoder.empty() && found.encoder != inferred)
+    throw Error(cat(what, ": checkpoint says encoder ", found.encoder, " but its weights are ", inferred));
+  found.encoder = inferred;
+  if (!encoder.empty() && mit_variant(encoder).name != inferred)
+    throw UsageError(cat("--encoder ", encoder, " does not match ", what, ", which holds MiT-",
+                         inferred, " weights"));
+
+  GLPDepthOptions options;
+  options.encoder = inferred;
+  options.max_depth = max_depth > 0 ? max_depth : (found.max_depth > 0 ? found.max_depth : fallback_max_depth);
+  GLPDepth model(options);
+  load_weights(*model, state, LoadMode::Strict, what);
+  if (source) *source = found;
+  return model;
+}
+
+GLPDepth load_model_for_inference(const std::string& path, const std::string& encoder,
+                                  double max_depth, double fallback_max_depth,
+                                  ModelSource* source) {
+  if (!path.empty()) return load_model(path, encoder, max_depth, fallback_max_depth, source);
+  GLPDepthOptions options;
+  options.encoder = encoder.empty() ? "b4" : mit_variant(encoder).name;
+  options.max_depth = max_depth > 0 ? max_depth : fallback_max_depth;
+  if (source) *source = ModelSource{"fresh weights", options.encoder, options.max_depth, 0.0};
+  return GLPDepth(options);
+}
+
+}  // namespace glpdepth
