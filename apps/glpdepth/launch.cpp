@@ -51,8 +51,9 @@ GLPDEPTH_COMMAND({"launch", "Start N local ranks of a command (one machine, no t
                     add_option(command, "grace", args->grace,
                                "seconds the other ranks get to stop after one fails, before "
                                "SIGTERM (and again before SIGKILL)");
-                    command.add_option("command", args->command,
-                                       "the glpdepth subcommand and its flags, after --")
+                    command
+                        .add_option("command", args->command,
+                                    "the glpdepth subcommand and its flags, after --")
                         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
                     command.callback([args] { run_launch(*args); });
                   }});

@@ -101,17 +101,16 @@ std::optional<int> tasks_on_node(const std::string& text, int node) {
   return std::nullopt;
 }
 
-void check_placement(const DistEnv& env, const std::string& rank_name,
-                     const std::string& size_name, const std::string& local_name) {
+void check_placement(const DistEnv& env, const std::string& rank_name, const std::string& size_name,
+                     const std::string& local_name) {
   check(env.world_size >= 1, "environment variable ", size_name, "=", env.world_size,
         " must be at least 1");
   check(env.rank >= 0 && env.rank < env.world_size, "environment variable ", rank_name, "=",
         env.rank, " is out of range for ", size_name, "=", env.world_size);
-  check(env.local_rank >= 0 && env.local_rank <= env.rank, "environment variable ", local_name,
-        "=", env.local_rank, " is inconsistent with ", rank_name, "=", env.rank);
-  check(env.local_world_size >= 1 && env.local_world_size <= env.world_size,
-        "local process count ", env.local_world_size, " is inconsistent with ", size_name, "=",
-        env.world_size);
+  check(env.local_rank >= 0 && env.local_rank <= env.rank, "environment variable ", local_name, "=",
+        env.local_rank, " is inconsistent with ", rank_name, "=", env.rank);
+  check(env.local_world_size >= 1 && env.local_world_size <= env.world_size, "local process count ",
+        env.local_world_size, " is inconsistent with ", size_name, "=", env.world_size);
   check(env.local_rank < env.local_world_size, "environment variable ", local_name, "=",
         env.local_rank, " is not below the local process count ", env.local_world_size);
 }
@@ -207,7 +206,9 @@ DistEnv detect_env(const EnvLookup& env, const DetectOptions& options) {
   return out;
 }
 
-DistEnv detect_env(const DetectOptions& options) { return detect_env(process_env(), options); }
+DistEnv detect_env(const DetectOptions& options) {
+  return detect_env(process_env(), options);
+}
 
 int local_device_index(const DistEnv& env, int device_count) {
   check(device_count > 0, "distributed: rank ", env.rank, " sees no GPU");

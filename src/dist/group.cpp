@@ -28,7 +28,9 @@ Backend parse_backend(const std::string& name) {
   throw UsageError(cat("--dist-backend: '", name, "' is not one of gloo, nccl"));
 }
 
-std::string backend_name(Backend backend) { return backend == Backend::kNccl ? "nccl" : "gloo"; }
+std::string backend_name(Backend backend) {
+  return backend == Backend::kNccl ? "nccl" : "gloo";
+}
 
 Backend default_backend(const torch::Device& device) {
   return device.is_cuda() ? Backend::kNccl : Backend::kGloo;
@@ -51,12 +53,6 @@ bool backend_available(Backend backend) {
 
 namespace {
 
-// c10d errors carry a C++ backtrace nobody wants to read in a training log.
-std::string describe(const std::exception& e) {
-  if (auto* c10 = dynamic_cast<const c10::Error*>(&e)) return c10->what_without_backtrace();
-  return e.what();
-}
-
 class SingleGroup final : public Group {
  public:
   int rank() const override { return 0; }
@@ -77,6 +73,12 @@ class SingleGroup final : public Group {
 };
 
 #if defined(GLPDEPTH_HAVE_C10D)
+
+// c10d errors carry a C++ backtrace nobody wants to read in a training log.
+std::string describe(const std::exception& e) {
+  if (auto* c10 = dynamic_cast<const c10::Error*>(&e)) return c10->what_without_backtrace();
+  return e.what();
+}
 
 // Since 2.0 the backends (Gloo, NCCL) derive from c10d::Backend; before, from ProcessGroup.
 #if TORCH_VERSION_MAJOR >= 2
@@ -165,14 +167,16 @@ bool is_loopback(const std::string& host) {
 
 }  // namespace
 
-std::shared_ptr<Group> Group::single() { return std::make_shared<SingleGroup>(); }
+std::shared_ptr<Group> Group::single() {
+  return std::make_shared<SingleGroup>();
+}
 
 std::shared_ptr<Group> Group::create(const DistEnv& env, const GroupOptions& options) {
   check(env.world_size >= 1 && env.rank >= 0 && env.rank < env.world_size, "distributed: rank ",
         env.rank, " is out of range for world size ", env.world_size);
   if (env.world_size == 1) return single();
-  check(backend_available(options.backend), "distributed: ", env.world_size,
-        " processes need the ", backend_name(options.backend), " backend, which this build lacks",
+  check(backend_available(options.backend), "distributed: ", env.world_size, " processes need the ",
+        backend_name(options.backend), " backend, which this build lacks",
         options.backend == Backend::kGloo
             ? " (install libgloo-dev and reconfigure, or run one process)"
             : " (it needs a CUDA build of LibTorch with NCCL; use --dist-backend gloo)");
@@ -220,17 +224,19 @@ std::shared_ptr<Group> Group::create(const DistEnv& env, const GroupOptions& opt
     auto gloo_options = c10d::ProcessGroupGloo::Options::create(options.timeout);
     gloo_options->devices.push_back(device);
     gloo_options->threads = std::max(1, options.threads);
-    auto backend = c10::make_intrusive<c10d::ProcessGroupGloo>(store, env.rank, env.world_size,
-                                                                gloo_options);
+    auto backend =
+        c10::make_intrusive<c10d::ProcessGroupGloo>(store, env.rank, env.world_size, gloo_options);
     return std::make_shared<C10dGroup>(store, backend, Backend::kGloo, torch::kCPU,
                                        options.timeout);
 #endif
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {
-    throw Error(cat("distributed: rank ", env.rank, " of ", env.world_size,
-                    " could not join the group at ", where, " within ",
-                    options.timeout.count() / 1000.0, " s: ", describe(e)));
+    throw Error(
+        cat("distributed: rank ", env.rank, " of ", env.world_size, " could not join the group at ",
+            where, " within ", options.timeout.count() / 1000.0, " s",
+            env.source == "slurm" ? " (under Slurm every task must be started by srun)" : "", ": ",
+            describe(e)));
   }
 #endif
   throw Error("distributed: no usable backend in this build");

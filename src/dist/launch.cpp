@@ -86,15 +86,14 @@ int free_tcp_port() {
 
 int launch_local(const LaunchOptions& options) {
   check(options.nproc >= 1, "--nproc: ", options.nproc, " must be at least 1");
-  check(options.master_port >= 0 && options.master_port <= 65535, "--master_port: ",
-        options.master_port, " is not a TCP port (0 picks a free one)");
+  check(options.master_port >= 0 && options.master_port <= 65535,
+        "--master_port: ", options.master_port, " is not a TCP port (0 picks a free one)");
   auto say = [&](const std::string& text) {
     if (options.log) options.log(text);
   };
   std::string program = options.program;
   if (program.empty()) program = std::filesystem::read_symlink("/proc/self/exe").string();
-  check(::access(program.c_str(), X_OK) == 0, "launch: program ", program,
-        " is not executable");
+  check(::access(program.c_str(), X_OK) == 0, "launch: program ", program, " is not executable");
   int port = options.master_port == 0 ? free_tcp_port() : options.master_port;
 
   std::map<std::string, std::string> base;
@@ -177,8 +176,7 @@ int launch_local(const LaunchOptions& options) {
         first_failure = code;
         failed_at = Clock::now();
         if (alive > 0) {
-          say(cat("launch: rank ", rank, " failed with exit code ", code,
-                  "; the other ranks get ",
+          say(cat("launch: rank ", rank, " failed with exit code ", code, "; the other ranks get ",
                   std::chrono::duration<double>(options.grace).count(), " s to stop"));
         }
       }

@@ -11,7 +11,9 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-torch::Tensor per_channel(const torch::Tensor& t) { return t.view({1, -1, 1, 1}); }
+torch::Tensor per_channel(const torch::Tensor& t) {
+  return t.view({1, -1, 1, 1});
+}
 
 class SyncBatchNormFunction : public torch::autograd::Function<SyncBatchNormFunction> {
  public:
@@ -29,7 +31,8 @@ class SyncBatchNormFunction : public torch::autograd::Function<SyncBatchNormFunc
                                       torch::TensorOptions().dtype(torch::kFloat64));
     rows[group->rank()][0] = static_cast<double>(count);
     rows[group->rank()].narrow(0, 1, channels).copy_(mean.to(torch::kFloat64).cpu());
-    rows[group->rank()].narrow(0, 1 + channels, channels)
+    rows[group->rank()]
+        .narrow(0, 1 + channels, channels)
         .copy_(var.to(torch::kFloat64).cpu() * static_cast<double>(count));
     rows = rows.to(group->device());
     group->allreduce_sum(rows);
@@ -39,8 +42,7 @@ class SyncBatchNormFunction : public torch::autograd::Function<SyncBatchNormFunc
     torch::Tensor m2s = rows.narrow(1, 1 + channels, channels);
     double total = counts.sum().item<double>();
     torch::Tensor global_mean = (counts * means).sum(0) / total;
-    torch::Tensor global_m2 =
-        (m2s + counts * (means - global_mean.unsqueeze(0)).pow(2)).sum(0);
+    torch::Tensor global_m2 = (m2s + counts * (means - global_mean.unsqueeze(0)).pow(2)).sum(0);
     torch::Tensor global_var = global_m2 / total;
     torch::Tensor invstd = (global_var + eps).rsqrt();
 
@@ -102,8 +104,8 @@ class SyncBatchNormFunction : public torch::autograd::Function<SyncBatchNormFunc
 torch::Tensor sync_batch_norm(Group& group, const torch::Tensor& input, const torch::Tensor& weight,
                               const torch::Tensor& bias, torch::Tensor running_mean,
                               torch::Tensor running_var, double momentum, double eps) {
-  check(input.dim() == 4, "SyncBatchNorm2d: expected a 4-d input [N, C, H, W], got ",
-        input.dim(), "-d");
+  check(input.dim() == 4, "SyncBatchNorm2d: expected a 4-d input [N, C, H, W], got ", input.dim(),
+        "-d");
   check(weight.defined() == bias.defined(), "SyncBatchNorm2d: weight and bias go together");
   check(running_mean.defined() == running_var.defined(),
         "SyncBatchNorm2d: running_mean and running_var go together");
@@ -170,8 +172,8 @@ void SyncBatchNorm2dImpl::pretty_print(std::ostream& stream) const {
 }
 
 torch::Tensor SyncBatchNorm2dImpl::forward(const torch::Tensor& input) {
-  check(input.dim() == 4, "SyncBatchNorm2d: expected a 4-d input [N, C, H, W], got ",
-        input.dim(), "-d");
+  check(input.dim() == 4, "SyncBatchNorm2d: expected a 4-d input [N, C, H, W], got ", input.dim(),
+        "-d");
   check(input.size(1) == options.num_features(), "SyncBatchNorm2d: input has ", input.size(1),
         " channels, the layer ", options.num_features());
   // Same bookkeeping as torch::nn::BatchNorm2d: momentum None means a cumulative average.

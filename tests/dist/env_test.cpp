@@ -123,13 +123,11 @@ TEST(DistEnv, TorchrunWinsOverSlurm) {
 TEST(DistEnv, ErrorsNameTheVariable) {
   EXPECT_NE(error_of({{"RANK", "0"}}).find("WORLD_SIZE is unset"), std::string::npos);
   EXPECT_NE(error_of({{"WORLD_SIZE", "2"}}).find("RANK is unset"), std::string::npos);
-  EXPECT_NE(error_of({{"RANK", "abc"}, {"WORLD_SIZE", "2"}}).find("RANK='abc'"),
-            std::string::npos);
+  EXPECT_NE(error_of({{"RANK", "abc"}, {"WORLD_SIZE", "2"}}).find("RANK='abc'"), std::string::npos);
   EXPECT_NE(error_of({{"RANK", "2"}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "h"}})
                 .find("RANK=2 is out of range for WORLD_SIZE=2"),
             std::string::npos);
-  EXPECT_NE(error_of({{"RANK", "0"}, {"WORLD_SIZE", "0"}}).find("WORLD_SIZE=0"),
-            std::string::npos);
+  EXPECT_NE(error_of({{"RANK", "0"}, {"WORLD_SIZE", "0"}}).find("WORLD_SIZE=0"), std::string::npos);
   EXPECT_NE(error_of({{"RANK", "1"},
                       {"WORLD_SIZE", "4"},
                       {"LOCAL_RANK", "2"},

@@ -66,9 +66,7 @@ struct Net : torch::nn::Module {
     b = register_module("b", torch::nn::Linear(8, 8));
     c = register_module("c", torch::nn::Linear(8, 2));
   }
-  torch::Tensor forward(const torch::Tensor& x) {
-    return c(torch::relu(b(torch::relu(a(x)))));
-  }
+  torch::Tensor forward(const torch::Tensor& x) { return c(torch::relu(b(torch::relu(a(x))))); }
   torch::nn::Linear a{nullptr}, b{nullptr}, unused{nullptr}, c{nullptr};
 };
 
@@ -111,7 +109,9 @@ void collectives(Group& group, const std::filesystem::path& dir) {
   torch::Tensor p1 = torch::zeros({3, 5}, torch::requires_grad());
   torch::Tensor p2 = torch::zeros({7}, torch::requires_grad());
   torch::Tensor p3 = torch::zeros({2}, torch::requires_grad());
-  auto known = [](int r, int64_t n) { return torch::arange(n, torch::kFloat32) * (r + 1) + 0.25 * r; };
+  auto known = [](int r, int64_t n) {
+    return torch::arange(n, torch::kFloat32) * (r + 1) + 0.25 * r;
+  };
   p1.mutable_grad() = known(rank, 15).view({3, 5});
   p2.mutable_grad() = known(rank, 7);
   if (rank == 0) p3.mutable_grad() = torch::full({2}, 3.0f);
@@ -194,13 +194,12 @@ void sync_batchnorm(Group& group) {
     (ys * g_full.narrow(0, offset, batch)).sum().backward();
 
     EXPECT_TRUE(torch::allclose(ys, yp.narrow(0, offset, batch), 1e-5, 1e-5)) << step;
-    EXPECT_TRUE(torch::allclose(xs.grad(), xp.grad().narrow(0, offset, batch), 1e-4, 1e-5))
-        << step;
+    EXPECT_TRUE(torch::allclose(xs.grad(), xp.grad().narrow(0, offset, batch), 1e-4, 1e-5)) << step;
     // Weight and bias gradients are this rank's share: their sum is the full-batch gradient.
     torch::Tensor wb = torch::cat({sync->weight.grad(), sync->bias.grad()});
     group.allreduce_sum(wb);
-    EXPECT_TRUE(torch::allclose(wb, torch::cat({plain->weight.grad(), plain->bias.grad()}), 1e-4,
-                                1e-4))
+    EXPECT_TRUE(
+        torch::allclose(wb, torch::cat({plain->weight.grad(), plain->bias.grad()}), 1e-4, 1e-4))
         << step;
     EXPECT_TRUE(torch::allclose(sync->running_mean, plain->running_mean, 1e-5, 1e-6)) << step;
     EXPECT_TRUE(torch::allclose(sync->running_var, plain->running_var, 1e-5, 1e-6)) << step;
@@ -244,7 +243,8 @@ TEST(DistWorker, Run) {
   if (!scenario) GTEST_SKIP() << "runs only as a rank of the multi-process tests";
   std::filesystem::path dir = std::getenv("GLPDEPTH_DIST_TEST_DIR");
   GroupOptions options;
-  options.timeout = std::chrono::milliseconds(std::atoi(std::getenv("GLPDEPTH_DIST_TEST_TIMEOUT_MS")));
+  options.timeout =
+      std::chrono::milliseconds(std::atoi(std::getenv("GLPDEPTH_DIST_TEST_TIMEOUT_MS")));
   std::shared_ptr<Group> group = Group::create(detect_env(), options);
   std::string name = scenario;
   if (name == "collectives") collectives(*group, dir);

@@ -39,11 +39,11 @@ LaunchOptions shell(int nproc, const std::string& script, const testing::TempDir
 
 TEST(Launch, EveryRankGetsItsEnvironment) {
   testing::TempDir dir;
-  LaunchOptions options = shell(
-      3,
-      "echo $RANK $LOCAL_RANK $WORLD_SIZE $LOCAL_WORLD_SIZE $GROUP_RANK $MASTER_ADDR "
-      "$MASTER_PORT > $D/rank_$RANK",
-      dir);
+  LaunchOptions options =
+      shell(3,
+            "echo $RANK $LOCAL_RANK $WORLD_SIZE $LOCAL_WORLD_SIZE $GROUP_RANK $MASTER_ADDR "
+            "$MASTER_PORT > $D/rank_$RANK",
+            dir);
   options.master_port = 23917;
   ASSERT_EQ(launch_local(options), 0);
   for (int rank = 0; rank < 3; ++rank) {
@@ -84,8 +84,7 @@ TEST(Launch, ReturnsTheFirstFailureAndTerminatesTheOthersAfterTheGrace) {
 
 TEST(Launch, KillsRanksThatIgnoreSigterm) {
   testing::TempDir dir;
-  LaunchOptions options =
-      shell(2, "if [ $RANK = 1 ]; then exit 5; fi; trap '' TERM; sleep 3", dir);
+  LaunchOptions options = shell(2, "if [ $RANK = 1 ]; then exit 5; fi; trap '' TERM; sleep 3", dir);
   options.grace = std::chrono::milliseconds(200);
   auto start = Clock::now();
   EXPECT_EQ(launch_local(options), 5);

@@ -121,11 +121,11 @@ void expect_matches_batchnorm(torch::nn::BatchNormOptions options) {
       torch::NoGradGuard no_grad;
       sync->num_batches_tracked.add_(1);
     }
-    double factor = options.momentum() ? *options.momentum()
-                                       : 1.0 / sync->num_batches_tracked.item<double>();
+    double factor =
+        options.momentum() ? *options.momentum() : 1.0 / sync->num_batches_tracked.item<double>();
     auto group = Group::single();
     torch::Tensor ys = sync_batch_norm(*group, xs, sync->weight, sync->bias, sync->running_mean,
-                         sync->running_var, factor, options.eps());
+                                       sync->running_var, factor, options.eps());
     EXPECT_TRUE(torch::allclose(ys, yp, 1e-5, 1e-5));
     (yp * g).sum().backward();
     (ys * g).sum().backward();

@@ -83,7 +83,7 @@ class GradientReducer {
   std::vector<Bucket> buckets_;
   std::vector<std::pair<size_t, size_t>> slot_;  // parameter -> (bucket, position)
   std::vector<bool> filled_;
-  std::vector<unsigned> hooks_;                  // per parameter, when hooked
+  std::vector<unsigned> hooks_;  // per parameter, when hooked
   size_t next_launch_ = 0;
   bool in_backward_ = false;
   int64_t launched_in_backward_ = 0;

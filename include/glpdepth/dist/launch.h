@@ -12,8 +12,8 @@ namespace glpdepth::dist {
 struct LaunchOptions {
   int nproc = 1;
   std::string master_addr = "127.0.0.1";
-  int master_port = 29500;  // 0: pick a free port
-  std::string program;      // empty: this executable (/proc/self/exe)
+  int master_port = 29500;        // 0: pick a free port
+  std::string program;            // empty: this executable (/proc/self/exe)
   std::vector<std::string> args;  // arguments after the program name, the same for every rank
   std::vector<std::pair<std::string, std::string>> extra_env;  // set in every child as well
   // After the first rank fails, the others get this long to stop on their own (they usually
