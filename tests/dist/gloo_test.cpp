@@ -215,6 +215,48 @@ void sync_batchnorm(Group& group) {
                               1e-5, 1e-5));
 }
 
+// conv -> BN -> relu -> conv, seeded identically everywhere.
+torch::nn::Sequential conv_bn_model(bool sync, const std::shared_ptr<Group>& group) {
+  torch::manual_seed(11);
+  torch::nn::Sequential model;
+  model->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(2, 4, 3).padding(1)));
+  if (sync) {
+    model->push_back(SyncBatchNorm2d(torch::nn::BatchNormOptions(4), group));
+  } else {
+    model->push_back(torch::nn::BatchNorm2d(4));
+  }
+  model->push_back(torch::nn::ReLU());
+  model->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(4, 3, 1)));
+  return model;
+}
+
+// SyncBatchNorm's collectives in backward interleave with the reducer's bucket all-reduces
+// started from hooks; the averaged gradients must equal one process's gradients of the whole
+// batch (loss halved: the reducer averages over 2 ranks).
+void sync_batchnorm_with_reducer(Group& group) {
+  const int rank = group.rank();
+  const int64_t offset = rank == 0 ? 0 : 1, batch = rank == 0 ? 1 : 3;
+  std::shared_ptr<Group> shared(&group, [](Group*) {});
+  torch::manual_seed(12);
+  torch::Tensor x_full = torch::randn({4, 2, 5, 6});
+  torch::Tensor g_full = torch::randn({4, 3, 5, 6});
+
+  torch::nn::Sequential reference = conv_bn_model(false, nullptr);
+  (reference->forward(x_full) * g_full).sum().div(2).backward();
+
+  torch::nn::Sequential model = conv_bn_model(true, shared);
+  GradientReducer reducer(shared, model->parameters(), ReducerOptions{64, true});
+  torch::Tensor out = model->forward(x_full.narrow(0, offset, batch));
+  (out * g_full.narrow(0, offset, batch)).sum().backward();
+  EXPECT_GE(reducer.launched_during_backward(), 1);
+  reducer.finish();
+  std::vector<torch::Tensor> got = model->parameters(), want = reference->parameters();
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_TRUE(torch::allclose(got[i].grad(), want[i].grad(), 1e-4, 1e-5)) << "parameter " << i;
+  }
+}
+
 // One rank dies (SIGKILL) or hangs after a first collective; rank 0 must give up with an error
 // (and then also get rid of its group without waiting for the lost rank).
 void failure(Group& group, const std::filesystem::path& dir, bool die) {
@@ -248,7 +290,10 @@ TEST(DistWorker, Run) {
   std::shared_ptr<Group> group = Group::create(detect_env(), options);
   std::string name = scenario;
   if (name == "collectives") collectives(*group, dir);
-  if (name == "syncbn") sync_batchnorm(*group);
+  if (name == "syncbn") {
+    sync_batchnorm(*group);
+    sync_batchnorm_with_reducer(*group);
+  }
   if (name == "die" || name == "hang") {
     failure(*group, dir, name == "die");
     auto start = Clock::now();
