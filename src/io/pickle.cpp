@@ -3,6 +3,7 @@
 #include <cstring>
 #include <memory>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "glpdepth/util/error.h"
 
@@ -145,17 +146,19 @@ bool hash_key(const Obj& key, std::string* out) {
   }
 }
 
-void dict_set(Obj& dict, Ref key, Ref value) {
+// Returns the value a repeated key replaced (for the caller to dispose of), or null.
+Ref dict_set(Obj& dict, Ref key, Ref value) {
   std::string hashed;
   if (hash_key(*key, &hashed)) {
     auto found = dict.index.find(hashed);
     if (found != dict.index.end()) {
-      dict.entries[found->second].second = std::move(value);
-      return;
+      std::swap(dict.entries[found->second].second, value);
+      return value;
     }
     dict.index.emplace(hashed, dict.entries.size());
   }
   dict.entries.emplace_back(std::move(key), std::move(value));
+  return nullptr;
 }
 
 const char* const kAllowedGlobals[] = {
@@ -264,9 +267,9 @@ Ref rebuild_tensor(const std::vector<Ref>& args) {
   return out;
 }
 
-Ref call(const Ref& callable, const Ref& args_obj);
+Ref call(const Ref& callable, const Ref& args_obj, int depth = 0);
 
-Ref call_global(const std::string& name, const std::vector<Ref>& args) {
+Ref call_global(const std::string& name, const std::vector<Ref>& args, int depth) {
   if (name == "collections.OrderedDict") {
     auto dict = make(T::Dict);
     if (args.empty()) return dict;
@@ -294,7 +297,7 @@ Ref call_global(const std::string& name, const std::vector<Ref>& args) {
     check(type == "torch._tensor.Tensor" || type == "torch.Tensor" ||
               type == "torch.nn.parameter.Parameter",
           name, ": tensor subclass '", type, "' is not supported");
-    return call(args[0], args[2]);
+    return call(args[0], args[2], depth + 1);
   }
   if (name == "_codecs.encode") {
     // Protocol 2 stores bytes as encode(latin-1 text, 'latin1'): undo the UTF-8 of code points
@@ -330,16 +333,45 @@ Ref call_global(const std::string& name, const std::vector<Ref>& args) {
   throw Error(cat("pickle calls '", name, "', which cannot be called"));
 }
 
-Ref call(const Ref& callable, const Ref& args_obj) {
+Ref call(const Ref& callable, const Ref& args_obj, int depth) {
+  check(depth < 16, "pickle nests tensor rebuild calls too deeply");
   check(callable->t == T::Global, "pickle calls a ", type_name(callable->t), ", not a function");
   check(args_obj->t == T::Tuple, "pickle call arguments must be a tuple, got ",
         type_name(args_obj->t));
-  return call_global(callable->s, args_obj->items);
+  return call_global(callable->s, args_obj->items, depth);
 }
 
 class Unpickler {
  public:
   Unpickler(ByteSource& in, const StorageLoader& load) : in_(in), load_(load) {}
+
+  // Pickles can build arbitrarily deep or cyclic object graphs; taking them apart iteratively
+  // keeps shared_ptr destructors from recursing (stack overflow) or leaking cycles.
+  ~Unpickler() {
+    std::vector<Ref> pending(stack_.begin(), stack_.end());
+    pending.insert(pending.end(), dropped_.begin(), dropped_.end());
+    for (auto& [index, obj] : memo_) pending.push_back(obj);
+    stack_.clear();
+    dropped_.clear();
+    memo_.clear();
+    std::unordered_set<Obj*> seen;
+    std::vector<Ref> all;
+    while (!pending.empty()) {
+      Ref obj = std::move(pending.back());
+      pending.pop_back();
+      if (!obj || !seen.insert(obj.get()).second) continue;
+      for (Ref& item : obj->items) pending.push_back(item);
+      for (auto& [key, value] : obj->entries) {
+        pending.push_back(key);
+        pending.push_back(value);
+      }
+      all.push_back(std::move(obj));
+    }
+    for (Ref& obj : all) {
+      obj->items.clear();
+      obj->entries.clear();
+    }
+  }
 
   Ref run() {
     while (true) {
@@ -471,7 +503,9 @@ class Unpickler {
           auto items = pop_mark();
           check(items.size() % 2 == 0, "DICT with an odd number of items");
           auto dict = make(T::Dict);
-          for (size_t k = 0; k < items.size(); k += 2) dict_set(*dict, items[k], items[k + 1]);
+          for (size_t k = 0; k < items.size(); k += 2) {
+            drop(dict_set(*dict, items[k], items[k + 1]));
+          }
           push(dict);
           break;
         }
@@ -495,7 +529,7 @@ class Unpickler {
           Ref key = pop();
           Ref& dict = top();
           check(dict->t == T::Dict, "SETITEM on a ", type_name(dict->t));
-          dict_set(*dict, key, value);
+          drop(dict_set(*dict, key, value));
           break;
         }
         case 'u': {
@@ -503,18 +537,20 @@ class Unpickler {
           check(items.size() % 2 == 0, "SETITEMS with an odd number of items");
           Ref& dict = top();
           check(dict->t == T::Dict, "SETITEMS on a ", type_name(dict->t));
-          for (size_t k = 0; k < items.size(); k += 2) dict_set(*dict, items[k], items[k + 1]);
+          for (size_t k = 0; k < items.size(); k += 2) {
+            drop(dict_set(*dict, items[k], items[k + 1]));
+          }
           break;
         }
-        case 'p': memo_[parse_index(read_line())] = top(); break;
-        case 'q': memo_[in_.read_u8()] = top(); break;
+        case 'p': memo_put(parse_index(read_line())); break;
+        case 'q': memo_put(in_.read_u8()); break;
         case 'r': {
           uint32_t index;
           read_le(&index, 4);
-          memo_[index] = top();
+          memo_put(index);
           break;
         }
-        case 0x94: memo_[memo_.size()] = top(); break;  // MEMOIZE
+        case 0x94: memo_put(memo_.size()); break;  // MEMOIZE
         case 'g': push(memo_get(parse_index(read_line()))); break;
         case 'h': push(memo_get(in_.read_u8())); break;
         case 'j': {
@@ -523,8 +559,10 @@ class Unpickler {
           push(memo_get(index));
           break;
         }
-        case '0': pop(); break;
-        case '1': pop_mark(); break;
+        case '0': drop(pop()); break;
+        case '1':
+          for (Ref& item : pop_mark()) drop(std::move(item));
+          break;
         case '2': push(top()); break;
         case 'c': {
           std::string module = read_line();
@@ -544,10 +582,12 @@ class Unpickler {
           Ref args = pop();
           Ref callable = pop();
           push(call(callable, args));
+          drop(std::move(args));
           break;
         }
         case 'b': {  // BUILD: an OrderedDict's _metadata attribute or a tensor's Python state
           Ref state = pop();
+          drop(std::move(state));
           Ref& obj = top();
           check(obj->t == T::Dict || obj->t == T::Tensor, "BUILD on a ", type_name(obj->t));
           break;
@@ -615,12 +655,24 @@ class Unpickler {
     return static_cast<uint64_t>(v);
   }
 
+  // Everything that leaves the stack is also kept here, so that only the destructor frees
+  // objects (iteratively), even when an exception unwinds locals.
+  void drop(Ref obj) {
+    if (obj) dropped_.push_back(std::move(obj));
+  }
+  void memo_put(uint64_t index) {
+    Ref& slot = memo_[index];
+    drop(std::move(slot));
+    slot = top();
+  }
+
   size_t floor() const { return marks_.empty() ? 0 : marks_.back(); }
   void push(Ref obj) { stack_.push_back(std::move(obj)); }
   Ref pop() {
     check(stack_.size() > floor(), "pickle stack underflow");
     Ref out = std::move(stack_.back());
     stack_.pop_back();
+    dropped_.push_back(out);
     return out;
   }
   Ref& top() {
@@ -633,6 +685,7 @@ class Unpickler {
     marks_.pop_back();
     std::vector<Ref> items(stack_.begin() + mark, stack_.end());
     stack_.resize(mark);
+    dropped_.insert(dropped_.end(), items.begin(), items.end());
     return items;
   }
   Ref memo_get(uint64_t index) {
@@ -681,6 +734,7 @@ class Unpickler {
   std::vector<size_t> marks_;
   std::unordered_map<uint64_t, Ref> memo_;
   std::unordered_map<std::string, Ref> storages_;
+  std::vector<Ref> dropped_;
   uint64_t ops_ = 0;
 };
 

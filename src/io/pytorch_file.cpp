@@ -15,9 +15,18 @@ namespace glpdepth {
 
 namespace {
 
-// torch.save's legacy format starts with pickle.dumps(0x1950a86a20f9469cfc6c, protocol=2).
-const char kLegacyMagic[] = "\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19\x2e";
-constexpr size_t kLegacyMagicSize = sizeof(kLegacyMagic) - 1;
+// torch.save's legacy format starts with pickle.dumps(0x1950a86a20f9469cfc6c, protocol=p):
+// PROTO p, a FRAME for p >= 4, LONG1 of 10 bytes, STOP. Returns the length of that pickle, or 0.
+constexpr size_t kHeadSize = 32;
+size_t legacy_magic_size(const char* head, size_t n) {
+  const unsigned char magic[] = {0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9,
+                                 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e};
+  if (n < 2 + sizeof(magic) || static_cast<unsigned char>(head[0]) != 0x80) return 0;
+  size_t pos = 2;
+  if (static_cast<unsigned char>(head[pos]) == 0x95) pos += 9;
+  if (n < pos + sizeof(magic) || std::memcmp(head + pos, magic, sizeof(magic)) != 0) return 0;
+  return pos + sizeof(magic);
+}
 
 std::string describe(const std::exception& e) {
   std::string what = e.what();
@@ -66,8 +75,8 @@ PyValue read_zip(std::ifstream& in, uint64_t file_size) {
   return detail::unpickle(source, load);
 }
 
-PyValue read_legacy(std::ifstream& in, uint64_t file_size) {
-  detail::FileSource source(in, kLegacyMagicSize, file_size);
+PyValue read_legacy(std::ifstream& in, uint64_t file_size, size_t magic_size) {
+  detail::FileSource source(in, magic_size, file_size);
   detail::StorageLoader no_storages = [](const detail::StorageId&) -> torch::Tensor {
     throw Error("unexpected storage in the file header");
   };
@@ -123,13 +132,11 @@ PyValue read_pytorch_file(const std::filesystem::path& path) {
     std::error_code ec;
     uint64_t size = std::filesystem::file_size(path, ec);
     check(!ec, "cannot get the size: ", ec.message());
-    char head[kLegacyMagicSize] = {0};
-    in.read(head, kLegacyMagicSize);
-    uint64_t got = static_cast<uint64_t>(in.gcount());
+    char head[kHeadSize] = {0};
+    in.read(head, kHeadSize);
+    size_t got = static_cast<size_t>(in.gcount());
     if (got >= 4 && std::memcmp(head, "PK\x03\x04", 4) == 0) return read_zip(in, size);
-    if (got == kLegacyMagicSize && std::memcmp(head, kLegacyMagic, kLegacyMagicSize) == 0) {
-      return read_legacy(in, size);
-    }
+    if (size_t magic_size = legacy_magic_size(head, got)) return read_legacy(in, size, magic_size);
     throw Error("not a PyTorch file (neither a zip archive nor the legacy magic number)");
   } catch (const std::exception& e) {
     throw Error(cat("file ", path.string(), ": ", describe(e)));

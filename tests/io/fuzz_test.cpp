@@ -138,6 +138,15 @@ TEST(Fuzz, PickleStreams) {
   expect_error(std::string("\x80\x02X\xff\xff\xff\x7f", 8), "truncated");
   expect_error("\x80\x02\x63os\nsystem\n.", "os.system");
   expect_error("\x80\x02\x63__builtin__\neval\n.", "__builtin__.eval");
+  {
+    // A million nested lists, dropped again: freeing them must not recurse a million deep.
+    std::string deep = "\x80\x02" + std::string(1000000, ']') + std::string(999999, 'a') + "0N.";
+    detail::MemorySource source(deep);
+    EXPECT_TRUE(detail::unpickle(source, loader).is_none());
+    std::string cyclic = std::string("\x80\x02]q\x00h\x00\x61\x30N.", 11);
+    detail::MemorySource cyclic_source(cyclic);
+    EXPECT_TRUE(detail::unpickle(cyclic_source, loader).is_none());
+  }
   // Exponential sharing: each list holds the previous one twice.
   std::string bomb = std::string("\x80\x02]q\x00", 5);
   for (int k = 0; k < 60; ++k) {

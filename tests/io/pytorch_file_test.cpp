@@ -123,7 +123,10 @@ obj = {'state_dict': sd, 'epoch': 3, 'lr': 1e-4, 'name': 'run é', 'none': None,
                'param_groups': [{'lr': 0.1, 'params': [0, 1]}]}}
 torch.save(obj, os.path.join(D, 'wrapped.pt')SAVE_ARGS)
 torch.save({'model': sd, 'optimizer': {}}, os.path.join(D, 'model.pt')SAVE_ARGS)
+torch.save(obj, os.path.join(D, 'protocol4.pt'), pickle_protocol=4SAVE_ARGS)
 )"));
+  // Protocol 4 (frames, memoize, stack globals, short strings) reads the same.
+  EXPECT_TRUE(read_pytorch_file(dir / "protocol4.pt") == read_pytorch_file(dir / "wrapped.pt"));
   PyValue value = read_pytorch_file(dir / "wrapped.pt");
   EXPECT_EQ(value.at("epoch").as_int(), 3);
   EXPECT_DOUBLE_EQ(value.at("lr").as_float(), 1e-4);
