@@ -1,0 +1,76 @@
+// `glpdepth export`: writes a model's weights as a PyTorch state_dict (torch.load-able, keys as
+// the reference GLPDepth expects) or as safetensors.
+#include <torch/torch.h>
+
+#include <iostream>
+
+#include "cli.h"
+#include "glpdepth/io/pytorch_file.h"
+#include "glpdepth/io/safetensors.h"
+#include "glpdepth/io/weights.h"
+#include "glpdepth/model/loading.h"
+#include "glpdepth/util/error.h"
+
+namespace glpdepth::cli {
+namespace {
+
+struct ExportOptions {
+  std::string ckpt;
+  std::string encoder;
+  std::string format = "pytorch";
+  bool module_prefix = false;
+  std::string output;
+  int64_t seed = 0;
+};
+
+void run_export(const ExportOptions& o, const CommonOptions& common) {
+  apply_threads(common);
+  if (o.format != "pytorch" && o.format != "safetensors") {
+    throw UsageError(cat("--format must be pytorch or safetensors, not '", o.format, "'"));
+  }
+  if (o.output.empty()) throw UsageError("--output is required");
+  if (o.ckpt.empty() && o.encoder.empty()) {
+    throw UsageError("give --ckpt FILE, or --encoder bN to export freshly initialised weights");
+  }
+  // Fresh weights are reproducible: initialisation draws from the seeded generator.
+  torch::manual_seed(static_cast<uint64_t>(o.seed));
+  ModelSource source;
+  GLPDepth model = load_model_for_inference(o.ckpt, o.encoder, 0.0, 80.0, &source);
+  StateDict state = module_state_dict(*model);
+  const std::string prefix = o.module_prefix ? "module." : "";
+  if (o.format == "pytorch") {
+    write_state_dict(o.output, state, prefix);
+  } else {
+    StateDict prefixed;
+    prefixed.reserve(state.size());
+    for (auto& [name, tensor] : state) prefixed.emplace_back(prefix + name, tensor);
+    write_safetensors(o.output, prefixed,
+                      {{"format", "pt"}, {"encoder", source.encoder}, {"source", source.description}});
+  }
+  std::cerr << "wrote " << state.size() << " tensors (MiT-" << source.encoder << ", "
+            << source.description << ") to " << o.output << "\n";
+}
+
+}  // namespace
+
+GLPDEPTH_COMMAND({"export", "Write weights for PyTorch (torch.load) or safetensors", 700,
+                  [](CLI::App& command, CommonOptions& common) {
+                    auto options = std::make_shared<ExportOptions>();
+                    add_option(command, "ckpt", options->ckpt,
+                               "weights to export: our checkpoint, a PyTorch state_dict "
+                               "(official .ckpt, HF GLPN) or safetensors");
+                    add_option(command, "encoder", options->encoder,
+                               "MiT variant b0..b5: checked against --ckpt, or the variant of "
+                               "fresh weights when --ckpt is not given");
+                    add_option(command, "format", options->format, "pytorch | safetensors")
+                        ->check(CLI::IsMember({"pytorch", "safetensors"}));
+                    add_flag(command, "module_prefix", options->module_prefix,
+                             "prefix every key with 'module.' (DataParallel layout, as the "
+                             "official checkpoints)");
+                    add_option(command, "output", options->output, "file to write")->required();
+                    add_option(command, "seed", options->seed,
+                               "random seed for fresh weights");
+                    command.callback([options, &common] { run_export(*options, common); });
+                  }});
+
+}  // namespace glpdepth::cli
