@@ -178,8 +178,8 @@ EvalFrame prepare_eval_frame(const EvalSettings& settings, const torch::Tensor& 
           throw mismatch("KITTI kb-crop expects a 352x1216 prediction or equal sizes");
         }
         g = slice(g, kb_crop_window(gh, gw));
-      } else if (gh > kKbCropHeight || gw > kKbCropWidth) {
-        if (!gt_fits_kb) throw mismatch("frame too small for the 352x1216 kb-crop");
+      } else if (gt_fits_kb && (gh > kKbCropHeight || gw > kKbCropWidth)) {
+        // Equal sizes that cannot hold a kb-crop (e.g. small synthetic frames) stay as they are.
         Window kb = kb_crop_window(gh, gw);
         g = slice(g, kb);
         p = slice(p, kb);

@@ -230,6 +230,10 @@ TEST(Crops, MismatchedShapesNameBothSizes) {
   }
   s.dataset = EvalDataset::kitti;
   EXPECT_THROW(prepare_eval_frame(s, torch::ones({352, 1000}), torch::ones({375, 1242})), Error);
+  // Equal sizes too small for a kb-crop are evaluated as they are.
+  EvalFrame f = prepare_eval_frame(s, torch::ones({1, 400, 1000}), torch::ones({400, 1000}));
+  EXPECT_EQ(f.gt.size(0), 400);
+  EXPECT_EQ(f.mask.sum().item<int64_t>(), 400 * 1000);
 }
 
 TEST(Crops, DescribeNamesTheProtocol) {

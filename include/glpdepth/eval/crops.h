@@ -89,7 +89,8 @@ struct EvalFrame {
 };
 
 // Brings pred and gt ([H,W], [1,H,W] or [1,1,H,W]; CPU or CUDA) onto the evaluation frame.
-// KITTI kb-crop: a full-size GT (and a full-size prediction) is kb-cropped to 352x1216.
+// KITTI kb-crop: a full-size GT (and a full-size prediction) is kb-cropped to 352x1216; equal
+// sizes too small for a kb-crop are used as they are.
 // KITTI full-frame: a 352x1216 prediction is placed into the GT's full-size frame.
 // Otherwise the shapes must match. Throws Error naming both shapes when they cannot be aligned.
 EvalFrame prepare_eval_frame(const EvalSettings& settings, const torch::Tensor& pred,
