@@ -3,7 +3,9 @@
 #include <iostream>
 
 #include "cli.h"
+#include "glpdepth/dist/env.h"
 #include "glpdepth/train/trainer.h"
+#include "glpdepth/util/threads.h"
 #include "glpdepth/util/error.h"
 
 namespace glpdepth::cli {
@@ -13,7 +15,11 @@ std::atomic<bool> stop_requested{false};
 
 extern "C" void on_stop_signal(int) { stop_requested.store(true); }
 
-void run_train(TrainConfig config, const CommonOptions& common, const CLI::App& command) {
+void run_train(TrainConfig config, CommonOptions common, const CLI::App& command) {
+  // Ranks sharing a machine share its cores unless --threads says otherwise.
+  const dist::DistEnv env = dist::detect_env(dist::DetectOptions{config.dist_port});
+  if (common.threads == 0 && env.local_world_size > 1)
+    common.threads = std::max(1, available_cores() / env.local_world_size);
   apply_threads(common);
   config.device = resolve_device(common.device).str();
   stop_requested.store(false);
@@ -130,6 +136,7 @@ void setup_train(CLI::App& command, CommonOptions& common) {
   add_option(command, "dist_port", c.dist_port, "rendezvous port when launched by Slurm");
   add_option(command, "dist_timeout", c.dist_timeout, "seconds before a lost rank fails the others");
   add_flag(command, "sync_bn", c.sync_bn, "synchronise decoder BatchNorm statistics across ranks");
+  add_flag(command, "verify_replicas", c.verify_replicas, "check after every step that all ranks hold identical weights (debugging)");
   command.callback([config, &common, &command] { run_train(*config, common, command); });
 }
 

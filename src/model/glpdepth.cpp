@@ -19,7 +19,8 @@ GLPDepthImpl::GLPDepthImpl(GLPDepthOptions options) : options_(std::move(options
   encoder = register_module("encoder", MixVisionTransformer(variant, options_.drop_path_rate));
   decoder = register_module(
       "decoder",
-      Decoder(std::array<int64_t, 3>{variant.embed_dims[3], variant.embed_dims[2], variant.embed_dims[1]}, width));
+      Decoder(std::array<int64_t, 3>{variant.embed_dims[3], variant.embed_dims[2], variant.embed_dims[1]}, width,
+              options_.sync_batchnorm));
   last_layer_depth = register_module(
       "last_layer_depth",
       nn::Sequential(nn::Conv2d(nn::Conv2dOptions(width, width, 3).padding(1)), nn::ReLU(),

@@ -4,9 +4,14 @@
 
 #include <chrono>
 #include <iomanip>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "glpdepth/data/dataset.h"
+#include "glpdepth/dist/ddp.h"
+#include "glpdepth/dist/env.h"
+#include "glpdepth/dist/group.h"
+#include "glpdepth/dist/sync_batchnorm.h"
 #include "glpdepth/data/loader.h"
 #include "glpdepth/io/weights.h"
 #include "glpdepth/model/glpdepth.h"
@@ -50,7 +55,8 @@ void to_json(nlohmann::json& j, const TrainConfig& c) {
       {"log_dir", c.log_dir}, {"exp_name", c.exp_name}, {"log_every", c.log_every},
       {"seed", c.seed}, {"device", c.device}, {"amp", c.amp},
       {"channels_last", c.channels_last}, {"dist_backend", c.dist_backend},
-      {"dist_port", c.dist_port}, {"dist_timeout", c.dist_timeout}, {"sync_bn", c.sync_bn}};
+      {"dist_port", c.dist_port}, {"dist_timeout", c.dist_timeout}, {"sync_bn", c.sync_bn},
+      {"verify_replicas", c.verify_replicas}};
   const auto& s = c.schedule_options;
   j["schedule_options"] = {
       {"poly", {{"min_lr", s.poly.min_lr}, {"max_lr", s.poly.max_lr}, {"power", s.poly.power}}},
@@ -106,6 +112,49 @@ bool is_full_model(const StateDict& state) {
   return false;
 }
 
+// SiLog over the pixels of the whole distributed batch. The loss pools pixels over the batch
+// (spec §2), so averaging per-rank losses would not equal one process training on the union; here
+// each rank gets the global sums (d, d^2, count) and backpropagates a surrogate whose gradient,
+// once the reducer has averaged it over the ranks, is exactly the global loss's gradient:
+//   dL/dd_i = (d_i / N - lambda * sum(d) / N^2) / L.
+// `value` receives the global loss; `stop` is OR-ed over the ranks on the same collective.
+torch::Tensor global_silog(const torch::Tensor& pred, const torch::Tensor& gt, dist::Group& group,
+                           const SiLogOptions& options, double& value, bool& stop) {
+  auto p = pred.to(torch::kFloat32);
+  auto g = gt.to(torch::kFloat32);
+  auto mask = g > 0;
+  auto d = torch::where(mask, torch::log(g.clamp_min(1e-12)) - torch::log(p.clamp_min(options.min_pred)),
+                        torch::zeros_like(p));
+  auto local_sum = d.sum();
+  auto local_sq = (d * d).sum();
+  std::vector<double> stats = {local_sum.item<double>(), local_sq.item<double>(),
+                               static_cast<double>(mask.sum().item<int64_t>()), stop ? 1.0 : 0.0};
+  stats = group.allreduce_sum(stats);
+  stop = stats[3] > 0;
+  const double n = stats[2];
+  const double radicand = n > 0 ? stats[1] / n - options.lambda * (stats[0] / n) * (stats[0] / n) : 0;
+  value = std::sqrt(std::max(radicand, 0.0));
+  if (n == 0 || value < 1e-6) return p.sum() * 0.0;  // no valid pixel / degenerate: no gradient
+  const double world = group.size();
+  return (local_sq / (2.0 * n) - options.lambda * (stats[0] / (n * n)) * local_sum) * (world / value);
+}
+
+// Throws unless every rank holds the same weights (a cheap exact fingerprint per tensor).
+void verify_replicas(dist::Group& group, const std::vector<torch::Tensor>& parameters, int64_t step) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> parts;
+  for (const auto& p : parameters) {
+    auto flat = p.detach().to(torch::kCPU, torch::kFloat64).flatten();
+    auto weights = torch::arange(1, flat.numel() + 1, flat.options());
+    parts.push_back(torch::stack({flat.sum(), (flat * weights).sum()}));
+  }
+  auto mine = torch::cat(parts);
+  auto reference = mine.clone();
+  group.broadcast(reference, 0);
+  check(torch::equal(mine, reference), "rank ", group.rank(),
+        ": weights differ from rank 0 after step ", step, " (replicas diverged)");
+}
+
 struct Resolved {
   OptimOptions optim;
   ScheduleOptions schedule;
@@ -141,8 +190,25 @@ TrainResult train(const TrainConfig& config, std::ostream& log, const std::atomi
   check(config.batch_size >= 1, "--batch_size must be at least 1");
   check(config.val_freq >= 0, "--val_freq must be >= 0");
   check(!config.data_path.empty(), "--data_path is required");
-  const torch::Device device(config.device);
+  torch::Device device(config.device);
   const Precision precision = parse_precision(config.amp);
+
+  // Distributed: torchrun / Slurm / `glpdepth launch` tell this process its place.
+  const dist::DistEnv env = dist::detect_env(dist::DetectOptions{config.dist_port});
+  std::shared_ptr<dist::Group> group = dist::Group::single();
+  if (env.distributed()) {
+    if (device.is_cuda() && !device.has_index())
+      device = torch::Device(torch::kCUDA, dist::local_device_index(env, static_cast<int>(torch::cuda::device_count())));
+    dist::GroupOptions group_options;
+    group_options.backend = config.dist_backend.empty() ? dist::default_backend(device)
+                                                        : dist::parse_backend(config.dist_backend);
+    group_options.timeout = std::chrono::milliseconds(static_cast<int64_t>(config.dist_timeout * 1000));
+    group = dist::Group::create(env, group_options);
+  }
+  const bool distributed = group->size() > 1;
+  const bool is_main = group->is_main();
+  std::ostringstream discarded;
+  std::ostream& out = is_main ? log : discarded;
   const DatasetDefaults& defaults = dataset_defaults(config.dataset);
   const double max_depth = config.max_depth > 0 ? config.max_depth : defaults.max_depth;
   const double max_depth_eval = config.max_depth_eval > 0 ? config.max_depth_eval : max_depth;
@@ -170,7 +236,7 @@ TrainResult train(const TrainConfig& config, std::ostream& log, const std::atomi
       val_set = make_dataset(val_options);
     } else {
       check(config.val_list.empty(), "--val_list ", val_list.string(), ": no such file");
-      log << "train: no validation list (" << val_list.string()
+      out << "train: no validation list (" << val_list.string()
           << "); training without validation (make one with `glpdepth make-lists`)\n";
     }
   }
@@ -188,6 +254,8 @@ TrainResult train(const TrainConfig& config, std::ostream& log, const std::atomi
   loader_options.seed = config.seed;
   loader_options.pin_memory = device.is_cuda();
   loader_options.skip_bad_samples = config.skip_bad_samples;
+  loader_options.rank = group->rank();
+  loader_options.world_size = group->size();
   Loader train_loader(train_set, loader_options, augmenter);
   check(train_loader.num_batches() > 0, "training list has ", train_set->size(),
         " samples, fewer than one batch of ", config.batch_size);
@@ -203,6 +271,8 @@ TrainResult train(const TrainConfig& config, std::ostream& log, const std::atomi
     val_loader_options.seed = config.seed;
     val_loader_options.skip_bad_samples = config.skip_bad_samples;
     val_loader_options.pin_memory = device.is_cuda();
+    val_loader_options.rank = group->rank();
+    val_loader_options.world_size = group->size();
     val_loader = std::make_unique<Loader>(val_set, val_loader_options);
   }
 
@@ -212,18 +282,25 @@ TrainResult train(const TrainConfig& config, std::ostream& log, const std::atomi
   model_options.encoder = mit_variant(config.encoder).name;
   model_options.max_depth = max_depth;
   model_options.drop_path_rate = config.drop_path_rate;
+  model_options.sync_batchnorm = config.sync_bn && distributed;
   GLPDepth model(model_options);
   if (!config.pretrained.empty()) {
     StateDict weights = read_state_dict(config.pretrained);
     bool full = is_full_model(weights);
     LoadReport report = load_weights(*model, weights, full ? LoadMode::Strict : LoadMode::EncoderOnly,
                                      config.pretrained);
-    log << "train: loaded " << (full ? "GLPDepth weights" : "encoder weights") << " from "
+    out << "train: loaded " << (full ? "GLPDepth weights" : "encoder weights") << " from "
         << config.pretrained << ": " << report.summary() << "\n";
   }
   model->to(device);
   if (config.channels_last) to_channels_last(*model);
   const std::vector<torch::Tensor> parameters = model->parameters();
+  std::unique_ptr<dist::GradientReducer> reducer;
+  if (distributed) {
+    dist::broadcast_module(*group, *model);  // identical initial weights everywhere
+    if (config.sync_bn) dist::set_sync_batchnorm_group(*model, group);
+    reducer = std::make_unique<dist::GradientReducer>(group, parameters);
+  }
 
   Resolved resolved = resolve_recipe(config);
   auto optimizer = make_optimizer(parameters, resolved.optim);
@@ -240,11 +317,14 @@ TrainResult train(const TrainConfig& config, std::ostream& log, const std::atomi
   nlohmann::json config_json = config;
   fs::path resume_from;
   fs::path run_dir;
-  if (config.resume == "auto") {
+  if (!is_main) {
+    // Rank 0 picks the folder and tells the others below; resume files are read by every rank.
+    if (!config.resume.empty() && config.resume != "auto") resume_from = config.resume;
+  } else if (config.resume == "auto") {
     run_dir = prepare_run_dir(config.log_dir, defaults.name, config.exp_name,
                               RunDirOptions{true, config_json.dump()});
     if (fs::exists(run_dir / "last.ckpt")) resume_from = run_dir / "last.ckpt";
-    else log << "train: --resume auto: no last.ckpt in " << run_dir.string() << ", starting fresh\n";
+    else out << "train: --resume auto: no last.ckpt in " << run_dir.string() << ", starting fresh\n";
   } else if (!config.resume.empty()) {
     resume_from = config.resume;
     check(fs::exists(resume_from), "--resume ", config.resume, ": no such file");
@@ -253,8 +333,12 @@ TrainResult train(const TrainConfig& config, std::ostream& log, const std::atomi
     run_dir = prepare_run_dir(config.log_dir, defaults.name, config.exp_name,
                               RunDirOptions{false, config_json.dump()});
   }
+  if (distributed) {
+    run_dir = group->broadcast_string(run_dir.string());
+    if (config.resume == "auto" && fs::exists(run_dir / "last.ckpt")) resume_from = run_dir / "last.ckpt";
+  }
   result.run_dir = run_dir;
-  write_bytes_atomic(run_dir / "config.json", config_json.dump(2) + "\n");
+  if (is_main) write_bytes_atomic(run_dir / "config.json", config_json.dump(2) + "\n");
 
   TrainProgress progress;
   SeedCounter seeds(config.seed);
@@ -273,7 +357,7 @@ TrainResult train(const TrainConfig& config, std::ostream& log, const std::atomi
     restore_rng_state(data.rng, seeds);
     progress = data.progress;
     guard.restore(progress.skipped_steps, progress.consecutive_skipped);
-    log << "train: resumed from " << resume_from.string() << " at epoch " << progress.epoch
+    out << "train: resumed from " << resume_from.string() << " at epoch " << progress.epoch
         << ", batch " << progress.batch_in_epoch << " (step " << progress.global_step << ")\n";
   }
 
@@ -287,16 +371,24 @@ TrainResult train(const TrainConfig& config, std::ostream& log, const std::atomi
     data.config_json = config_json.dump();
     return data;
   };
-  auto save = [&](const fs::path& path) { save_checkpoint(path, model, optimizer.get(), make_checkpoint()); };
+  auto save = [&](const fs::path& path) {
+    if (is_main) save_checkpoint(path, model, optimizer.get(), make_checkpoint());
+  };
 
   const std::vector<std::string> metric_names(DepthMetrics::names().begin(), DepthMetrics::names().end());
-  CsvWriter train_csv(run_dir / "train.csv",
-                      {"step", "epoch", "loss", "lr", "grad_norm", "images_per_s", "skipped_steps"});
+  std::optional<CsvWriter> train_csv, metrics_csv;
+  std::optional<TensorBoardWriter> tensorboard;
+  if (is_main)
+    train_csv.emplace(run_dir / "train.csv", std::vector<std::string>{"step", "epoch", "loss", "lr",
+                                                                      "grad_norm", "images_per_s",
+                                                                      "skipped_steps"});
   std::vector<std::string> metric_columns = {"epoch", "step", "val_loss"};
   metric_columns.insert(metric_columns.end(), metric_names.begin(), metric_names.end());
   metric_columns.push_back("lr");
-  CsvWriter metrics_csv(run_dir / "metrics.csv", metric_columns);
-  TensorBoardWriter tensorboard(run_dir);
+  if (is_main) {
+    metrics_csv.emplace(run_dir / "metrics.csv", metric_columns);
+    tensorboard.emplace(run_dir);
+  }
 
   EvaluateOptions eval_options;
   eval_options.settings.dataset = parse_eval_dataset(defaults.name == "folder" ? "generic" : defaults.name);
@@ -313,7 +405,7 @@ TrainResult train(const TrainConfig& config, std::ostream& log, const std::atomi
   SiLogOptions loss_options;
   loss_options.lambda = config.silog_lambda;
 
-  log << "train: MiT-" << model_options.encoder << " on " << device.str() << ", "
+  out << "train: MiT-" << model_options.encoder << " on " << device.str() << ", "
       << train_set->size() << " training samples, " << iters_per_epoch << " steps per epoch, "
       << config.epochs << " epochs; run folder " << run_dir.string() << "\n";
 
@@ -325,9 +417,9 @@ TrainResult train(const TrainConfig& config, std::ostream& log, const std::atomi
     train_loader.set_epoch(epoch);
     model->train();
     ProgressOptions bar_options;
-    bar_options.terminal = stderr_is_terminal() && &log == &std::cerr;
+    bar_options.terminal = is_main && stderr_is_terminal() && &log == &std::cerr;
     bar_options.label = cat("epoch ", epoch, "/", config.epochs);
-    ProgressReporter bar(log, iters_per_epoch, bar_options);
+    ProgressReporter bar(out, iters_per_epoch, bar_options);
     int64_t batch_index = 0;
     double epoch_loss_sum = 0;
     int64_t epoch_loss_count = 0;
@@ -345,18 +437,28 @@ TrainResult train(const TrainConfig& config, std::ostream& log, const std::atomi
       auto depth = batch.depth.to(device, /*non_blocking=*/true);
       if (config.channels_last) images = images.contiguous(torch::MemoryFormat::ChannelsLast);
       torch::Tensor loss;
+      double loss_value = 0;
+      bool stop_now = (stop && stop->load()) ||
+                      (config.stop_after_steps > 0 && progress.global_step + 1 >= config.stop_after_steps);
       {
         AutocastGuard autocast(device, precision);
-        loss = silog_loss(model->forward(images), depth, loss_options);
+        auto pred = model->forward(images);
+        if (distributed) {
+          loss = global_silog(pred, depth, *group, loss_options, loss_value, stop_now);
+        } else {
+          loss = silog_loss(pred, depth, loss_options);
+        }
       }
       optimizer->zero_grad();
       loss.backward();
+      if (reducer) reducer->finish();
       const double grad_norm = clip_grad_norm(parameters, resolved.clip);
-      const double loss_value = loss.item<double>();
+      if (!distributed) loss_value = loss.item<double>();
       ++progress.global_step;
       result.step_losses.push_back(loss_value);
       if (guard.allow_step(loss_value, grad_norm, parameters)) {
         optimizer->step();
+        if (distributed && config.verify_replicas) verify_replicas(*group, parameters, progress.global_step);
         progress.train_loss_sum += loss_value;
         ++progress.train_loss_count;
         epoch_loss_sum += loss_value;
@@ -384,19 +486,17 @@ TrainResult train(const TrainConfig& config, std::ostream& log, const std::atomi
         double seconds = std::chrono::duration<double>(Clock::now() - window_start).count();
         double mean_loss = window_steps ? window_loss / window_steps : std::nan("");
         double mean_norm = window_steps ? window_norm / window_steps : std::nan("");
-        train_csv.row(std::vector<double>{static_cast<double>(progress.global_step),
+        if (train_csv) train_csv->row(std::vector<double>{static_cast<double>(progress.global_step),
                                           static_cast<double>(epoch), mean_loss, lr, mean_norm,
                                           window_images / std::max(seconds, 1e-9),
                                           static_cast<double>(guard.skipped())});
-        tensorboard.add_scalar("train/loss", mean_loss, progress.global_step);
-        tensorboard.add_scalar("train/lr", lr, progress.global_step);
-        tensorboard.add_scalar("train/grad_norm", mean_norm, progress.global_step);
+        if (tensorboard) tensorboard->add_scalar("train/loss", mean_loss, progress.global_step);
+        if (tensorboard) tensorboard->add_scalar("train/lr", lr, progress.global_step);
+        if (tensorboard) tensorboard->add_scalar("train/grad_norm", mean_norm, progress.global_step);
         window_loss = window_norm = 0;
         window_steps = window_images = 0;
         window_start = Clock::now();
       }
-      const bool stop_now = (stop && stop->load()) ||
-                            (config.stop_after_steps > 0 && progress.global_step >= config.stop_after_steps);
       if (stop_now) {
         bar.finish();
         save(run_dir / "last.ckpt");
@@ -410,7 +510,7 @@ TrainResult train(const TrainConfig& config, std::ostream& log, const std::atomi
     }
     bar.finish();
     if (epoch_loss_count > 0)
-      tensorboard.add_scalar("train/epoch_loss", epoch_loss_sum / epoch_loss_count, epoch);
+      if (tensorboard) tensorboard->add_scalar("train/epoch_loss", epoch_loss_sum / epoch_loss_count, epoch);
 
     // The epoch is complete: the state below is "at the start of the next epoch".
     progress.epoch = epoch + 1;
@@ -428,6 +528,18 @@ TrainResult train(const TrainConfig& config, std::ostream& log, const std::atomi
       EvaluateOptions options = eval_options;
       if (config.save_result) options.eval_png_dir = run_dir / "results" / cat("epoch_", epoch);
       EvaluateResult evaluation = evaluate_model(model, *val_loader, options);
+      if (distributed) {
+        // Exact reduction: sums and counts over all images of all ranks.
+        std::vector<double> state = evaluation.metrics.state();
+        state.push_back(evaluation.loss_sum);
+        state.push_back(static_cast<double>(evaluation.loss_images));
+        state = group->allreduce_sum(state);
+        evaluation.loss_images = static_cast<int64_t>(state.back());
+        state.pop_back();
+        evaluation.loss_sum = state.back();
+        state.pop_back();
+        evaluation.metrics = MetricAccumulator::from_state(state);
+      }
       model->train();
       validated = true;
       const DepthMetrics mean = evaluation.metrics.mean();
@@ -435,12 +547,12 @@ TrainResult train(const TrainConfig& config, std::ostream& log, const std::atomi
                                  evaluation.mean_loss()};
       for (double v : mean.values()) row.push_back(v);
       row.push_back(schedule->lr());
-      metrics_csv.row(row);
-      tensorboard.add_scalar("val/loss", evaluation.mean_loss(), epoch);
+      if (metrics_csv) metrics_csv->row(row);
+      if (tensorboard) tensorboard->add_scalar("val/loss", evaluation.mean_loss(), epoch);
       for (size_t i = 0; i < metric_names.size(); ++i)
-        tensorboard.add_scalar("val/" + metric_names[i], mean.values()[i], epoch);
+        if (tensorboard) tensorboard->add_scalar("val/" + metric_names[i], mean.values()[i], epoch);
       result.val_abs_rel.push_back(mean.abs_rel);
-      log << "validation epoch " << epoch << ": loss " << std::setprecision(4)
+      out << "validation epoch " << epoch << ": loss " << std::setprecision(4)
           << evaluation.mean_loss() << "  d1 " << mean.d1 << "  abs_rel " << mean.abs_rel
           << "  rmse " << mean.rmse << "  (" << evaluation.metrics.images() << " images, "
           << std::setprecision(3) << evaluation.seconds << " s)\n";
@@ -464,7 +576,7 @@ TrainResult train(const TrainConfig& config, std::ostream& log, const std::atomi
     if ((config.save_model && validated) || (config.save_freq > 0 && epoch % config.save_freq == 0))
       save(run_dir / epoch_file("epoch_", epoch));
   }
-  mark_run_finished(run_dir);
+  if (is_main) mark_run_finished(run_dir);
   result.global_step = progress.global_step;
   result.skipped_steps = guard.skipped();
   return result;

@@ -18,6 +18,7 @@ struct GLPDepthOptions {
   std::string encoder = "b4";   // b0..b5
   double max_depth = 80.0;      // head output lies in (0, max_depth) metres
   double drop_path_rate = 0.1;  // stochastic depth, linear 0..rate over all blocks
+  bool sync_batchnorm = false;  // decoder BatchNorms as dist::SyncBatchNorm2d (same names)
 };
 
 class GLPDepthImpl : public torch::nn::Module {

@@ -80,6 +80,7 @@ struct TrainConfig {
   int dist_port = 29500;
   double dist_timeout = 300;  // seconds
   bool sync_bn = false;
+  bool verify_replicas = false;  // check after every step that all ranks hold the same weights
 };
 
 void to_json(nlohmann::json& json, const TrainConfig& config);
