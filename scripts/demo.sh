@@ -5,7 +5,7 @@
 set -euo pipefail
 GLPDEPTH=${1:-build/glpdepth}
 OUT=${DEMO_OUT:-demo-output}
-EPOCHS=${DEMO_EPOCHS:-6}
+EPOCHS=${DEMO_EPOCHS:-8}
 FRAMES=${DEMO_FRAMES:-300}
 THREADS=${DEMO_THREADS:-0}
 
@@ -16,14 +16,14 @@ echo "== 1/4 synthetic scenes: $FRAMES KITTI-like frames (quarter size) -> $OUT/
   --val_fraction 0.1 --test_fraction 0.1
 
 echo "== 2/4 training MiT-b0 GLPDepth for $EPOCHS epochs on the CPU -> $OUT/logs"
-"$GLPDEPTH" train --dataset kitti --data_path "$OUT/data" --no_window --crop_h 64 --crop_w 256 \
-  --encoder b0 --epochs "$EPOCHS" --batch_size 8 --lr 3e-4 --optimizer adamw --schedule cosine \
+"$GLPDEPTH" train --dataset kitti --data_path "$OUT/data" --no_window --crop_h 94 --crop_w 256 \
+  --encoder b0 --epochs "$EPOCHS" --batch_size 8 --lr 5e-4 --optimizer adamw --schedule cosine \
   --warmup_steps 20 --workers 2 --log_dir "$OUT/logs" --exp_name demo --log_every 10 \
   --threads "$THREADS" --seed 1
 RUN="$OUT/logs/kitti/demo"
 
 echo "== 3/4 evaluating on the held-out test drives -> $OUT/test"
-"$GLPDEPTH" test --dataset kitti --data_path "$OUT/data" --no_window --ckpt "$RUN/best.ckpt" \
+"$GLPDEPTH" test --dataset kitti --data_path "$OUT/data" --ckpt "$RUN/best.ckpt" \
   --save_eval_pngs --save_visualize --result_dir "$OUT/test" --exp_name demo --threads "$THREADS"
 
 echo "== 4/4 predicting depth for three test images -> $OUT/predict"

@@ -205,6 +205,8 @@ TrainResult train(const TrainConfig& config, std::ostream& log, const std::atomi
     group_options.timeout = std::chrono::milliseconds(static_cast<int64_t>(config.dist_timeout * 1000));
     group = dist::Group::create(env, group_options);
   }
+  // Fixed-size training crops: let cuDNN pick the fastest convolution algorithms once.
+  if (device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
   const bool distributed = group->size() > 1;
   const bool is_main = group->is_main();
   std::ostringstream discarded;
