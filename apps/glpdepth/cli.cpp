@@ -6,7 +6,11 @@
 #include <cstdio>
 #include <fstream>
 
+#include <iostream>
+
+#include "glpdepth/model/loading.h"
 #include "glpdepth/util/error.h"
+#include "glpdepth/util/precision.h"
 #include "glpdepth/util/threads.h"
 
 namespace glpdepth::cli {
@@ -143,6 +147,24 @@ std::vector<std::string> expand_config_files(int argc, char** argv) {
   // Insert after the subcommand name (the first argument).
   args.insert(args.begin() + 1, inserted.begin(), inserted.end());
   return args;
+}
+
+GLPDepth load_inference_model(const std::string& ckpt, const std::string& encoder,
+                              double max_depth, double fallback_max_depth,
+                              const torch::Device& device, bool channels_last,
+                              const std::string& purpose, ModelSource* source_out) {
+  ModelSource source;
+  GLPDepth model = load_model_for_inference(ckpt, encoder, max_depth, fallback_max_depth, &source);
+  if (ckpt.empty()) std::cerr << "warning: no --ckpt given, " << purpose << " with fresh weights\n";
+  if (source.canonical_focal > 0)
+    std::cerr << "warning: " << ckpt << " was trained camera-aware (canonical focal "
+              << source.canonical_focal << " px); depth is reported as the network outputs it, "
+              << "without a focal rescale\n";
+  model->to(device);
+  if (channels_last) to_channels_last(*model);
+  model->eval();
+  if (source_out) *source_out = source;
+  return model;
 }
 
 std::string format_seconds(double seconds) {

@@ -9,6 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "glpdepth/model/glpdepth.h"
+#include "glpdepth/model/loading.h"
+
 namespace glpdepth::cli {
 
 // Options every subcommand has.
@@ -62,6 +65,14 @@ nlohmann::json effective_options(const CLI::App& command);
 // `--config FILE.json` inserted right after the subcommand name as "--key value" pairs, so that
 // flags given on the command line (which come later) override the file.
 std::vector<std::string> expand_config_files(int argc, char** argv);
+
+// The model for test/predict/bench: our checkpoint, a PyTorch/safetensors file or (no --ckpt)
+// fresh weights, with warnings for the cases a user should know about, on `device`, in eval mode.
+// `source` (optional) receives what the file was. `purpose` completes "no --ckpt given, <purpose> with fresh weights".
+GLPDepth load_inference_model(const std::string& ckpt, const std::string& encoder,
+                              double max_depth, double fallback_max_depth,
+                              const torch::Device& device, bool channels_last,
+                              const std::string& purpose, ModelSource* source = nullptr);
 
 // Formats a duration for humans: "1.2 s", "3 min 04 s".
 std::string format_seconds(double seconds);

@@ -114,15 +114,8 @@ void run_predict(const PredictCli& o, const CommonOptions& common) {
   }
 
   ModelSource source;
-  GLPDepth model = load_model_for_inference(o.ckpt, o.encoder, o.max_depth, 80.0, &source);
-  if (o.ckpt.empty()) std::cerr << "warning: no --ckpt given, predicting with fresh weights\n";
-  if (source.canonical_focal > 0)
-    std::cerr << "warning: " << o.ckpt << " was trained camera-aware (canonical focal "
-              << source.canonical_focal << " px); depth is reported as the network outputs it, "
-              << "without a focal rescale\n";
-  model->to(device);
-  if (o.channels_last) to_channels_last(*model);
-  model->eval();
+  GLPDepth model = load_inference_model(o.ckpt, o.encoder, o.max_depth, 80.0, device,
+                                        o.channels_last, "predicting", &source);
   const double max_depth = model->options().max_depth;
   const double vis_min = o.vis_min, vis_max = o.vis_max > 0 ? o.vis_max : max_depth;
   if (!(vis_max > vis_min))

@@ -169,18 +169,9 @@ void run_test(const TestCli& o, const CommonOptions& common) {
                          " has no depth to evaluate; add --save_eval_pngs or --save_visualize"));
 
   ModelSource source;
-  GLPDepth model = load_model_for_inference(o.ckpt, o.encoder, o.max_depth,
-                                            defaults.max_depth > 0 ? defaults.max_depth : 80.0,
-                                            &source);
-  if (o.ckpt.empty())
-    std::cerr << "warning: no --ckpt given, evaluating freshly initialised weights\n";
-  if (source.canonical_focal > 0)
-    std::cerr << "warning: " << o.ckpt << " was trained camera-aware (canonical focal "
-              << source.canonical_focal << " px); depth is reported as the network outputs it, "
-              << "without a focal rescale\n";
-  model->to(device);
-  if (o.channels_last) to_channels_last(*model);
-  model->eval();
+  GLPDepth model = load_inference_model(o.ckpt, o.encoder, o.max_depth,
+                                        defaults.max_depth > 0 ? defaults.max_depth : 80.0, device,
+                                        o.channels_last, "evaluating", &source);
   const double max_depth = model->options().max_depth;
 
   const fs::path out_dir = fs::path(o.result_dir) / o.exp_name;
