@@ -11,6 +11,7 @@
 #include <random>
 #include <sstream>
 
+#include "common/run_cli.h"
 #include "common/temp_dir.h"
 #include "glpdepth/io/colormap.h"
 #include "glpdepth/io/depth_outputs.h"
@@ -21,20 +22,10 @@ namespace glpdepth {
 namespace {
 namespace fs = std::filesystem;
 
-struct CliRun {
-  int code;
-  std::string out, err;
-};
+using testing::CliRun;
 
 CliRun run_cli(const testing::TempDir& dir, const std::string& args) {
-  const fs::path out = dir / "stdout.txt", err = dir / "stderr.txt";
-  std::string command = std::string(GLPDEPTH_CLI_PATH) + " " + args + " > " + out.string() +
-                        " 2> " + err.string();
-  int status = std::system(command.c_str());
-  CliRun r{WIFEXITED(status) ? WEXITSTATUS(status) : -1, "", ""};
-  r.out = read_file_bytes(out);
-  r.err = read_file_bytes(err);
-  return r;
+  return testing::run_glpdepth_split(dir.path(), args);
 }
 
 Image8 random_image(int width, int height, uint32_t seed) {

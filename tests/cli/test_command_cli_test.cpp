@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "common/run_cli.h"
 #include "common/temp_dir.h"
 #include "glpdepth/io/image.h"
 #include "glpdepth/util/atomic_file.h"
@@ -19,20 +20,10 @@ namespace glpdepth {
 namespace {
 namespace fs = std::filesystem;
 
-struct CliRun {
-  int code;
-  std::string out, err;
-};
+using testing::CliRun;
 
 CliRun run_cli(const testing::TempDir& dir, const std::string& args) {
-  const fs::path out = dir / "stdout.txt", err = dir / "stderr.txt";
-  std::string command = std::string(GLPDEPTH_CLI_PATH) + " " + args + " > " + out.string() +
-                        " 2> " + err.string();
-  int status = std::system(command.c_str());
-  CliRun r{WIFEXITED(status) ? WEXITSTATUS(status) : -1, "", ""};
-  r.out = read_file_bytes(out);
-  r.err = read_file_bytes(err);
-  return r;
+  return testing::run_glpdepth_split(dir.path(), args);
 }
 
 std::vector<std::string> split_fields(const std::string& line, char sep) {

@@ -4,8 +4,12 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <utility>
+
+#include "glpdepth/util/atomic_file.h"
 
 namespace glpdepth::testing {
 
@@ -22,6 +26,23 @@ inline std::pair<int, std::string> run_glpdepth(const std::string& args) {
   int status = ::pclose(pipe);
   int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return {code, output};
+}
+
+struct CliRun {
+  int code;
+  std::string out, err;
+};
+
+// Runs `glpdepth <args>` with stdout and stderr kept apart (in files under `scratch`).
+inline CliRun run_glpdepth_split(const std::filesystem::path& scratch, const std::string& args) {
+  const std::filesystem::path out = scratch / "stdout.txt", err = scratch / "stderr.txt";
+  std::string command = std::string(GLPDEPTH_CLI_PATH) + " " + args + " > " + out.string() +
+                        " 2> " + err.string();
+  int status = std::system(command.c_str());
+  CliRun run{WIFEXITED(status) ? WEXITSTATUS(status) : -1, "", ""};
+  run.out = read_file_bytes(out);
+  run.err = read_file_bytes(err);
+  return run;
 }
 
 }  // namespace glpdepth::testing
