@@ -86,28 +86,6 @@ int apply_threads(const CommonOptions& common) {
   return set_compute_threads(common.threads);
 }
 
-nlohmann::json effective_options(const CLI::App& command) {
-  nlohmann::json out = nlohmann::json::object();
-  for (const CLI::Option* option : command.get_options()) {
-    const auto& names = option->get_lnames();
-    if (names.empty()) continue;
-    std::string name = names.front();
-    std::replace(name.begin(), name.end(), '-', '_');
-    if (name == "help" || name == "config") continue;
-    if (option->count() > 0) {
-      const auto& results = option->results();
-      if (results.size() == 1 || option->get_expected_max() <= 1) {
-        out[name] = results.back();
-      } else {
-        out[name] = results;
-      }
-    } else {
-      out[name] = option->get_default_str();
-    }
-  }
-  return out;
-}
-
 std::vector<std::string> expand_config_files(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   // Only the arguments of the subcommand itself (everything before a "--" separator).

@@ -58,9 +58,6 @@ torch::Device resolve_device(const std::string& device);
 // Applies --threads; returns the count in use.
 int apply_threads(const CommonOptions& common);
 
-// The value of every option of `command` (given or default), keyed by snake_case name.
-nlohmann::json effective_options(const CLI::App& command);
-
 // Turns argv into the argument list CLI11 parses, with the contents of any
 // `--config FILE.json` inserted right after the subcommand name as "--key value" pairs, so that
 // flags given on the command line (which come later) override the file.

@@ -26,6 +26,14 @@ int main(int argc, char** argv) {
                     "intra-op compute threads (0 = one per available core)");
     cli::add_option(*sub, "device", common.device, "cpu, cuda or cuda:N");
     command.setup(*sub, common);
+    // --help shows every default: flags read "off", empty strings read "".
+    for (CLI::Option* option : sub->get_options()) {
+      if (option->get_name() == "--help" || !option->get_default_str().empty()) continue;
+      if (option->nonpositional() && option->get_expected_max() == 0)
+        option->default_str("off");
+      else if (option->nonpositional())
+        option->default_str("\"\"");
+    }
   }
 
   try {
