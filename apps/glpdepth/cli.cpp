@@ -3,6 +3,7 @@
 #include <torch/cuda.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 
@@ -130,14 +131,28 @@ std::vector<std::string> expand_config_files(int argc, char** argv) {
 GLPDepth load_inference_model(const std::string& ckpt, const std::string& encoder,
                               double max_depth, double fallback_max_depth,
                               const torch::Device& device, bool channels_last,
-                              const std::string& purpose, ModelSource* source_out) {
+                              const std::string& purpose, double canonical_focal,
+                              ModelSource* source_out) {
   ModelSource source;
   GLPDepth model = load_model_for_inference(ckpt, encoder, max_depth, fallback_max_depth, &source);
   if (ckpt.empty()) std::cerr << "warning: no --ckpt given, " << purpose << " with fresh weights\n";
-  if (source.canonical_focal > 0)
-    std::cerr << "warning: " << ckpt << " was trained camera-aware (canonical focal "
-              << source.canonical_focal << " px); depth is reported as the network outputs it, "
-              << "without a focal rescale\n";
+  if (canonical_focal < 0 || !std::isfinite(canonical_focal))
+    throw UsageError(cat("--canonical_focal: must be >= 0, got ", canonical_focal));
+  if (source.description == "glpdepth checkpoint") {
+    // Our checkpoints record the mode: a flag may only confirm it (docs/CAMERAS.md).
+    if (canonical_focal > 0 && canonical_focal != source.canonical_focal)
+      throw UsageError(cat("--canonical_focal ", canonical_focal, ": ", ckpt, " was trained ",
+                           source.canonical_focal > 0
+                               ? cat("with canonical focal ", source.canonical_focal, " px")
+                               : std::string("without the camera-aware mode"),
+                           "; leave the flag out"));
+  } else if (canonical_focal > 0) {
+    model->set_canonical_focal(canonical_focal);  // plain weights files cannot say it themselves
+    source.canonical_focal = canonical_focal;
+  }
+  if (model->options().canonical_focal > 0)
+    std::cerr << purpose << ": camera-aware model, depth = output x fx / "
+              << model->options().canonical_focal << " px\n";
   model->to(device);
   if (channels_last) to_channels_last(*model);
   model->eval();

@@ -66,10 +66,13 @@ std::vector<std::string> expand_config_files(int argc, char** argv);
 // The model for test/predict/bench: our checkpoint, a PyTorch/safetensors file or (no --ckpt)
 // fresh weights, with warnings for the cases a user should know about, on `device`, in eval mode.
 // `source` (optional) receives what the file was. `purpose` completes "no --ckpt given, <purpose> with fresh weights".
+// `canonical_focal` (--canonical_focal, 0 = not given) makes plain weights files camera-aware; for
+// our checkpoints, which record the mode, it must agree with the file (UsageError otherwise).
 GLPDepth load_inference_model(const std::string& ckpt, const std::string& encoder,
                               double max_depth, double fallback_max_depth,
                               const torch::Device& device, bool channels_last,
-                              const std::string& purpose, ModelSource* source = nullptr);
+                              const std::string& purpose, double canonical_focal = 0.0,
+                              ModelSource* source = nullptr);
 
 // Formats a duration for humans: "1.2 s", "3 min 04 s".
 std::string format_seconds(double seconds);

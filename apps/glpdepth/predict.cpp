@@ -58,6 +58,7 @@ struct PredictCli {
   double ply_max_depth = 0;
   std::string amp = "none";
   bool channels_last = false;
+  double canonical_focal = 0;
 };
 
 // Stem of the output files: the dataset's output name without its extension.
@@ -115,7 +116,11 @@ void run_predict(const PredictCli& o, const CommonOptions& common) {
 
   ModelSource source;
   GLPDepth model = load_inference_model(o.ckpt, o.encoder, o.max_depth, 80.0, device,
-                                        o.channels_last, "predicting", &source);
+                                        o.channels_last, "predicting", o.canonical_focal, &source);
+  if (model->options().canonical_focal > 0 && !intrinsics)
+    throw UsageError(cat(o.ckpt.empty() ? std::string("--canonical_focal") : o.ckpt,
+                         ": camera-aware model (canonical focal ", model->options().canonical_focal,
+                         " px) needs the camera: --intrinsics fx,fy,cx,cy or --calib FILE"));
   const double max_depth = model->options().max_depth;
   const double vis_min = o.vis_min, vis_max = o.vis_max > 0 ? o.vis_max : max_depth;
   if (!(vis_max > vis_min))
@@ -159,7 +164,12 @@ void run_predict(const PredictCli& o, const CommonOptions& common) {
       AutocastGuard autocast(device, precision);
       auto input = to_tensor(samples).to(device);
       if (o.channels_last) input = input.contiguous(torch::MemoryFormat::ChannelsLast);
-      depth = predict_depth(model, input, o.flip_test).to(torch::kCPU, torch::kFloat32);
+      torch::Tensor cameras = torch::zeros({static_cast<int64_t>(samples.size()), 4});
+      for (size_t k = 0; k < samples.size(); ++k) {
+        const Intrinsics& c = samples[k].intrinsics;
+        cameras[k] = torch::tensor({c.fx, c.fy, c.cx, c.cy}, torch::kFloat64).to(torch::kFloat32);
+      }
+      depth = predict_depth(model, input, o.flip_test, cameras).to(torch::kCPU, torch::kFloat32);
       model_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     }
     for (size_t k = 0; k < samples.size(); ++k) {
@@ -215,6 +225,9 @@ GLPDEPTH_COMMAND({"predict", "Depth maps for images (any size; PNG, npy, panel, 
                                "MiT variant b0..b5 (default: the checkpoint's own)");
                     add_option(command, "max_depth", o->max_depth,
                                "head scale in metres (0: the checkpoint's, else 80)");
+                    add_option(command, "canonical_focal", o->canonical_focal,
+                               "camera-aware weights: their canonical focal in px (0: as the "
+                               "checkpoint says; needed only for plain weights files)");
                     add_flag(command, "flip_test", o->flip_test,
                              "average with the mirrored prediction (one batched forward)");
                     add_option(command, "batch_size", o->batch_size,

@@ -23,6 +23,7 @@
 #include "glpdepth/eval/crops.h"
 #include "glpdepth/eval/metrics.h"
 #include "glpdepth/eval/results.h"
+#include "glpdepth/io/calib.h"
 #include "glpdepth/io/colormap.h"
 #include "glpdepth/io/depth_outputs.h"
 #include "glpdepth/io/image.h"
@@ -64,6 +65,8 @@ struct TestCli {
   std::string amp = "none";
   bool channels_last = false;
   bool skip_bad_samples = false;
+  double canonical_focal = 0;
+  std::string intrinsics;
 };
 
 // A progress line on stderr: rewritten in place on a terminal, a line per ~10% otherwise.
@@ -133,6 +136,7 @@ void run_test(const TestCli& o, const CommonOptions& common) {
   data.window_h = o.window_h;
   data.window_w = o.window_w;
   data.skip_bad_lines = o.skip_bad_samples;
+  if (!o.intrinsics.empty()) data.intrinsics = load_intrinsics(o.intrinsics);
   std::shared_ptr<Dataset> dataset = make_dataset(data);
   for (const std::string& line : dataset->skipped_lines()) std::cerr << "skipped: " << line << "\n";
   check(dataset->size() > 0, "dataset ", dataset_name, " at ", o.data_path, ": no samples");
@@ -171,7 +175,7 @@ void run_test(const TestCli& o, const CommonOptions& common) {
   ModelSource source;
   GLPDepth model = load_inference_model(o.ckpt, o.encoder, o.max_depth,
                                         defaults.max_depth > 0 ? defaults.max_depth : 80.0, device,
-                                        o.channels_last, "evaluating", &source);
+                                        o.channels_last, "evaluating", o.canonical_focal, &source);
   const double max_depth = model->options().max_depth;
 
   const fs::path out_dir = fs::path(o.result_dir) / o.exp_name;
@@ -218,7 +222,8 @@ void run_test(const TestCli& o, const CommonOptions& common) {
       auto input = images_in.to(device, /*non_blocking=*/true);
       if (o.channels_last) input = input.contiguous(torch::MemoryFormat::ChannelsLast);
       // One forward of 2B images with --flip_test (predict_depth batches the mirrors).
-      depth = predict_depth(model, input, o.flip_test).to(torch::kCPU, torch::kFloat32);
+      depth = predict_depth(model, input, o.flip_test, batch.intrinsics)
+                  .to(torch::kCPU, torch::kFloat32);
       model_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     }
     for (int64_t i = 0; i < batch.size(); ++i) {
@@ -261,6 +266,7 @@ void run_test(const TestCli& o, const CommonOptions& common) {
         {"checkpoint_kind", source.description},
         {"encoder", model->options().encoder},
         {"max_depth", max_depth},
+        {"canonical_focal", model->options().canonical_focal},
         {"flip_test", o.flip_test},
         {"window", use_window ? cat(defaults.window_w, "x", defaults.window_h) : "none"},
         {"list", o.test_list.empty() ? default_list_path(o.data_path, o.split).string()
@@ -322,6 +328,12 @@ GLPDEPTH_COMMAND({"test", "Evaluate a checkpoint on a dataset (metrics, eval PNG
                                "for frames smaller than it), on or off");
                     add_option(command, "window_h", o->window_h, "window height (0: dataset's)");
                     add_option(command, "window_w", o->window_w, "window width (0: dataset's)");
+                    add_option(command, "canonical_focal", o->canonical_focal,
+                               "camera-aware weights: their canonical focal in px (0: as the "
+                               "checkpoint says; needed only for plain weights files)");
+                    add_option(command, "intrinsics", o->intrinsics,
+                               "fx,fy,cx,cy or a KITTI calib file, for every image (default: the "
+                               "dataset's calibration / camera.json)");
                     add_flag(command, "flip_test", o->flip_test,
                              "average with the mirrored prediction (one batched forward)");
                     add_flag(command, "do_evaluate", o->do_evaluate,

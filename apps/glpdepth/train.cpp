@@ -71,10 +71,14 @@ void setup_train(CLI::App& command, CommonOptions& common) {
   add_option(command, "hsv_p", c.augment.hsv_p, "hue/saturation/value probability");
   add_option(command, "cutdepth_p", c.augment.cutdepth_p, "vertical CutDepth probability (docs/DATA.md)");
   add_option(command, "cutdepth_fraction", c.augment.cutdepth_fraction, "CutDepth strip width factor (the original p)");
+  add_option(command, "scale_p", c.augment.scale_p, "random zoom probability (docs/CAMERAS.md)");
+  add_option(command, "scale_min", c.augment.scale_min, "smallest random zoom factor");
+  add_option(command, "scale_max", c.augment.scale_max, "largest random zoom factor");
 
   add_option(command, "encoder", c.encoder, "MiT variant b0..b5");
   add_option(command, "pretrained", c.pretrained, "mit_b*.pth encoder weights or full GLPDepth weights to start from");
   add_option(command, "drop_path_rate", c.drop_path_rate, "stochastic depth rate of the last block");
+  add_option(command, "canonical_focal", c.canonical_focal, "camera-aware mode: predict depth for this focal length in px, rescaled by fx/F (0: off; docs/CAMERAS.md)");
 
   add_option(command, "recipe", c.recipe, "preset: glp, plateau, plateau-l2, cyclic (sets optimizer, schedule, clipping; docs/TRAINING.md)");
   add_option(command, "epochs", c.epochs, "epochs");

@@ -104,6 +104,66 @@ void cut_depth(Sample& s, int left, int width, float max_depth) {
   }
 }
 
+void zoom(Sample& s, double scale, bool divide_depth) {
+  check(scale > 0 && std::isfinite(scale), s.source, ": zoom factor must be positive, got ", scale);
+  const int w = s.width(), h = s.height(), c = s.rgb.channels;
+  const int out_w = std::max(1, static_cast<int>(std::lround(w * scale)));
+  const int out_h = std::max(1, static_cast<int>(std::lround(h * scale)));
+  if (out_w == w && out_h == h) return;
+  const double sx = static_cast<double>(out_w) / w, sy = static_cast<double>(out_h) / h;
+  // Source coordinate of each output column / row (pixel centres at integers).
+  auto source_of = [](int i, double factor, int size) {
+    return std::clamp((i + 0.5) / factor - 0.5, 0.0, static_cast<double>(size - 1));
+  };
+  std::vector<int> x0(out_w), x1(out_w), nearest_x(out_w);
+  std::vector<float> fx_weight(out_w);
+  for (int x = 0; x < out_w; ++x) {
+    const double u = source_of(x, sx, w);
+    x0[x] = static_cast<int>(u);
+    x1[x] = std::min(x0[x] + 1, w - 1);
+    fx_weight[x] = static_cast<float>(u - x0[x]);
+    nearest_x[x] = std::min(w - 1, static_cast<int>((x + 0.5) / sx));
+  }
+  Image8 rgb(out_w, out_h, c);
+  std::vector<float> depth;
+  if (s.has_depth()) depth.resize(static_cast<size_t>(out_w) * out_h);
+  const float depth_factor = divide_depth ? static_cast<float>(1.0 / std::sqrt(sx * sy)) : 1.f;
+  for (int y = 0; y < out_h; ++y) {
+    const double v = source_of(y, sy, h);
+    const int y0 = static_cast<int>(v), y1 = std::min(y0 + 1, h - 1);
+    const float wy = static_cast<float>(v - y0);
+    for (int x = 0; x < out_w; ++x) {
+      const uint8_t* a = s.rgb.at(x0[x], y0);
+      const uint8_t* b = s.rgb.at(x1[x], y0);
+      const uint8_t* d = s.rgb.at(x0[x], y1);
+      const uint8_t* e = s.rgb.at(x1[x], y1);
+      uint8_t* out = rgb.at(x, y);
+      const float wx = fx_weight[x];
+      for (int ch = 0; ch < c; ++ch) {
+        const float top = a[ch] + (b[ch] - a[ch]) * wx;
+        const float bottom = d[ch] + (e[ch] - d[ch]) * wx;
+        out[ch] = static_cast<uint8_t>(std::lround(std::clamp(top + (bottom - top) * wy, 0.f, 255.f)));
+      }
+    }
+    if (s.has_depth()) {
+      const int ny = std::min(h - 1, static_cast<int>((y + 0.5) / sy));
+      for (int x = 0; x < out_w; ++x)
+        depth[static_cast<size_t>(y) * out_w + x] = s.depth_at(nearest_x[x], ny) * depth_factor;
+    }
+  }
+  s.rgb = std::move(rgb);
+  s.depth = std::move(depth);
+  if (s.intrinsics.known()) {
+    Intrinsics& k = s.intrinsics;
+    k.cx = (k.cx + 0.5) * sx - 0.5;
+    k.cy = (k.cy + 0.5) * sy - 0.5;
+    if (!divide_depth) {
+      k.fx *= sx;
+      k.fy *= sy;
+    }
+  }
+}
+
 void brightness_contrast(Image8& image, double alpha, double beta) {
   // albumentations computes the table in float32.
   uint8_t lut[256];
@@ -239,6 +299,11 @@ Augmenter::Augmenter(AugmentOptions options, const DatasetDefaults& defaults)
   check_p(options_.gamma_p, "gamma_p");
   check_p(options_.hsv_p, "hsv_p");
   check_p(options_.cutdepth_p, "cutdepth_p");
+  check_p(options_.scale_p, "scale_p");
+  check(options_.scale_min > 0 && options_.scale_min <= options_.scale_max &&
+            options_.scale_max <= 8,
+        "augmentation: need 0 < scale_min <= scale_max <= 8, got ", options_.scale_min, " and ",
+        options_.scale_max);
   check(options_.gamma_min > 0 && options_.gamma_min <= options_.gamma_max,
         "augmentation: need 0 < gamma_min <= gamma_max");
 }
@@ -257,6 +322,13 @@ void Augmenter::apply(Sample& s, Rng& rng) const {
   }
   // 2. Horizontal flip.
   if (rng.chance(o.flip_p)) flip_sample(s);
+  // Random zoom (ours; no random draw at all when off, so the original sequence is unchanged).
+  if (o.scale_p > 0 && rng.chance(o.scale_p)) {
+    double scale = rng.uniform(o.scale_min, o.scale_max);
+    if (o.crop_h > 0 && o.crop_w > 0)  // the zoomed frame must still hold the crop
+      scale = std::max({scale, (o.crop_h + 0.5) / s.height(), (o.crop_w + 0.5) / s.width()});
+    augment::zoom(s, scale, o.scale_divides_depth);
+  }
   // 3. Random crop: top-left = int((H-h)*u1), int((W-w)*u2).
   if (o.crop_h > 0 && o.crop_w > 0) {
     check(o.crop_h <= s.height() && o.crop_w <= s.width(), s.source, ": random crop ", o.crop_w,

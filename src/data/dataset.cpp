@@ -201,13 +201,13 @@ class ListDataset : public Dataset {
   }
 
   // Calibration files are read once per file; a missing file caches "unknown".
-  Intrinsics cached_calib(const fs::path& calib, const std::string& key) const {
+  Intrinsics cached_calib(const fs::path& calib, const std::string& camera) const {
     std::lock_guard<std::mutex> lock(cache_mutex_);
     auto it = calib_cache_.find(calib.string());
     if (it == calib_cache_.end()) {
       Intrinsics k;
       std::error_code ec;
-      if (fs::exists(calib, ec)) k = read_calib_projection(calib, key);
+      if (fs::exists(calib, ec)) k = read_kitti_calib(calib, camera);
       it = calib_cache_.emplace(calib.string(), k).first;
     }
     return it->second;
@@ -219,7 +219,7 @@ class ListDataset : public Dataset {
       // raw_data/<date>/<drive>/image_02/data/<frame>: the calibration sits in <date>.
       Intrinsics k = cached_calib(e.image.parent_path().parent_path().parent_path().parent_path() /
                                       "calib_cam_to_cam.txt",
-                                  "P_rect_02");
+                                  "02");
       if (k.known()) return k;
     }
     if (camera_) return camera_->for_frame(width, height);
@@ -229,7 +229,7 @@ class ListDataset : public Dataset {
       const std::string stem = e.image.stem().string();
       return cached_calib(options_.data_path / "calib" / "half-image-calib" /
                               (stem.substr(0, stem.find('_')) + ".txt"),
-                          "P_rect_101");
+                          "101");
     }
     if (kind_ == "nyudepthv2" && width == 640 && height == 480) return kNyuIntrinsics;
     return {};
@@ -394,25 +394,6 @@ void apply_window(Sample& s, const DatasetDefaults& d) {
           ")");
     crop_sample(s, h - d.window_h, w - need_w, d.window_h, d.window_w);
   }
-}
-
-Intrinsics read_calib_projection(const fs::path& calib_file, const std::string& key) {
-  std::ifstream in(calib_file);
-  check(static_cast<bool>(in), "calibration ", calib_file.string(), ": cannot open");
-  const std::string prefix = key + ":";
-  std::string text;
-  while (std::getline(in, text)) {
-    if (text.rfind(prefix, 0) != 0) continue;
-    std::istringstream values(text.substr(prefix.size()));
-    double v[12];
-    for (double& x : v) {
-      check(static_cast<bool>(values >> x), "calibration ", calib_file.string(), ": ", key,
-            " needs 12 numbers");
-    }
-    return {static_cast<float>(v[0]), static_cast<float>(v[5]), static_cast<float>(v[2]),
-            static_cast<float>(v[6])};
-  }
-  throw Error(cat("calibration ", calib_file.string(), ": no ", key, " line"));
 }
 
 namespace {

@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
+
 #include "glpdepth/io/safetensors.h"
 #include "glpdepth/io/weights.h"
 #include "glpdepth/util/error.h"
@@ -26,11 +28,11 @@ std::string variant_of(const StateDict& state, const std::string& what) {
 
 }  // namespace
 
-PyValue model_options_value(const GLPDepthOptions& options, double canonical_focal) {
+PyValue model_options_value(const GLPDepthOptions& options) {
   return PyValue::dict()
       .set("encoder", options.encoder)
       .set("max_depth", options.max_depth)
-      .set("canonical_focal", canonical_focal);
+      .set("canonical_focal", options.canonical_focal);
 }
 
 GLPDepth load_model(const std::filesystem::path& path, const std::string& encoder,
@@ -49,7 +51,11 @@ GLPDepth load_model(const std::filesystem::path& path, const std::string& encode
       const PyValue& options = value.at("model_options");
       found.encoder = options.at("encoder").as_string();
       found.max_depth = options.at("max_depth").as_float();
-      if (const PyValue* focal = options.find("canonical_focal")) found.canonical_focal = focal->as_float();
+      if (const PyValue* focal = options.find("canonical_focal")) {
+        found.canonical_focal = focal->as_float();
+        check(found.canonical_focal >= 0 && std::isfinite(found.canonical_focal), what,
+              ": model_options.canonical_focal must be >= 0, got ", found.canonical_focal);
+      }
       state = state_dict_from_value(value.at("model"), what);
     } else {
       found.description = "PyTorch state_dict";
@@ -68,6 +74,7 @@ GLPDepth load_model(const std::filesystem::path& path, const std::string& encode
   GLPDepthOptions options;
   options.encoder = inferred;
   options.max_depth = max_depth > 0 ? max_depth : (found.max_depth > 0 ? found.max_depth : fallback_max_depth);
+  options.canonical_focal = found.canonical_focal;
   GLPDepth model(options);
   load_weights(*model, state, LoadMode::Strict, what);
   if (source) *source = found;

@@ -46,7 +46,8 @@ CheckpointData read_metadata(const PyValue& value, const std::string& what) {
   const PyValue& options = value.at("model_options");
   data.model_options.encoder = options.at("encoder").as_string();
   data.model_options.max_depth = options.at("max_depth").as_float();
-  if (const PyValue* focal = options.find("canonical_focal")) data.canonical_focal = focal->as_float();
+  if (const PyValue* focal = options.find("canonical_focal"))
+    data.model_options.canonical_focal = focal->as_float();
   const PyValue& progress = value.at("progress");
   auto& p = data.progress;
   p.epoch = progress.at("epoch").as_int();
@@ -89,7 +90,7 @@ void save_checkpoint(const std::filesystem::path& path, GLPDepth& model,
 
   PyValue value = PyValue::dict();
   value.set(kCheckpointFormatKey, kFormatVersion)
-      .set("model_options", model_options_value(model->options(), data.canonical_focal))
+      .set("model_options", model_options_value(model->options()))
       .set("model", state_dict_value(module_state_dict(*model)))
       .set("optimizer", PyValue::bytes(optimizer_bytes))
       .set("schedule", [&] {

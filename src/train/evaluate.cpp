@@ -35,7 +35,8 @@ EvaluateResult evaluate_model(GLPDepth& model, Loader& loader, const EvaluateOpt
       AutocastGuard autocast(options.device, options.precision);
       auto images = batch.image.to(options.device, /*non_blocking=*/true);
       if (options.channels_last) images = images.contiguous(torch::MemoryFormat::ChannelsLast);
-      depth = predict_depth(model, images, options.flip_test).to(torch::kCPU, torch::kFloat32);
+      depth = predict_depth(model, images, options.flip_test, batch.intrinsics)
+                  .to(torch::kCPU, torch::kFloat32);
     }
     for (int64_t i = 0; i < batch.size(); ++i) {
       auto pred = depth[i];

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <cmath>
 #include <iomanip>
 #include <optional>
 #include <nlohmann/json.hpp>
@@ -15,6 +16,7 @@
 #include "glpdepth/data/loader.h"
 #include "glpdepth/io/weights.h"
 #include "glpdepth/model/glpdepth.h"
+#include "glpdepth/model/inference.h"
 #include "glpdepth/train/checkpoint.h"
 #include "glpdepth/train/clip.h"
 #include "glpdepth/train/evaluate.h"
@@ -32,7 +34,8 @@ namespace fs = std::filesystem;
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(
     AugmentOptions, crop_h, crop_w, flip_p, brightness_contrast_p, brightness_limit,
     contrast_limit, gamma_p, gamma_min, gamma_max, hsv_p, hue_shift, sat_shift, val_shift,
-    cutdepth_p, cutdepth_fraction, cutdepth_max_depth)
+    cutdepth_p, cutdepth_fraction, cutdepth_max_depth, scale_p, scale_min, scale_max,
+    scale_divides_depth)
 
 void to_json(nlohmann::json& j, const TrainConfig& c) {
   j = nlohmann::json{
@@ -42,6 +45,7 @@ void to_json(nlohmann::json& j, const TrainConfig& c) {
       {"window_h", c.window_h}, {"window_w", c.window_w}, {"no_window", c.no_window},
       {"workers", c.workers}, {"skip_bad_samples", c.skip_bad_samples}, {"augment", c.augment},
       {"encoder", c.encoder}, {"pretrained", c.pretrained}, {"drop_path_rate", c.drop_path_rate},
+      {"canonical_focal", c.canonical_focal},
       {"recipe", c.recipe}, {"epochs", c.epochs}, {"batch_size", c.batch_size}, {"lr", c.lr},
       {"optimizer", c.optimizer}, {"weight_decay", c.weight_decay}, {"momentum", c.momentum},
       {"nesterov", c.nesterov}, {"schedule", c.schedule},
@@ -84,6 +88,7 @@ void from_json(const nlohmann::json& j, TrainConfig& c) {
   c.batch_size = j.value("batch_size", c.batch_size);
   c.epochs = j.value("epochs", c.epochs);
   c.seed = j.value("seed", c.seed);
+  c.canonical_focal = j.value("canonical_focal", c.canonical_focal);
 }
 
 namespace {
@@ -243,7 +248,20 @@ TrainResult train(const TrainConfig& config, std::ostream& log, const std::atomi
     }
   }
 
+  const bool camera_aware = config.canonical_focal > 0;
+  check(config.canonical_focal >= 0 && std::isfinite(config.canonical_focal),
+        "--canonical_focal must be >= 0 (0 = off), got ", config.canonical_focal);
+  if (camera_aware) {
+    // Fail before any work when the data cannot say its focal length.
+    Sample first = train_set->get(0);
+    check(first.intrinsics.known(), "--canonical_focal: ", first.source,
+          " has no camera intrinsics (KITTI calib_cam_to_cam.txt, DrivingStereo "
+          "calib/half-image-calib, or camera.json in the dataset root)");
+  }
   AugmentOptions augment = config.augment;
+  // A zoom by s looks like a camera s times closer to a metric model, but like a focal s times
+  // longer to a camera-aware one (docs/CAMERAS.md).
+  augment.scale_divides_depth = !camera_aware;
   if (config.crop_h > 0) augment.crop_h = config.crop_h;
   if (config.crop_w > 0) augment.crop_w = config.crop_w;
   auto augmenter = std::make_shared<Augmenter>(augment, train_set->defaults());
@@ -285,6 +303,7 @@ TrainResult train(const TrainConfig& config, std::ostream& log, const std::atomi
   model_options.max_depth = max_depth;
   model_options.drop_path_rate = config.drop_path_rate;
   model_options.sync_batchnorm = config.sync_bn && distributed;
+  model_options.canonical_focal = config.canonical_focal;
   GLPDepth model(model_options);
   if (!config.pretrained.empty()) {
     StateDict weights = read_state_dict(config.pretrained);
@@ -354,6 +373,10 @@ TrainResult train(const TrainConfig& config, std::ostream& log, const std::atomi
           ": the checkpoint was made with another dataset, batch size or seed (",
           saved.dataset, ", ", saved.batch_size, ", ", saved.seed,
           "): an exact continuation needs the same ones");
+    check(data.model_options.canonical_focal == config.canonical_focal, "--resume ",
+          resume_from.string(), ": the checkpoint was trained with canonical focal ",
+          data.model_options.canonical_focal, " (0 = off), this run asks for ",
+          config.canonical_focal);
     schedule->load_state(data.schedule);
     schedule->apply(*optimizer);
     restore_rng_state(data.rng, seeds);
@@ -445,6 +468,10 @@ TrainResult train(const TrainConfig& config, std::ostream& log, const std::atomi
       {
         AutocastGuard autocast(device, precision);
         auto pred = model->forward(images);
+        if (camera_aware)
+          pred = pred * canonical_to_metric(batch.intrinsics, config.canonical_focal,
+                                            cat("training batch ", batch_index))
+                            .to(device, pred.scalar_type());
         if (distributed) {
           loss = global_silog(pred, depth, *group, loss_options, loss_value, stop_now);
         } else {

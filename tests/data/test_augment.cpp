@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "data/fixtures.h"
@@ -264,6 +265,157 @@ TEST(Rng, UniformRangeAndStreams) {
   EXPECT_NE(Rng::for_sample(0, 0, 1).next(), Rng::for_sample(1, 0, 1).next());
   EXPECT_EQ(Rng::for_sample(3, 4, 5).next(), Rng::for_sample(3, 4, 5).next());
   for (int i = 0; i < 1000; ++i) ASSERT_LT(r.below(7), 7u);
+}
+
+// ---- Random zoom (docs/CAMERAS.md) ------------------------------------------------------------
+
+namespace zoom_test {
+
+// A scene with exact depth: a road plane 1.5 m below the camera in the lower half and a wall
+// 20 m ahead elsewhere, seen through `k`. z for the ray through pixel (u, v).
+float scene_depth(const Intrinsics& k, double v) {
+  const double dy = (v - k.cy) / k.fy;  // ray direction y per unit z (y down)
+  const double road = dy > 1e-9 ? 1.5 / dy : 1e9;
+  return static_cast<float>(std::min(road, 20.0));
+}
+
+struct Point {
+  double x, y, z;
+};
+Point back_project(const Intrinsics& k, double u, double v, double z) {
+  return {(u - k.cx) / k.fx * z, (v - k.cy) / k.fy * z, z};
+}
+
+Sample scene_sample(int w, int h, const Intrinsics& k) {
+  Sample s = make_sample(w, h);
+  s.intrinsics = k;
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) s.depth_at(x, y) = scene_depth(k, y);
+  return s;
+}
+
+}  // namespace zoom_test
+
+// With an integer factor 3 the centre of output pixel (3x+1, 3y+1) is the centre of input pixel
+// (x, y): nearest sampling must give that pixel's depth, and back-projection through the zoomed
+// intrinsics must give the same 3D point (a zoom is a longer focal length, not a new scene).
+TEST(Zoom, LongerFocalKeepsEveryThreeDPoint) {
+  using namespace zoom_test;
+  const Intrinsics k{60.0, 62.0, 15.3, 9.7};
+  Sample s = scene_sample(32, 20, k);
+  Sample z = s;
+  augment::zoom(z, 3.0, /*divide_depth=*/false);
+  ASSERT_EQ(z.width(), 96);
+  ASSERT_EQ(z.height(), 60);
+  EXPECT_DOUBLE_EQ(z.intrinsics.fx, 180.0);
+  EXPECT_DOUBLE_EQ(z.intrinsics.fy, 186.0);
+  EXPECT_DOUBLE_EQ(z.intrinsics.cx, (15.3 + 0.5) * 3 - 0.5);
+  EXPECT_DOUBLE_EQ(z.intrinsics.cy, (9.7 + 0.5) * 3 - 0.5);
+  for (int y = 0; y < 20; ++y) {
+    for (int x = 0; x < 32; ++x) {
+      const int u = 3 * x + 1, v = 3 * y + 1;
+      ASSERT_EQ(z.depth_at(u, v), s.depth_at(x, y)) << x << "," << y;
+      const Point a = back_project(k, x, y, s.depth_at(x, y));
+      const Point b = back_project(z.intrinsics, u, v, z.depth_at(u, v));
+      EXPECT_NEAR(a.x, b.x, 1e-9 * std::abs(a.z));
+      EXPECT_NEAR(a.y, b.y, 1e-9 * std::abs(a.z));
+      EXPECT_EQ(a.z, b.z);
+      // The image too: a pixel centre that lands on a source centre takes its colour.
+      for (int c = 0; c < 3; ++c) ASSERT_EQ(z.rgb.at(u, v)[c], s.rgb.at(x, y)[c]);
+    }
+  }
+  // Every zoomed depth is the scene's depth for its own ray, up to nearest-pixel sampling: the
+  // ray through (u, v) lies within half an input pixel of the one sampled.
+  for (int v = 0; v < 60; ++v) {
+    const int source_row = std::min(19, static_cast<int>((v + 0.5) / 3));
+    EXPECT_EQ(z.depth_at(40, v), scene_depth(k, source_row));
+  }
+}
+
+// The metric-model variant (Eigen et al.): depth divided by s, focal unchanged.
+TEST(Zoom, MetricModeDividesDepthAndKeepsFocal) {
+  using namespace zoom_test;
+  const Intrinsics k{60.0, 62.0, 15.3, 9.7};
+  Sample s = scene_sample(32, 20, k);
+  s.depth_at(5, 5) = 0.f;  // invalid stays invalid, never mixed with neighbours
+  Sample z = s;
+  augment::zoom(z, 3.0, /*divide_depth=*/true);
+  EXPECT_DOUBLE_EQ(z.intrinsics.fx, 60.0);
+  EXPECT_DOUBLE_EQ(z.intrinsics.fy, 62.0);
+  EXPECT_DOUBLE_EQ(z.intrinsics.cx, (15.3 + 0.5) * 3 - 0.5);
+  for (int y = 0; y < 20; ++y)
+    for (int x = 0; x < 32; ++x)
+      ASSERT_FLOAT_EQ(z.depth_at(3 * x + 1, 3 * y + 1), s.depth_at(x, y) / 3.f);
+  for (int v = 15; v < 18; ++v)
+    for (int u = 15; u < 18; ++u) EXPECT_EQ(z.depth_at(u, v), 0.f);
+  EXPECT_GT(z.depth_at(18, 15), 0.f);
+}
+
+// Non-integer factors: sizes round, intrinsics follow the exact size ratio, colours interpolate
+// between their neighbours, nearest depth is always one of the input values.
+TEST(Zoom, FractionalFactorAndBilinearColour) {
+  Sample s = make_sample(20, 10);
+  Sample z = s;
+  augment::zoom(z, 1.25, /*divide_depth=*/false);
+  ASSERT_EQ(z.width(), 25);
+  ASSERT_EQ(z.height(), 13);  // round(12.5)
+  EXPECT_DOUBLE_EQ(z.intrinsics.fx, 500.0 * 25 / 20);
+  EXPECT_DOUBLE_EQ(z.intrinsics.fy, 510.0 * 13 / 10);
+  // Red = x + const along rows: the bilinear value at output column u is the source column
+  // (u + 0.5)/1.25 - 0.5, clamped to the frame, rounded.
+  for (int u = 0; u < 25; ++u) {
+    const double x = std::clamp((u + 0.5) / 1.25 - 0.5, 0.0, 19.0);
+    EXPECT_EQ(z.rgb.at(u, 4)[0], static_cast<int>(std::lround(x))) << u;
+  }
+  std::vector<float> values(s.depth.begin(), s.depth.end());
+  std::sort(values.begin(), values.end());
+  for (float d : z.depth) EXPECT_TRUE(std::binary_search(values.begin(), values.end(), d));
+}
+
+TEST(Augmenter, ZoomKeepsTheCropPossibleAndOffDrawsNothing) {
+  AugmentOptions o = all_off();
+  o.crop_h = 8;
+  o.crop_w = 16;
+  o.scale_p = 1.0;
+  o.scale_min = 0.5;  // would shrink below the crop: raised to fit
+  o.scale_max = 0.5;
+  o.scale_divides_depth = false;
+  Augmenter zooming(o, no_crop_defaults());
+  Sample s = make_sample(16, 8);
+  Rng rng(3);
+  zooming.apply(s, rng);
+  EXPECT_EQ(s.width(), 16);
+  EXPECT_EQ(s.height(), 8);
+
+  // Draw order with the zoom on: flip chance, zoom chance, zoom factor, crop u1, crop u2; the
+  // crop is cut from the zoomed frame. (With scale_p = 0 nothing is drawn for the zoom:
+  // CropPositionFollowsTheRngDraws.)
+  AugmentOptions twice = all_off();
+  twice.crop_h = 4;
+  twice.crop_w = 5;
+  twice.scale_p = 1.0;
+  twice.scale_min = twice.scale_max = 3.0;
+  twice.scale_divides_depth = false;
+  Augmenter zoom3(twice, no_crop_defaults());
+  Sample a = make_sample(30, 20);
+  Sample zoomed = a;
+  augment::zoom(zoomed, 3.0, false);
+  Rng draws(11), replay(11);
+  zoom3.apply(a, draws);
+  replay.uniform();
+  replay.uniform();
+  replay.uniform();
+  const int top = static_cast<int>((60 - 4) * replay.uniform());
+  const int left = static_cast<int>((90 - 5) * replay.uniform());
+  EXPECT_EQ(a.rgb.at(1, 2)[0], zoomed.rgb.at(left + 1, top + 2)[0]);
+  EXPECT_EQ(a.depth_at(3, 1), zoomed.depth_at(left + 3, top + 1));
+  EXPECT_DOUBLE_EQ(a.intrinsics.fx, 1500.0);
+  EXPECT_DOUBLE_EQ(a.intrinsics.cx, zoomed.intrinsics.cx - left);
+
+  AugmentOptions bad = all_off();
+  bad.scale_min = 2.0;
+  bad.scale_max = 1.0;
+  EXPECT_THROW(Augmenter(bad, no_crop_defaults()), Error);
 }
 
 }  // namespace

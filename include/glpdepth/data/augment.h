@@ -1,5 +1,6 @@
 // Training augmentation (spec §4.6), in the original order: vertical CutDepth, horizontal flip,
-// random crop, brightness/contrast, gamma, hue/saturation/value. Every probability and range is an
+// random crop, brightness/contrast, gamma, hue/saturation/value; plus our random zoom (off by
+// default) between the flip and the crop. Every probability and range is an
 // option; defaults are the original's. CutDepth is the "sane" variant of spec B6 (docs/DATA.md):
 // it fires with a probability (not a per-worker counter) and pastes depth scaled to 0..255.
 //
@@ -45,6 +46,14 @@ struct AugmentOptions {
   double cutdepth_p = 0.25;         // the original's "every 4th sample", as a probability
   double cutdepth_fraction = 0.75;  // the original's p: strip width = (W - l) * beta * fraction
   float cutdepth_max_depth = 0;     // depth mapped to 255; 0 = the dataset's max_depth
+  // Random zoom by s ~ U(scale_min, scale_max) with probability scale_p (docs/CAMERAS.md).
+  // s is raised where needed so that the zoomed frame still holds the crop.
+  double scale_p = 0;
+  double scale_min = 1.0, scale_max = 1.5;
+  // true (metric models): depth is divided by s and fx, fy stay, as if the camera had moved
+  // s times closer (Eigen et al. 2014). false (camera-aware models): depth stays and fx, fy are
+  // multiplied by s, which is what a zoom physically is. The trainer sets it.
+  bool scale_divides_depth = true;
 };
 
 class Augmenter {
@@ -66,6 +75,10 @@ namespace augment {
 // Columns [left, left+width) of all three channels become depth/max_depth*255 (rounded, clipped;
 // invalid depth 0 gives 0). The depth target is unchanged.
 void cut_depth(Sample& sample, int left, int width, float max_depth);
+// Resizes image (bilinear) and depth (nearest: valid and invalid pixels never mix) to
+// round(W*s) x round(H*s), pixel centres aligned; the intrinsics follow (fx*sx, cx' =
+// (cx+0.5)*sx-0.5, ...). With divide_depth, depth is divided by s and fx, fy keep their values.
+void zoom(Sample& sample, double s, bool divide_depth);
 // out = trunc(clip(v*alpha + beta*255, 0, 255)) (albumentations, brightness_by_max).
 void brightness_contrast(Image8& image, double alpha, double beta);
 // out = trunc((v/255)^gamma * 255).

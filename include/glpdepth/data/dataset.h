@@ -94,10 +94,6 @@ std::filesystem::path default_list_path(const std::filesystem::path& data_path,
 // Throws Error naming the sample when the frame is smaller than the window (spec B19).
 void apply_window(Sample& sample, const DatasetDefaults& defaults);
 
-// Reads a KITTI-style calibration file ("P_rect_XX: 12 numbers") and returns fx, fy, cx, cy of
-// the named projection: "P_rect_02" for KITTI's left colour camera (calib_cam_to_cam.txt),
-// "P_rect_101" for DrivingStereo's left camera (calib/half-image-calib/<seq>.txt).
-Intrinsics read_calib_projection(const std::filesystem::path& calib_file, const std::string& key);
 // Reads {fx, fy, cx, cy[, width, height]} from a camera.json; intrinsics are rescaled when the
 // file's width/height differ from the frame's (pass 0 to skip the rescale).
 Intrinsics read_camera_json(const std::filesystem::path& file, int frame_width, int frame_height);

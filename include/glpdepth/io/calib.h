@@ -22,9 +22,11 @@ struct Intrinsics {
 // "fx,fy,cx,cy" (commas and/or spaces). Throws UsageError naming --intrinsics.
 Intrinsics parse_intrinsics(const std::string& text);
 
-// KITTI raw calib_cam_to_cam.txt: the 3x4 "P_rect_<camera>:" matrix gives fx = P[0], cx = P[2],
-// fy = P[5], cy = P[6]. Also accepts the odometry form "P2:" for camera "02". Throws Error naming
-// the file when the line is missing or malformed.
+// KITTI-style calibration file: the 3x4 "P_rect_<camera>:" matrix gives fx = P[0], cx = P[2],
+// fy = P[5], cy = P[6]. Camera "02" is KITTI raw's left colour camera (calib_cam_to_cam.txt; the
+// odometry form "P2:" is accepted too), "101" DrivingStereo's left camera
+// (calib/half-image-calib/<seq>.txt). Throws Error naming the file when the line is missing or
+// malformed.
 Intrinsics read_kitti_calib(const std::filesystem::path& path, const std::string& camera = "02");
 
 // An existing file is read as a KITTI calibration file; anything else is parsed as fx,fy,cx,cy.

@@ -19,6 +19,10 @@ struct GLPDepthOptions {
   double max_depth = 80.0;      // head output lies in (0, max_depth) metres
   double drop_path_rate = 0.1;  // stochastic depth, linear 0..rate over all blocks
   bool sync_batchnorm = false;  // decoder BatchNorms as dist::SyncBatchNorm2d (same names)
+  // Camera-aware mode (docs/CAMERAS.md): > 0 means the network predicts depth as seen by a
+  // virtual camera of this focal length in pixels; metric depth = output * fx / canonical_focal
+  // (predict_depth). 0 = off: the output is metric depth for the training camera.
+  double canonical_focal = 0.0;
 };
 
 class GLPDepthImpl : public torch::nn::Module {
@@ -31,6 +35,8 @@ class GLPDepthImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& image);
 
   const GLPDepthOptions& options() const { return options_; }
+  // For weights files that do not record the mode (plain state_dicts): see load_inference_model.
+  void set_canonical_focal(double focal) { options_.canonical_focal = focal; }
   MixVisionTransformer encoder{nullptr};
   Decoder decoder{nullptr};
   torch::nn::Sequential last_layer_depth{nullptr};

@@ -2,6 +2,8 @@
 #pragma once
 #include <torch/types.h>
 
+#include <string>
+
 #include "glpdepth/model/glpdepth.h"
 
 namespace glpdepth {
@@ -9,6 +11,16 @@ namespace glpdepth {
 // Depth in metres [B,1,H,W] for images [B,3,H,W]. With flip_test, the images and their mirrors
 // go through the network as one batch of 2B and the mirrored prediction is flipped back and
 // averaged in. The caller chooses the grad mode (InferenceMode for plain inference).
-torch::Tensor predict_depth(GLPDepth& model, const torch::Tensor& images, bool flip_test);
+// A camera-aware model (options().canonical_focal > 0) needs `intrinsics` [B,4] (fx, fy, cx, cy
+// per image, as Batch::intrinsics): its output is rescaled to metres by canonical_to_metric.
+torch::Tensor predict_depth(GLPDepth& model, const torch::Tensor& images, bool flip_test,
+                            const torch::Tensor& intrinsics = {});
+
+// The factor [B,1,1,1] that turns depth of a virtual camera with focal `canonical_focal` into
+// metric depth for cameras with these intrinsics [B,4]: fx / canonical_focal. Same pixel size,
+// same object: depth scales with the focal length (z = f * size / pixels). Throws Error naming
+// `what` when an image has no known focal length (fx <= 0).
+torch::Tensor canonical_to_metric(const torch::Tensor& intrinsics, double canonical_focal,
+                                  const std::string& what);
 
 }  // namespace glpdepth

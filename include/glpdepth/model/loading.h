@@ -20,7 +20,8 @@ struct ModelSource {
   double canonical_focal = 0.0;  // camera-aware mode of the checkpoint, 0 = off
 };
 
-// Reads weights and builds the model they belong to, loaded strictly.
+// Reads weights and builds the model they belong to, loaded strictly. The model is camera-aware
+// (options().canonical_focal) when the file is our checkpoint of a camera-aware run.
 // `encoder` (if not empty) must agree with the file; `max_depth` > 0 overrides the file's value,
 // otherwise the file's, otherwise `fallback_max_depth`.
 GLPDepth load_model(const std::filesystem::path& path, const std::string& encoder,
@@ -34,6 +35,6 @@ GLPDepth load_model_for_inference(const std::string& path, const std::string& en
                                   ModelSource* source = nullptr);
 
 // The model section of our checkpoint, for writers: {"encoder", "max_depth", "canonical_focal"}.
-PyValue model_options_value(const GLPDepthOptions& options, double canonical_focal = 0.0);
+PyValue model_options_value(const GLPDepthOptions& options);
 
 }  // namespace glpdepth

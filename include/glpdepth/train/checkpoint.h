@@ -38,8 +38,7 @@ struct TrainProgress {
 };
 
 struct CheckpointData {
-  GLPDepthOptions model_options;
-  double canonical_focal = 0.0;
+  GLPDepthOptions model_options;  // as read: encoder, max_depth, canonical_focal
   TrainProgress progress;
   std::map<std::string, double> schedule;
   RngState rng;

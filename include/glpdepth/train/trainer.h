@@ -34,6 +34,7 @@ struct TrainConfig {
   std::string encoder = "b4";
   std::string pretrained;  // mit_b*.pth (encoder only) or full GLPDepth weights
   double drop_path_rate = 0.1;
+  double canonical_focal = 0;  // > 0: camera-aware mode (docs/CAMERAS.md); needs intrinsics
 
   // Optimisation.
   std::string recipe;  // glp | plateau | plateau-l2 | cyclic: presets, flags below override
