@@ -2,7 +2,9 @@
 // the reference GLPDepth expects) or as safetensors.
 #include <torch/torch.h>
 
+#include <cstdio>
 #include <iostream>
+#include <map>
 
 #include "cli.h"
 #include "glpdepth/io/pytorch_file.h"
@@ -44,9 +46,19 @@ void run_export(const ExportOptions& o, const CommonOptions& common) {
     StateDict prefixed;
     prefixed.reserve(state.size());
     for (auto& [name, tensor] : state) prefixed.emplace_back(prefix + name, tensor);
-    write_safetensors(o.output, prefixed,
-                      {{"format", "pt"}, {"encoder", source.encoder}, {"source", source.description}});
+    std::map<std::string, std::string> metadata = {
+        {"format", "pt"}, {"encoder", source.encoder}, {"source", source.description}};
+    if (source.canonical_focal > 0) {
+      char focal[32];
+      std::snprintf(focal, sizeof focal, "%.17g", source.canonical_focal);
+      metadata["canonical_focal"] = focal;
+    }
+    write_safetensors(o.output, prefixed, metadata);
   }
+  if (source.canonical_focal > 0 && o.format == "pytorch")
+    std::cerr << "note: camera-aware weights (canonical focal " << source.canonical_focal
+              << " px); a state_dict cannot record that: load them with --canonical_focal "
+              << source.canonical_focal << " (safetensors exports record it)\n";
   std::cerr << "wrote " << state.size() << " tensors (MiT-" << source.encoder << ", "
             << source.description << ") to " << o.output << "\n";
 }

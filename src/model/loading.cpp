@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <map>
 
 #include "glpdepth/io/safetensors.h"
 #include "glpdepth/io/weights.h"
@@ -42,7 +43,19 @@ GLPDepth load_model(const std::filesystem::path& path, const std::string& encode
   StateDict state;
   if (looks_like_safetensors(path)) {
     found.description = "safetensors";
-    state = read_safetensors(path);
+    std::map<std::string, std::string> metadata;
+    state = read_safetensors(path, &metadata);
+    // `glpdepth export --format safetensors` records the camera-aware mode here.
+    auto focal = metadata.find("canonical_focal");
+    if (focal != metadata.end()) {
+      try {
+        found.canonical_focal = std::stod(focal->second);
+      } catch (const std::exception&) {
+        found.canonical_focal = -1;
+      }
+      check(found.canonical_focal >= 0 && std::isfinite(found.canonical_focal), what,
+            ": metadata canonical_focal must be a number >= 0, got '", focal->second, "'");
+    }
   } else {
     PyValue value = read_pytorch_file(path);
     const PyValue* marker = value.is_dict() ? value.find(kCheckpointFormatKey) : nullptr;

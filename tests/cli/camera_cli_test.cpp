@@ -112,6 +112,19 @@ TEST_F(CameraCli, PredictNeedsTheCameraAndRescales) {
     ASSERT_LE(std::abs(2 * int{b.pixels[i]} - int{a.pixels[i]}), 1) << i;
 }
 
+// safetensors exports carry the mode in their metadata; PyTorch state_dicts cannot, so export
+// says how to load them.
+TEST_F(CameraCli, ExportsKeepOrExplainTheMode) {
+  const fs::path st = dir_->path() / "aware.safetensors", pth = dir_->path() / "aware.pth";
+  CliRun a = run("export --ckpt " + ckpt() + " --format safetensors --output " + st.string());
+  ASSERT_EQ(a.code, 0) << a.err;
+  EXPECT_DOUBLE_EQ(load_model(st, "", 0, 80)->options().canonical_focal, 90.0);
+  CliRun b = run("export --ckpt " + ckpt() + " --output " + pth.string());
+  ASSERT_EQ(b.code, 0) << b.err;
+  EXPECT_NE(b.err.find("--canonical_focal 90"), std::string::npos) << b.err;
+  EXPECT_DOUBLE_EQ(load_model(pth, "", 0, 80)->options().canonical_focal, 0.0);
+}
+
 TEST_F(CameraCli, MixingTheModesUpIsAnError) {
   // A flag that contradicts the checkpoint.
   CliRun wrong = run("test --dataset kitti --data_path " + data().string() + " --ckpt " + ckpt() +
