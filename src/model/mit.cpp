@@ -2,7 +2,9 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 
 #include "glpdepth/util/error.h"
 
@@ -66,6 +68,37 @@ torch::Tensor OverlapPatchEmbedImpl::forward(const torch::Tensor& x, int64_t& h,
   return norm->forward(image_to_tokens(y));
 }
 
+// The score matrix of the long stage-1/2 sequences is large (26752 x 418 floats = 45 MB at
+// 352x1216): going through it in blocks of queries that stay in cache, softmax in place, saves
+// two round trips to memory and the allocations. Each row's arithmetic is that of the plain
+// formula.
+torch::Tensor blocked_attention(const torch::Tensor& query, const torch::Tensor& key_t,
+                                const torch::Tensor& value, int64_t block_floats) {
+  // Default 1 MiB of scores (an L2 cache); GLPDEPTH_ATTN_BLOCK (floats) for measurements.
+  static const int64_t default_block = [] {
+    const char* env = std::getenv("GLPDEPTH_ATTN_BLOCK");
+    const long long value = env ? std::atoll(env) : 0;
+    return value > 0 ? static_cast<int64_t>(value) : (int64_t{1} << 18);
+  }();
+  if (block_floats <= 0) block_floats = default_block;
+  const int64_t tokens = query.size(2), keys = key_t.size(3);
+  const int64_t rows_per_block = std::max<int64_t>(
+      16, block_floats / std::max<int64_t>(1, keys * query.size(0) * query.size(1)));
+  if (tokens <= rows_per_block) {
+    auto scores = torch::matmul(query, key_t);
+    at::_softmax_out(scores, scores, -1, false);
+    return torch::matmul(scores, value);
+  }
+  auto out = torch::empty({query.size(0), query.size(1), tokens, value.size(3)}, query.options());
+  for (int64_t start = 0; start < tokens; start += rows_per_block) {
+    const int64_t rows = std::min(rows_per_block, tokens - start);
+    auto scores = torch::matmul(query.narrow(2, start, rows), key_t);
+    at::_softmax_out(scores, scores, -1, false);
+    out.narrow(2, start, rows).copy_(torch::matmul(scores, value));
+  }
+  return out;
+}
+
 EfficientAttentionImpl::EfficientAttentionImpl(int64_t dim, int64_t num_heads, int64_t sr_ratio)
     : dim(dim), num_heads(num_heads), sr_ratio(sr_ratio) {
   check(dim % num_heads == 0, "attention: dim ", dim, " is not divisible by ", num_heads,
@@ -93,9 +126,16 @@ torch::Tensor EfficientAttentionImpl::forward(const torch::Tensor& x, int64_t h,
                        .view({batch, reduced.size(1), 2, num_heads, head_dim})
                        .permute({2, 0, 3, 1, 4});
   auto key = key_value[0], value = key_value[1];
-  auto attention = torch::softmax(torch::matmul(query * scale, key.transpose(-2, -1)), -1);
-  auto out = torch::matmul(attention, value).transpose(1, 2).reshape({batch, tokens, dim});
-  return proj->forward(out);
+  auto scaled_query = query * scale;  // scale is 1/sqrt(64) = 1/8 for every variant: exact
+  const auto key_t = key.transpose(-2, -1);
+  torch::Tensor out;
+  if (!torch::GradMode::is_enabled()) {
+    out = blocked_attention(scaled_query, key_t, value);
+  } else {
+    auto attention = torch::softmax(torch::matmul(scaled_query, key_t), -1);
+    out = torch::matmul(attention, value);
+  }
+  return proj->forward(out.transpose(1, 2).reshape({batch, tokens, dim}));
 }
 
 DepthwiseConvImpl::DepthwiseConvImpl(int64_t channels) {
@@ -114,8 +154,11 @@ MixFFNImpl::MixFFNImpl(int64_t dim, int64_t hidden) {
 }
 
 torch::Tensor MixFFNImpl::forward(const torch::Tensor& x, int64_t h, int64_t w) {
-  // Exact (erf) GELU, nn.GELU's default.
-  return fc2->forward(torch::gelu(dwconv->forward(fc1->forward(x), h, w)));
+  // Exact (erf) GELU, nn.GELU's default; in place when nothing needs the input for a backward.
+  auto hidden = dwconv->forward(fc1->forward(x), h, w);
+  if (torch::GradMode::is_enabled()) return fc2->forward(torch::gelu(hidden));
+  at::gelu_out(hidden, hidden);
+  return fc2->forward(hidden);
 }
 
 MitBlockImpl::MitBlockImpl(int64_t dim, int64_t num_heads, int64_t mlp_ratio, int64_t sr_ratio,

@@ -3,10 +3,12 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <array>
 #include <fstream>
 #include <sstream>
 
 #include "glpdepth/model/glpdepth.h"
+#include "glpdepth/model/mit.h"
 #include "glpdepth/util/error.h"
 
 using namespace glpdepth;
@@ -345,4 +347,39 @@ TEST(ModelNumerics, DecoderWiringMatchesSpec) {
   auto got = decoder->forward(f);
   EXPECT_EQ(got.sizes().vec(), (std::vector<int64_t>{1, 8, 64, 32}));
   EXPECT_TRUE(torch::equal(got, g));
+}
+
+// The inference path (no grad): blocked attention with the softmax in place, GELU in place.
+// It must equal the plain formula for any block size, heads, batch and ragged last block.
+TEST(ModelNumerics, BlockedAttentionEqualsThePlainFormula) {
+  torch::manual_seed(3);
+  for (auto [batch, heads, tokens, keys, block] :
+       std::vector<std::array<int64_t, 5>>{{1, 1, 1000, 37, 37 * 64}, {2, 5, 333, 20, 2000},
+                                           {1, 2, 50, 50, 1 << 20}}) {
+    auto q = torch::randn({batch, heads, tokens, 16});
+    auto kt = torch::randn({batch, heads, 16, keys});
+    auto v = torch::randn({batch, heads, keys, 16});
+    auto expected = torch::matmul(torch::softmax(torch::matmul(q, kt), -1), v);
+    torch::NoGradGuard no_grad;
+    auto got = blocked_attention(q, kt, v, block);
+    ASSERT_EQ(got.sizes(), expected.sizes());
+    EXPECT_TRUE(torch::allclose(got, expected, 1e-5, 1e-6)) << tokens << " tokens, block " << block;
+  }
+}
+
+TEST(ModelNumerics, InferencePathEqualsTheTrainingPath) {
+  torch::manual_seed(4);
+  GLPDepthOptions options;
+  options.encoder = "b0";
+  GLPDepth model(options);
+  model->eval();
+  auto image = torch::rand({1, 3, 96, 160});
+  auto with_grad = model->forward(image);
+  torch::Tensor without_grad;
+  {
+    torch::InferenceMode inference;
+    without_grad = model->forward(image);
+  }
+  EXPECT_TRUE(torch::allclose(with_grad, without_grad, 1e-5, 1e-5))
+      << (with_grad - without_grad).abs().max().item<float>();
 }

@@ -37,6 +37,12 @@ struct OverlapPatchEmbedImpl : torch::nn::Module {
 TORCH_MODULE(OverlapPatchEmbed);
 
 // Efficient self-attention with spatial reduction.
+// softmax(query key_t) value for inference (no autograd), [B, heads, N, d]: the queries go
+// through in blocks of about `block_floats` scores, softmax in place (see mit.cpp). 0 = the
+// default block. Used by EfficientAttention when grad mode is off; public for tests.
+torch::Tensor blocked_attention(const torch::Tensor& query, const torch::Tensor& key_t,
+                                const torch::Tensor& value, int64_t block_floats = 0);
+
 struct EfficientAttentionImpl : torch::nn::Module {
   EfficientAttentionImpl(int64_t dim, int64_t num_heads, int64_t sr_ratio);
   torch::Tensor forward(const torch::Tensor& x, int64_t h, int64_t w);

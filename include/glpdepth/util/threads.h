@@ -9,4 +9,13 @@ int set_compute_threads(int threads);
 // Cores this process may run on (honours the CPU affinity mask, e.g. under Slurm or taskset).
 int available_cores();
 
+// Keeps freed tensor memory in the process instead of handing it back to the kernel. glibc serves
+// blocks over 128 KiB-32 MiB with mmap and returns them with munmap on free, so every large
+// activation (GLPDepth at 352x1216 allocates ~100 MB tensors) is page-faulted and zeroed anew
+// on every forward. Turning mmap off for malloc and raising the trim threshold lets the heap
+// reuse those pages (docs/PERFORMANCE.md). Call once at start-up, before the first tensor.
+// GLPDEPTH_MALLOC=system in the environment leaves glibc's defaults alone. Returns whether the
+// tuning was applied.
+bool tune_malloc_for_tensors();
+
 }  // namespace glpdepth
