@@ -11,6 +11,7 @@
 int main(int argc, char** argv) {
   using namespace glpdepth;
   tune_malloc_for_tensors();
+  tune_blas_threads();
   CLI::App app{"glpdepth: monocular metric depth estimation (GLPDepth) for driving scenes"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "glpdepth 0.1.0");

@@ -69,16 +69,17 @@ torch::Tensor OverlapPatchEmbedImpl::forward(const torch::Tensor& x, int64_t& h,
 }
 
 // The score matrix of the long stage-1/2 sequences is large (26752 x 418 floats = 45 MB at
-// 352x1216): going through it in blocks of queries that stay in cache, softmax in place, saves
-// two round trips to memory and the allocations. Each row's arithmetic is that of the plain
-// formula.
+// 352x1216): the softmax runs in place (no second matrix), and very large inputs go through in
+// blocks of queries so that the matrix stays bounded. Each row's arithmetic is that of the
+// plain formula.
 torch::Tensor blocked_attention(const torch::Tensor& query, const torch::Tensor& key_t,
                                 const torch::Tensor& value, int64_t block_floats) {
-  // Default 1 MiB of scores (an L2 cache); GLPDEPTH_ATTN_BLOCK (floats) for measurements.
+  // Default 16 MiB of scores: on 2 cores smaller blocks measured no faster (docs/PERFORMANCE.md),
+  // so blocks only bound the memory of very large inputs. GLPDEPTH_ATTN_BLOCK (floats) overrides.
   static const int64_t default_block = [] {
     const char* env = std::getenv("GLPDEPTH_ATTN_BLOCK");
     const long long value = env ? std::atoll(env) : 0;
-    return value > 0 ? static_cast<int64_t>(value) : (int64_t{1} << 18);
+    return value > 0 ? static_cast<int64_t>(value) : (int64_t{1} << 22);
   }();
   if (block_floats <= 0) block_floats = default_block;
   const int64_t tokens = query.size(2), keys = key_t.size(3);

@@ -1,5 +1,6 @@
 #include "glpdepth/util/threads.h"
 
+#include <dlfcn.h>
 #include <malloc.h>
 #include <sched.h>
 #include <torch/torch.h>
@@ -32,6 +33,21 @@ bool tune_malloc_for_tensors() {
 #else
   return false;
 #endif
+}
+
+std::string tune_blas_threads() {
+  using GetParallel = int (*)();
+  using SetThreads = void (*)(int);
+  auto get_parallel = reinterpret_cast<GetParallel>(dlsym(RTLD_DEFAULT, "openblas_get_parallel"));
+  if (!get_parallel) return "BLAS is not OpenBLAS";
+  const int kind = get_parallel();  // 0 sequential, 1 pthreads, 2 OpenMP
+  if (kind != 1) return kind == 2 ? "OpenBLAS (OpenMP build)" : "OpenBLAS (sequential build)";
+  if (std::getenv("OPENBLAS_NUM_THREADS") || std::getenv("GOTO_NUM_THREADS"))
+    return "OpenBLAS (pthread build, threads from the environment)";
+  auto set_threads = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  if (!set_threads) return "OpenBLAS (pthread build)";
+  set_threads(1);
+  return "OpenBLAS (pthread build, set to 1 thread)";
 }
 
 int set_compute_threads(int threads) {

@@ -39,7 +39,7 @@ TORCH_MODULE(OverlapPatchEmbed);
 // Efficient self-attention with spatial reduction.
 // softmax(query key_t) value for inference (no autograd), [B, heads, N, d]: the queries go
 // through in blocks of about `block_floats` scores, softmax in place (see mit.cpp). 0 = the
-// default block. Used by EfficientAttention when grad mode is off; public for tests.
+// default block (16 MiB of scores). Used by EfficientAttention when grad mode is off; public for tests.
 torch::Tensor blocked_attention(const torch::Tensor& query, const torch::Tensor& key_t,
                                 const torch::Tensor& value, int64_t block_floats = 0);
 

@@ -1,5 +1,6 @@
 // Thread settings for LibTorch's intra-op pool.
 #pragma once
+#include <string>
 
 namespace glpdepth {
 
@@ -17,5 +18,11 @@ int available_cores();
 // GLPDEPTH_MALLOC=system in the environment leaves glibc's defaults alone. Returns whether the
 // tuning was applied.
 bool tune_malloc_for_tensors();
+
+// When libblas.so.3 is OpenBLAS's pthread build, its own threads fight LibTorch's OpenMP pool
+// (measured 2.5x slower on 2 cores, docs/PERFORMANCE.md): give it one thread, LibTorch
+// parallelises around it. Leaves OpenBLAS alone when OPENBLAS_NUM_THREADS is set or the BLAS is
+// the OpenMP build (which shares the pool). Returns a description of what it found and did.
+std::string tune_blas_threads();
 
 }  // namespace glpdepth
