@@ -15,14 +15,18 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-# libblas.so.3 -> the OpenMP OpenBLAS (the pthread build, if also installed, has a higher
+# BLAS -> the OpenMP OpenBLAS (the pthread build, if also installed, has a higher
 # priority and would win in auto mode; its threads fight LibTorch's OpenMP pool).
+# LibTorch links libblas.so.3, liblapack.so.3 and libopenblas.so.0: all three must be the same build.
 select_openmp_blas() {
-  local alt=libblas.so.3-x86_64-linux-gnu
-  local want=/usr/lib/x86_64-linux-gnu/openblas-openmp/libblas.so.3
-  if [ -e "$want" ] && [ "$(readlink -f /etc/alternatives/$alt 2>/dev/null)" != "$want" ]; then
-    ${SUDO:-} update-alternatives --set "$alt" "$want" >/dev/null && echo "install-deps: libblas.so.3 -> $want"
-  fi
+  local lib want
+  for lib in libblas.so.3 liblapack.so.3 libopenblas.so.0; do
+    want=/usr/lib/x86_64-linux-gnu/openblas-openmp/$lib
+    if [ -e "$want" ] && [ "$(readlink -f "/etc/alternatives/$lib-x86_64-linux-gnu" 2>/dev/null)" != "$want" ]; then
+      ${SUDO:-} update-alternatives --set "$lib-x86_64-linux-gnu" "$want" >/dev/null &&
+        echo "install-deps: $lib -> $want"
+    fi
+  done
 }
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages present"
