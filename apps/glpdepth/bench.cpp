@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <iomanip>
+#include <fstream>
 #include <iostream>
 
 #ifdef GLPDEPTH_HAVE_CUDA
@@ -52,7 +53,15 @@ torch::Tensor synthetic_input(int64_t batch, int64_t height, int64_t width) {
   return (0.5 + 0.5 * torch::sin(0.05 * x * (c + 1) + 0.07 * y + 0.3 * b + c)).to(torch::kFloat32);
 }
 
+// Peak resident memory of this process image. VmHWM, not getrusage's ru_maxrss: Linux carries
+// ru_maxrss across execve, so a bench started from a big parent (race.py holding a model)
+// reported the parent's peak.
 double peak_rss_mib() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;  // kB
+  }
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   return usage.ru_maxrss / 1024.0;  // Linux reports KiB
