@@ -68,12 +68,14 @@ torch::Tensor OverlapPatchEmbedImpl::forward(const torch::Tensor& x, int64_t& h,
   return norm->forward(image_to_tokens(y));
 }
 
-// The score matrix of the long stage-1/2 sequences is large (26752 x 418 floats = 45 MB at
-// 352x1216): the softmax runs in place (no second matrix), and very large inputs go through in
-// blocks of queries so that the matrix stays bounded. Each row's arithmetic is that of the
-// plain formula.
-torch::Tensor blocked_attention(const torch::Tensor& query, const torch::Tensor& key_t,
-                                const torch::Tensor& value, int64_t block_floats) {
+// Inference attention straight from the token layouts: for each image and head, 2-D matrix
+// products on strided views of q [B,N,C] and kv [B,Nk,2C] (BLAS takes the row strides as leading
+// dimensions), written into the head's columns of the output, so the head split and merge need
+// no copies. The score matrix of the long stage-1/2 sequences is large (26752 x 418 floats =
+// 45 MB at 352x1216): the softmax runs in place, and very large inputs go through in blocks of
+// queries so that the matrix stays bounded. Each row's arithmetic is that of the plain formula.
+torch::Tensor attention_inference(const torch::Tensor& scaled_query, const torch::Tensor& key_value,
+                                  int64_t num_heads, int64_t block_floats) {
   // Default 16 MiB of scores: on 2 cores smaller blocks measured no faster (docs/PERFORMANCE.md),
   // so blocks only bound the memory of very large inputs. GLPDEPTH_ATTN_BLOCK (floats) overrides.
   static const int64_t default_block = [] {
@@ -82,20 +84,27 @@ torch::Tensor blocked_attention(const torch::Tensor& query, const torch::Tensor&
     return value > 0 ? static_cast<int64_t>(value) : (int64_t{1} << 22);
   }();
   if (block_floats <= 0) block_floats = default_block;
-  const int64_t tokens = query.size(2), keys = key_t.size(3);
-  const int64_t rows_per_block = std::max<int64_t>(
-      16, block_floats / std::max<int64_t>(1, keys * query.size(0) * query.size(1)));
-  if (tokens <= rows_per_block) {
-    auto scores = torch::matmul(query, key_t);
-    at::_softmax_out(scores, scores, -1, false);
-    return torch::matmul(scores, value);
-  }
-  auto out = torch::empty({query.size(0), query.size(1), tokens, value.size(3)}, query.options());
-  for (int64_t start = 0; start < tokens; start += rows_per_block) {
-    const int64_t rows = std::min(rows_per_block, tokens - start);
-    auto scores = torch::matmul(query.narrow(2, start, rows), key_t);
-    at::_softmax_out(scores, scores, -1, false);
-    out.narrow(2, start, rows).copy_(torch::matmul(scores, value));
+  const int64_t batch = scaled_query.size(0), tokens = scaled_query.size(1);
+  const int64_t dim = scaled_query.size(2), keys = key_value.size(1);
+  const int64_t head_dim = dim / num_heads;
+  check(key_value.size(0) == batch && key_value.size(2) == 2 * dim && dim % num_heads == 0,
+        "attention: query ", scaled_query.sizes(), " and key/value ", key_value.sizes(),
+        " do not match ", num_heads, " heads");
+  const int64_t rows_per_block = std::max<int64_t>(16, block_floats / std::max<int64_t>(1, keys));
+  auto out = torch::empty({batch, tokens, dim}, scaled_query.options());
+  for (int64_t b = 0; b < batch; ++b) {
+    const auto q = scaled_query[b], kv = key_value[b], o = out[b];
+    for (int64_t head = 0; head < num_heads; ++head) {
+      const auto key_t = kv.narrow(1, head * head_dim, head_dim).t();          // [d, Nk]
+      const auto value = kv.narrow(1, dim + head * head_dim, head_dim);         // [Nk, d]
+      for (int64_t start = 0; start < tokens; start += rows_per_block) {
+        const int64_t rows = std::min(rows_per_block, tokens - start);
+        auto scores = at::mm(q.narrow(0, start, rows).narrow(1, head * head_dim, head_dim), key_t);
+        at::_softmax_out(scores, scores, -1, false);
+        auto target = o.narrow(0, start, rows).narrow(1, head * head_dim, head_dim);
+        at::mm_out(target, scores, value);
+      }
+    }
   }
   return out;
 }
@@ -117,25 +126,20 @@ EfficientAttentionImpl::EfficientAttentionImpl(int64_t dim, int64_t num_heads, i
 
 torch::Tensor EfficientAttentionImpl::forward(const torch::Tensor& x, int64_t h, int64_t w) {
   const int64_t batch = x.size(0), tokens = x.size(1), head_dim = dim / num_heads;
-  auto query = q->forward(x).view({batch, tokens, num_heads, head_dim}).permute({0, 2, 1, 3});
+  // The scale goes on q (N x C values) rather than on the N x Nk scores.
+  auto scaled_query = q->forward(x) * scale;
   torch::Tensor reduced = x;
   if (sr_ratio > 1) {
     reduced = norm->forward(image_to_tokens(sr->forward(tokens_to_image(x, h, w))));
   }
-  // kv rows [0, C) are keys, [C, 2C) values, each head-major.
-  auto key_value = kv->forward(reduced)
-                       .view({batch, reduced.size(1), 2, num_heads, head_dim})
-                       .permute({2, 0, 3, 1, 4});
-  auto key = key_value[0], value = key_value[1];
-  auto scaled_query = query * scale;  // scale is 1/sqrt(64) = 1/8 for every variant: exact
-  const auto key_t = key.transpose(-2, -1);
-  torch::Tensor out;
-  if (!torch::GradMode::is_enabled()) {
-    out = blocked_attention(scaled_query, key_t, value);
-  } else {
-    auto attention = torch::softmax(torch::matmul(scaled_query, key_t), -1);
-    out = torch::matmul(attention, value);
-  }
+  // kv columns [0, C) are keys, [C, 2C) values, each head-major.
+  auto key_value = kv->forward(reduced);
+  if (!torch::GradMode::is_enabled())
+    return proj->forward(attention_inference(scaled_query, key_value, num_heads));
+  auto split = key_value.view({batch, reduced.size(1), 2, num_heads, head_dim}).permute({2, 0, 3, 1, 4});
+  auto query = scaled_query.view({batch, tokens, num_heads, head_dim}).permute({0, 2, 1, 3});
+  auto attention = torch::softmax(torch::matmul(query, split[0].transpose(-2, -1)), -1);
+  auto out = torch::matmul(attention, split[1]);
   return proj->forward(out.transpose(1, 2).reshape({batch, tokens, dim}));
 }
 

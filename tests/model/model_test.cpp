@@ -349,19 +349,24 @@ TEST(ModelNumerics, DecoderWiringMatchesSpec) {
   EXPECT_TRUE(torch::equal(got, g));
 }
 
-// The inference path (no grad): blocked attention with the softmax in place, GELU in place.
-// It must equal the plain formula for any block size, heads, batch and ragged last block.
-TEST(ModelNumerics, BlockedAttentionEqualsThePlainFormula) {
+// The inference path (no grad): per-head products on strided views, blocked queries, softmax
+// and GELU in place. It must equal the plain formula (heads split by view/permute as the
+// reference does) for any block size, heads, batch and ragged last block.
+TEST(ModelNumerics, InferenceAttentionEqualsThePlainFormula) {
   torch::manual_seed(3);
   for (auto [batch, heads, tokens, keys, block] :
        std::vector<std::array<int64_t, 5>>{{1, 1, 1000, 37, 37 * 64}, {2, 5, 333, 20, 2000},
-                                           {1, 2, 50, 50, 1 << 20}}) {
-    auto q = torch::randn({batch, heads, tokens, 16});
-    auto kt = torch::randn({batch, heads, 16, keys});
-    auto v = torch::randn({batch, heads, keys, 16});
-    auto expected = torch::matmul(torch::softmax(torch::matmul(q, kt), -1), v);
+                                           {1, 2, 50, 50, 1 << 20}, {2, 8, 40, 40, 0}}) {
+    const int64_t d = 16, c = heads * d;
+    auto q = torch::randn({batch, tokens, c});
+    auto kv = torch::randn({batch, keys, 2 * c});
+    auto qh = q.view({batch, tokens, heads, d}).permute({0, 2, 1, 3});
+    auto split = kv.view({batch, keys, 2, heads, d}).permute({2, 0, 3, 1, 4});
+    auto expected = torch::matmul(torch::softmax(torch::matmul(qh, split[0].transpose(-2, -1)), -1), split[1])
+                        .transpose(1, 2)
+                        .reshape({batch, tokens, c});
     torch::NoGradGuard no_grad;
-    auto got = blocked_attention(q, kt, v, block);
+    auto got = attention_inference(q, kv, heads, block);
     ASSERT_EQ(got.sizes(), expected.sizes());
     EXPECT_TRUE(torch::allclose(got, expected, 1e-5, 1e-6)) << tokens << " tokens, block " << block;
   }

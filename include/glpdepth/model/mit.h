@@ -37,11 +37,13 @@ struct OverlapPatchEmbedImpl : torch::nn::Module {
 TORCH_MODULE(OverlapPatchEmbed);
 
 // Efficient self-attention with spatial reduction.
-// softmax(query key_t) value for inference (no autograd), [B, heads, N, d]: the queries go
-// through in blocks of about `block_floats` scores, softmax in place (see mit.cpp). 0 = the
-// default block (16 MiB of scores). Used by EfficientAttention when grad mode is off; public for tests.
-torch::Tensor blocked_attention(const torch::Tensor& query, const torch::Tensor& key_t,
-                                const torch::Tensor& value, int64_t block_floats = 0);
+// Multi-head softmax(q k^T) v for inference (no autograd) from the token layouts: scaled_query
+// [B, N, C] (already multiplied by head_dim^-0.5), key_value [B, Nk, 2C] (keys in columns
+// [0, C), values in [C, 2C), head-major). Returns [B, N, C], heads side by side. The queries go
+// through in blocks of about `block_floats` scores, softmax in place (see mit.cpp); 0 = the
+// default block (16 MiB of scores). Used by EfficientAttention when grad mode is off.
+torch::Tensor attention_inference(const torch::Tensor& scaled_query, const torch::Tensor& key_value,
+                                  int64_t num_heads, int64_t block_floats = 0);
 
 struct EfficientAttentionImpl : torch::nn::Module {
   EfficientAttentionImpl(int64_t dim, int64_t num_heads, int64_t sr_ratio);
