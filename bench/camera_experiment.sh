@@ -49,7 +49,7 @@ for mode in $MODES; do
       rm -rf "$run"
       # Crops fit both quarter-size frames (311x94 and 220x100).
       "$GLPDEPTH" train --dataset "${DATASET[$train_cam]}" --data_path "$OUT/data-$train_cam" \
-        --no_window --crop_h 88 --crop_w 192 --encoder b0 --epochs "$EPOCHS" --batch_size 8 \
+        --crop_h 88 --crop_w 192 --encoder b0 --epochs "$EPOCHS" --batch_size 8 \
         --lr 5e-4 --optimizer adamw --schedule cosine --warmup_steps 20 --workers 2 \
         --log_dir "$OUT/logs" --exp_name "$mode-$train_cam" --log_every 50 --threads "$THREADS" \
         --seed 1 "${extra[@]}"

@@ -16,7 +16,7 @@ echo "== 1/4 synthetic scenes: $FRAMES KITTI-like frames (quarter size) -> $OUT/
   --val_fraction 0.1 --test_fraction 0.1
 
 echo "== 2/4 training MiT-b0 GLPDepth for $EPOCHS epochs on the CPU -> $OUT/logs"
-"$GLPDEPTH" train --dataset kitti --data_path "$OUT/data" --no_window --crop_h 94 --crop_w 256 \
+"$GLPDEPTH" train --dataset kitti --data_path "$OUT/data" --crop_h 94 --crop_w 256 \
   --encoder b0 --epochs "$EPOCHS" --batch_size 8 --lr 5e-4 --optimizer adamw --schedule cosine \
   --warmup_steps 20 --workers 2 --log_dir "$OUT/logs" --exp_name demo --log_every 10 \
   --threads "$THREADS" --seed 1

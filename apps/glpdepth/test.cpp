@@ -147,8 +147,7 @@ void run_test(const TestCli& o, const CommonOptions& common) {
   bool use_window = defaults.window != WindowKind::none && o.window != "off";
   if (use_window && o.window == "auto") {
     Sample first = dataset->get(0);
-    const int need_w = defaults.window_w + defaults.window_right_margin;
-    if (first.height() < defaults.window_h || first.width() < need_w) {
+    if (!frame_holds_window(first.width(), first.height(), defaults)) {
       use_window = false;
       std::cerr << "note: frames are " << first.width() << "x" << first.height()
                 << ", smaller than the " << dataset_name << " window " << defaults.window_w << "x"

@@ -62,7 +62,8 @@ void setup_train(CLI::App& command, CommonOptions& common) {
   add_option(command, "crop_w", c.crop_w, "random-crop width (0: the dataset's, 704 KITTI/DS, 576 NYU)");
   add_option(command, "window_h", c.window_h, "dataset window height (0: the dataset's, 352 KITTI kb-crop, 384 DS)");
   add_option(command, "window_w", c.window_w, "dataset window width (0: the dataset's, 1216 KITTI kb-crop, 864 DS)");
-  add_flag(command, "no_window", c.no_window, "no dataset window: whole frames (small synthetic sets)");
+  add_option(command, "window", c.window, "dataset window (KITTI kb-crop, DrivingStereo 384x864): auto (off for frames smaller than it), on or off");
+  add_flag(command, "no_window", c.no_window, "same as --window off");
   add_option(command, "workers", c.workers, "data-loading threads");
   add_flag(command, "skip_bad_samples", c.skip_bad_samples, "skip unreadable samples (counted) instead of stopping");
   add_option(command, "flip_p", c.augment.flip_p, "horizontal flip probability");

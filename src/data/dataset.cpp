@@ -379,6 +379,11 @@ fs::path default_list_path(const fs::path& data_path, const std::string& split) 
   return data_path / "lists" / (split + ".txt");
 }
 
+bool frame_holds_window(int width, int height, const DatasetDefaults& d) {
+  if (d.window == WindowKind::none) return true;
+  return height >= d.window_h && width >= d.window_w + d.window_right_margin;
+}
+
 void apply_window(Sample& s, const DatasetDefaults& d) {
   if (d.window == WindowKind::none) return;
   const int w = s.width(), h = s.height();

@@ -42,7 +42,7 @@ void to_json(nlohmann::json& j, const TrainConfig& c) {
       {"dataset", c.dataset}, {"data_path", c.data_path}, {"train_list", c.train_list},
       {"val_list", c.val_list}, {"max_depth", c.max_depth}, {"max_depth_eval", c.max_depth_eval},
       {"min_depth_eval", c.min_depth_eval}, {"crop_h", c.crop_h}, {"crop_w", c.crop_w},
-      {"window_h", c.window_h}, {"window_w", c.window_w}, {"no_window", c.no_window},
+      {"window_h", c.window_h}, {"window_w", c.window_w}, {"window", c.window}, {"no_window", c.no_window},
       {"workers", c.workers}, {"skip_bad_samples", c.skip_bad_samples}, {"augment", c.augment},
       {"encoder", c.encoder}, {"pretrained", c.pretrained}, {"drop_path_rate", c.drop_path_rate},
       {"canonical_focal", c.canonical_focal},
@@ -229,7 +229,26 @@ TrainResult train(const TrainConfig& config, std::ostream& log, const std::atomi
   train_options.max_depth = static_cast<float>(max_depth);
   train_options.window_h = config.window_h;
   train_options.window_w = config.window_w;
-  if (config.no_window) train_options.window = false;
+  const std::string window = config.no_window ? "off" : config.window;
+  check(window == "auto" || window == "on" || window == "off", "--window ", config.window,
+        ": expected auto, on or off");
+  if (window == "off") {
+    train_options.window = false;
+  } else if (window == "auto") {
+    DatasetDefaults window_defaults = dataset_defaults(config.dataset);
+    if (config.window_h > 0) window_defaults.window_h = config.window_h;
+    if (config.window_w > 0) window_defaults.window_w = config.window_w;
+    DatasetOptions probe_options = train_options;
+    probe_options.window = false;
+    auto probe = make_dataset(probe_options);
+    const Sample first = probe->size() > 0 ? probe->get(0) : Sample{};
+    if (probe->size() > 0 && !frame_holds_window(first.width(), first.height(), window_defaults)) {
+      train_options.window = false;
+      out << "train: frames are " << first.width() << "x" << first.height() << ", smaller than the "
+          << window_defaults.name << " window " << window_defaults.window_w << "x"
+          << window_defaults.window_h << "; training on whole frames (--window auto)\n";
+    }
+  }
   std::shared_ptr<const Dataset> train_set = make_dataset(train_options);
 
   std::shared_ptr<const Dataset> val_set;

@@ -39,7 +39,7 @@ class CameraCli : public ::testing::Test {
   static fs::path run_dir(const std::string& name) { return dir_->path() / "logs" / "kitti" / name; }
   static std::string train_args(const std::string& name) {
     return "train --dataset kitti --data_path " + data().string() +
-           " --no_window --crop_h 32 --crop_w 64 --encoder b0 --epochs 1 --batch_size 2"
+           " --crop_h 32 --crop_w 64 --encoder b0 --epochs 1 --batch_size 2"
            " --max_steps_per_epoch 2 --workers 1 --threads 1 --log_dir " +
            (dir_->path() / "logs").string() + " --exp_name " + name;
   }
@@ -123,6 +123,19 @@ TEST_F(CameraCli, ExportsKeepOrExplainTheMode) {
   ASSERT_EQ(b.code, 0) << b.err;
   EXPECT_NE(b.err.find("--canonical_focal 90"), std::string::npos) << b.err;
   EXPECT_DOUBLE_EQ(load_model(pth, "", 0, 80)->options().canonical_focal, 0.0);
+}
+
+// The training set-up above gives no window flag: --window auto must have trained on the whole
+// 155x47 frames (smaller than the KITTI kb-crop window). --window on must refuse them.
+TEST_F(CameraCli, WindowAutoTrainsOnWholeSmallFrames) {
+  auto config = nlohmann::json::parse(read_file_bytes(run_dir("aware") / "config.json"));
+  EXPECT_EQ(config.at("window").get<std::string>(), "auto");
+  CliRun on = run(train_args("window-on") + " --window on");
+  EXPECT_NE(on.code, 0);
+  EXPECT_NE(on.err.find("window"), std::string::npos) << on.err;
+  CliRun bad = run(train_args("window-bad") + " --window sometimes");
+  EXPECT_NE(bad.code, 0);
+  EXPECT_NE(bad.err.find("--window sometimes"), std::string::npos) << bad.err;
 }
 
 TEST_F(CameraCli, MixingTheModesUpIsAnError) {

@@ -94,6 +94,10 @@ std::filesystem::path default_list_path(const std::filesystem::path& data_path,
 // Throws Error naming the sample when the frame is smaller than the window (spec B19).
 void apply_window(Sample& sample, const DatasetDefaults& defaults);
 
+// Whether a width x height frame holds the dataset window of `defaults` (always true for
+// WindowKind::none): the "auto" window choice of `train` and `test`.
+bool frame_holds_window(int width, int height, const DatasetDefaults& defaults);
+
 // Reads {fx, fy, cx, cy[, width, height]} from a camera.json; intrinsics are rescaled when the
 // file's width/height differ from the frame's (pass 0 to skip the rescale).
 Intrinsics read_camera_json(const std::filesystem::path& file, int frame_width, int frame_height);

@@ -25,7 +25,10 @@ struct TrainConfig {
   double min_depth_eval = 1e-3;
   int crop_h = 0, crop_w = 0;  // 0 = the dataset's training crop
   int window_h = 0, window_w = 0;  // dataset window (KITTI kb-crop, DS 384x864); 0 = the dataset's
-  bool no_window = false;          // use whole frames (e.g. small synthetic sets)
+  // auto: the dataset window when the frames hold it, else whole frames (small synthetic sets);
+  // on: always (an error for smaller frames); off: whole frames. no_window = true means off.
+  std::string window = "auto";
+  bool no_window = false;
   int workers = 4;
   bool skip_bad_samples = false;
   AugmentOptions augment;
