@@ -146,12 +146,10 @@ void run_test(const TestCli& o, const CommonOptions& common) {
 
   bool use_window = defaults.window != WindowKind::none && o.window != "off";
   if (use_window && o.window == "auto") {
-    Sample first = dataset->get(0);
-    if (!frame_holds_window(first.width(), first.height(), defaults)) {
+    const std::string why = window_does_not_fit(*dataset, defaults);
+    if (!why.empty()) {
       use_window = false;
-      std::cerr << "note: frames are " << first.width() << "x" << first.height()
-                << ", smaller than the " << dataset_name << " window " << defaults.window_w << "x"
-                << defaults.window_h << "; evaluating whole frames (--window auto)\n";
+      std::cerr << "note: " << why << "; evaluating whole frames (--window auto)\n";
     }
   }
   const bool full_frame =

@@ -384,6 +384,14 @@ bool frame_holds_window(int width, int height, const DatasetDefaults& d) {
   return height >= d.window_h && width >= d.window_w + d.window_right_margin;
 }
 
+std::string window_does_not_fit(const Dataset& unwindowed, const DatasetDefaults& d) {
+  if (unwindowed.size() == 0) return "";
+  const Sample first = unwindowed.get(0);
+  if (frame_holds_window(first.width(), first.height(), d)) return "";
+  return cat("frames are ", first.width(), "x", first.height(), ", smaller than the ", d.name,
+             " window ", d.window_w, "x", d.window_h);
+}
+
 void apply_window(Sample& s, const DatasetDefaults& d) {
   if (d.window == WindowKind::none) return;
   const int w = s.width(), h = s.height();

@@ -240,13 +240,10 @@ TrainResult train(const TrainConfig& config, std::ostream& log, const std::atomi
     if (config.window_w > 0) window_defaults.window_w = config.window_w;
     DatasetOptions probe_options = train_options;
     probe_options.window = false;
-    auto probe = make_dataset(probe_options);
-    const Sample first = probe->size() > 0 ? probe->get(0) : Sample{};
-    if (probe->size() > 0 && !frame_holds_window(first.width(), first.height(), window_defaults)) {
+    const std::string why = window_does_not_fit(*make_dataset(probe_options), window_defaults);
+    if (!why.empty()) {
       train_options.window = false;
-      out << "train: frames are " << first.width() << "x" << first.height() << ", smaller than the "
-          << window_defaults.name << " window " << window_defaults.window_w << "x"
-          << window_defaults.window_h << "; training on whole frames (--window auto)\n";
+      out << "train: " << why << "; training on whole frames (--window auto)\n";
     }
   }
   std::shared_ptr<const Dataset> train_set = make_dataset(train_options);

@@ -98,6 +98,11 @@ void apply_window(Sample& sample, const DatasetDefaults& defaults);
 // WindowKind::none): the "auto" window choice of `train` and `test`.
 bool frame_holds_window(int width, int height, const DatasetDefaults& defaults);
 
+// The "--window auto" decision of `train` and `test` on a dataset opened without its window:
+// empty when its first frame holds the window of `defaults` (or it has no samples), otherwise
+// why not, e.g. "frames are 311x94, smaller than the kitti window 1216x352".
+std::string window_does_not_fit(const Dataset& unwindowed, const DatasetDefaults& defaults);
+
 // Reads {fx, fy, cx, cy[, width, height]} from a camera.json; intrinsics are rescaled when the
 // file's width/height differ from the frame's (pass 0 to skip the rescale).
 Intrinsics read_camera_json(const std::filesystem::path& file, int frame_width, int frame_height);
