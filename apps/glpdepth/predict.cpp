@@ -14,7 +14,6 @@
 //   <stem>_panel.png    image | depth | colour bar      (--save_panel)
 //   <stem>.ply          point cloud coloured by the image (--save_ply; needs intrinsics)
 #include <chrono>
-#include <cstring>
 #include <filesystem>
 #include <future>
 #include <iomanip>
@@ -24,6 +23,7 @@
 
 #include "cli.h"
 #include "glpdepth/data/dataset.h"
+#include "glpdepth/data/loader.h"
 #include "glpdepth/io/calib.h"
 #include "glpdepth/io/colormap.h"
 #include "glpdepth/io/depth_outputs.h"
@@ -139,16 +139,6 @@ void run_predict(const PredictCli& o, const CommonOptions& common) {
     for (int64_t i : indices) samples.push_back(dataset->get(i));
     return samples;
   };
-  auto to_tensor = [](const std::vector<Sample>& samples) {
-    const int h = samples[0].height(), w = samples[0].width();
-    torch::Tensor batch = torch::empty({static_cast<int64_t>(samples.size()), h, w, 3}, torch::kUInt8);
-    for (size_t k = 0; k < samples.size(); ++k) {
-      std::memcpy(batch[k].data_ptr<uint8_t>(), samples[k].rgb.pixels.data(),
-                  samples[k].rgb.pixels.size());
-    }
-    return batch.permute({0, 3, 1, 2}).to(torch::kFloat32).div_(255.0f).contiguous();
-  };
-
   const auto start = std::chrono::steady_clock::now();
   double model_seconds = 0;
   int64_t done = 0;
@@ -162,14 +152,12 @@ void run_predict(const PredictCli& o, const CommonOptions& common) {
       const auto t0 = std::chrono::steady_clock::now();
       torch::InferenceMode inference;
       AutocastGuard autocast(device, precision);
-      auto input = to_tensor(samples).to(device);
+      // The same image and intrinsics tensors as the training and test loaders build.
+      const Batch batch = collate(samples);
+      auto input = batch.image.to(device);
       if (o.channels_last) input = input.contiguous(torch::MemoryFormat::ChannelsLast);
-      torch::Tensor cameras = torch::zeros({static_cast<int64_t>(samples.size()), 4});
-      for (size_t k = 0; k < samples.size(); ++k) {
-        const Intrinsics& c = samples[k].intrinsics;
-        cameras[k] = torch::tensor({c.fx, c.fy, c.cx, c.cy}, torch::kFloat64).to(torch::kFloat32);
-      }
-      depth = predict_depth(model, input, o.flip_test, cameras).to(torch::kCPU, torch::kFloat32);
+      depth = predict_depth(model, input, o.flip_test, batch.intrinsics)
+                  .to(torch::kCPU, torch::kFloat32);
       model_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     }
     for (size_t k = 0; k < samples.size(); ++k) {
