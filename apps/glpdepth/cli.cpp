@@ -138,8 +138,8 @@ GLPDepth load_inference_model(const std::string& ckpt, const std::string& encode
   if (ckpt.empty()) std::cerr << "warning: no --ckpt given, " << purpose << " with fresh weights\n";
   if (canonical_focal < 0 || !std::isfinite(canonical_focal))
     throw UsageError(cat("--canonical_focal: must be >= 0, got ", canonical_focal));
-  if (source.description == "glpdepth checkpoint") {
-    // Our checkpoints record the mode: a flag may only confirm it (docs/CAMERAS.md).
+  if (source.records_canonical_focal) {
+    // The file states the mode: a flag may only confirm it (docs/CAMERAS.md).
     if (canonical_focal > 0 && canonical_focal != source.canonical_focal)
       throw UsageError(cat("--canonical_focal ", canonical_focal, ": ", ckpt, " was trained ",
                            source.canonical_focal > 0

@@ -48,6 +48,7 @@ GLPDepth load_model(const std::filesystem::path& path, const std::string& encode
     // `glpdepth export --format safetensors` records the camera-aware mode here.
     auto focal = metadata.find("canonical_focal");
     if (focal != metadata.end()) {
+      found.records_canonical_focal = true;
       try {
         found.canonical_focal = std::stod(focal->second);
       } catch (const std::exception&) {
@@ -64,6 +65,7 @@ GLPDepth load_model(const std::filesystem::path& path, const std::string& encode
       const PyValue& options = value.at("model_options");
       found.encoder = options.at("encoder").as_string();
       found.max_depth = options.at("max_depth").as_float();
+      found.records_canonical_focal = true;  // absent in older files: those were metric
       if (const PyValue* focal = options.find("canonical_focal")) {
         found.canonical_focal = focal->as_float();
         check(found.canonical_focal >= 0 && std::isfinite(found.canonical_focal), what,

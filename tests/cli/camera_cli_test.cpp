@@ -119,6 +119,12 @@ TEST_F(CameraCli, ExportsKeepOrExplainTheMode) {
   CliRun a = run("export --ckpt " + ckpt() + " --format safetensors --output " + st.string());
   ASSERT_EQ(a.code, 0) << a.err;
   EXPECT_DOUBLE_EQ(load_model(st, "", 0, 80)->options().canonical_focal, 90.0);
+  // A safetensors file that records the mode is as binding as a checkpoint.
+  CliRun contradicted = run("test --dataset kitti --data_path " + data().string() + " --ckpt " +
+                            st.string() + " --threads 1 --canonical_focal 100 --result_dir " +
+                            (dir_->path() / "res").string());
+  EXPECT_EQ(contradicted.code, 2);
+  EXPECT_NE(contradicted.err.find("canonical focal 90"), std::string::npos) << contradicted.err;
   CliRun b = run("export --ckpt " + ckpt() + " --output " + pth.string());
   ASSERT_EQ(b.code, 0) << b.err;
   EXPECT_NE(b.err.find("--canonical_focal 90"), std::string::npos) << b.err;

@@ -18,6 +18,9 @@ struct ModelSource {
   std::string encoder;       // variant the weights belong to
   double max_depth = 0.0;    // stored in our checkpoints; 0 when the file does not say
   double canonical_focal = 0.0;  // camera-aware mode of the checkpoint, 0 = off
+  // Whether the file states the mode (our checkpoints; safetensors exports of camera-aware
+  // weights): then canonical_focal is the file's word, not a default.
+  bool records_canonical_focal = false;
 };
 
 // Reads weights and builds the model they belong to, loaded strictly. The model is camera-aware
