@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 CMAKE_ARGS ?=
 GLPDEPTH := $(BUILD_DIR)/glpdepth
 
-.PHONY: all deps configure build test demo bench clean format
+.PHONY: all deps configure build test demo bench clean format test-torch2 test-debian13 gpu-check-dry-run
 
 all: build
 
@@ -24,6 +24,18 @@ test: build
 
 demo: build
 	@scripts/demo.sh $(GLPDEPTH)
+
+# The same suite against pip's LibTorch 2.x (CUDA build, run on the CPU) in .venv/.
+TORCH2_BUILD ?= build-torch2
+test-torch2: deps
+	@scripts/make-venv.sh
+	@if [ ! -f $(TORCH2_BUILD)/build.ninja ]; then scripts/configure-torch2.sh $(TORCH2_BUILD); fi
+	cmake --build $(TORCH2_BUILD) -j $(JOBS)
+	cd $(TORCH2_BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900
+
+# The same suite in a Debian 13 root (LibTorch 2.6 from Debian), made once with debootstrap.
+test-debian13:
+	@scripts/debian13.sh make-test
 
 bench: build
 	@scripts/bench.sh $(BUILD_DIR)

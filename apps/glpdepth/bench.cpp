@@ -14,15 +14,12 @@
 #endif
 
 #include "cli.h"
+#include "glpdepth/infer/predictor.h"
 #include "glpdepth/io/depth_outputs.h"
-#include "glpdepth/model/glpdepth.h"
-#include "glpdepth/model/inference.h"
-#include "glpdepth/train/loss.h"
 #include "glpdepth/train/optim.h"
+#include "glpdepth/train/step.h"
 #include "glpdepth/util/atomic_file.h"
 #include "glpdepth/util/error.h"
-#include "glpdepth/util/precision.h"
-#include "glpdepth/model/loading.h"
 
 namespace glpdepth::cli {
 namespace {
@@ -38,7 +35,7 @@ struct BenchOptions {
   int warmup = 2;
   std::string amp = "none";
   bool channels_last = false;
-  double max_depth = 80.0;
+  double max_depth = 0;  // 0: the checkpoint's own (80 for fresh weights)
   std::string json;
   std::string save_output;
 };
@@ -97,34 +94,44 @@ void run_bench(const BenchOptions& options, const CommonOptions& common) {
     throw UsageError("--height/--width must be >= 32 and --batch_size >= 1");
 
   torch::manual_seed(0);
-  GLPDepth model = load_model_for_inference(options.ckpt, options.encoder, options.max_depth);
-  model->to(device);
-  if (options.channels_last) to_channels_last(*model);
-  auto input = synthetic_input(options.batch_size, options.height, options.width).to(device);
-  if (options.channels_last) input = input.contiguous(torch::MemoryFormat::ChannelsLast);
-  auto target = torch::full({options.batch_size, 1, options.height, options.width}, 20.0f,
-                            input.options().memory_format(torch::MemoryFormat::Contiguous));
+  PredictorOptions predictor_options;
+  predictor_options.device = device;
+  predictor_options.precision = precision;
+  predictor_options.channels_last = options.channels_last;
+  predictor_options.flip_test = options.mode == "flip";
+  predictor_options.encoder = options.encoder;
+  predictor_options.max_depth = options.max_depth;
+  DepthPredictor predictor = options.ckpt.empty()
+                                 ? DepthPredictor::random_weights(predictor_options)
+                                 : DepthPredictor::open(options.ckpt, predictor_options);
+  Batch batch;
+  batch.image = synthetic_input(options.batch_size, options.height, options.width).to(device);
+  // Already in the layout the predictor wants: its conversion is then free inside the timing.
+  if (options.channels_last) batch.image = batch.image.contiguous(torch::MemoryFormat::ChannelsLast);
+  batch.depth = torch::full({options.batch_size, 1, options.height, options.width}, 20.0f,
+                            torch::TensorOptions().device(device));
+  batch.intrinsics = torch::zeros({options.batch_size, 4});
+  for (int64_t i = 0; i < options.batch_size; ++i) batch.indices.push_back(i);
 
   std::unique_ptr<torch::optim::Optimizer> optimizer;
+  std::unique_ptr<TrainStep> train_step;
   if (options.mode == "train") {
+    GLPDepth model = predictor.model();
     model->train();
     optimizer = make_optimizer(model->parameters(), OptimOptions{});
-  } else {
-    model->eval();
+    TrainStepOptions step_options;
+    step_options.device = device;
+    step_options.precision = precision;
+    step_options.channels_last = options.channels_last;
+    train_step = std::make_unique<TrainStep>(model, *optimizer, step_options);
   }
 
   torch::Tensor last_output;
   auto step = [&] {
-    if (options.mode == "train") {
-      AutocastGuard autocast(device, precision);
-      optimizer->zero_grad();
-      auto loss = silog_loss(model->forward(input), target);
-      loss.backward();
-      optimizer->step();
+    if (train_step) {
+      train_step->run(batch);
     } else {
-      torch::InferenceMode inference;
-      AutocastGuard autocast(device, precision);
-      last_output = predict_depth(model, input, options.mode == "flip");
+      last_output = predictor.predict(batch.image);
     }
   };
 
@@ -143,7 +150,7 @@ void run_bench(const BenchOptions& options, const CommonOptions& common) {
 
   const double median = quantile(seconds, 0.5);
   nlohmann::json result = {
-      {"encoder", model->options().encoder}, {"mode", options.mode},
+      {"encoder", predictor.model_options().encoder}, {"mode", options.mode},
       {"height", options.height},            {"width", options.width},
       {"batch_size", options.batch_size},    {"device", device.str()},
       {"amp", to_string(precision)},         {"channels_last", options.channels_last},
@@ -187,7 +194,7 @@ GLPDEPTH_COMMAND({"bench", "Measure inference or training speed and memory", 80,
                     add_option(command, "warmup", options->warmup, "untimed warm-up iterations");
                     add_option(command, "amp", options->amp, "mixed precision on CUDA: none, bf16 or fp16");
                     add_flag(command, "channels_last", options->channels_last, "channels-last memory format");
-                    add_option(command, "max_depth", options->max_depth, "head scale in metres");
+                    add_option(command, "max_depth", options->max_depth, "head scale in metres (0: the checkpoint's, else 80)");
                     add_option(command, "json", options->json, "write the results as JSON to this file");
                     add_option(command, "save_output", options->save_output, "write the last inference output as float32 .npy");
                     command.callback([options, &common] { run_bench(*options, common); });

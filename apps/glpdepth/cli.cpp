@@ -9,9 +9,7 @@
 
 #include <iostream>
 
-#include "glpdepth/model/loading.h"
 #include "glpdepth/util/error.h"
-#include "glpdepth/util/precision.h"
 #include "glpdepth/util/threads.h"
 
 namespace glpdepth::cli {
@@ -128,36 +126,15 @@ std::vector<std::string> expand_config_files(int argc, char** argv) {
   return args;
 }
 
-GLPDepth load_inference_model(const std::string& ckpt, const std::string& encoder,
-                              double max_depth, double fallback_max_depth,
-                              const torch::Device& device, bool channels_last,
-                              const std::string& purpose, double canonical_focal,
-                              ModelSource* source_out) {
-  ModelSource source;
-  GLPDepth model = load_model_for_inference(ckpt, encoder, max_depth, fallback_max_depth, &source);
+DepthPredictor open_predictor(const std::string& ckpt, const PredictorOptions& options,
+                              const std::string& purpose) {
   if (ckpt.empty()) std::cerr << "warning: no --ckpt given, " << purpose << " with fresh weights\n";
-  if (canonical_focal < 0 || !std::isfinite(canonical_focal))
-    throw UsageError(cat("--canonical_focal: must be >= 0, got ", canonical_focal));
-  if (source.records_canonical_focal) {
-    // The file states the mode: a flag may only confirm it (docs/CAMERAS.md).
-    if (canonical_focal > 0 && canonical_focal != source.canonical_focal)
-      throw UsageError(cat("--canonical_focal ", canonical_focal, ": ", ckpt, " was trained ",
-                           source.canonical_focal > 0
-                               ? cat("with canonical focal ", source.canonical_focal, " px")
-                               : std::string("without the camera-aware mode"),
-                           "; leave the flag out"));
-  } else if (canonical_focal > 0) {
-    model->set_canonical_focal(canonical_focal);  // plain weights files cannot say it themselves
-    source.canonical_focal = canonical_focal;
-  }
-  if (model->options().canonical_focal > 0)
+  DepthPredictor predictor = ckpt.empty() ? DepthPredictor::random_weights(options)
+                                          : DepthPredictor::open(ckpt, options);
+  if (predictor.camera_aware())
     std::cerr << purpose << ": camera-aware model, depth = output x fx / "
-              << model->options().canonical_focal << " px\n";
-  model->to(device);
-  if (channels_last) to_channels_last(*model);
-  model->eval();
-  if (source_out) *source_out = source;
-  return model;
+              << predictor.model_options().canonical_focal << " px\n";
+  return predictor;
 }
 
 std::string format_seconds(double seconds) {

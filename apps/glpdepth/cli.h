@@ -9,8 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "glpdepth/model/glpdepth.h"
-#include "glpdepth/model/loading.h"
+#include "glpdepth/infer/predictor.h"
 
 namespace glpdepth::cli {
 
@@ -63,16 +62,10 @@ int apply_threads(const CommonOptions& common);
 // flags given on the command line (which come later) override the file.
 std::vector<std::string> expand_config_files(int argc, char** argv);
 
-// The model for test/predict/bench: our checkpoint, a PyTorch/safetensors file or (no --ckpt)
-// fresh weights, with warnings for the cases a user should know about, on `device`, in eval mode.
-// `source` (optional) receives what the file was. `purpose` completes "no --ckpt given, <purpose> with fresh weights".
-// `canonical_focal` (--canonical_focal, 0 = not given) makes plain weights files camera-aware; for
-// our checkpoints, which record the mode, it must agree with the file (UsageError otherwise).
-GLPDepth load_inference_model(const std::string& ckpt, const std::string& encoder,
-                              double max_depth, double fallback_max_depth,
-                              const torch::Device& device, bool channels_last,
-                              const std::string& purpose, double canonical_focal = 0.0,
-                              ModelSource* source = nullptr);
+// The predictor of test/predict/bench: --ckpt (any weights file the library reads), or fresh
+// weights with a warning when none is given. Says on stderr when the model is camera-aware.
+DepthPredictor open_predictor(const std::string& ckpt, const PredictorOptions& options,
+                              const std::string& purpose);
 
 // Formats a duration for humans: "1.2 s", "3 min 04 s".
 std::string format_seconds(double seconds);

@@ -28,8 +28,6 @@
 #include "glpdepth/io/colormap.h"
 #include "glpdepth/io/depth_outputs.h"
 #include "glpdepth/io/image.h"
-#include "glpdepth/model/inference.h"
-#include "glpdepth/model/loading.h"
 #include "glpdepth/util/error.h"
 #include "glpdepth/util/precision.h"
 
@@ -114,14 +112,18 @@ void run_predict(const PredictCli& o, const CommonOptions& common) {
     }
   }
 
-  ModelSource source;
-  GLPDepth model = load_inference_model(o.ckpt, o.encoder, o.max_depth, 80.0, device,
-                                        o.channels_last, "predicting", o.canonical_focal, &source);
-  if (model->options().canonical_focal > 0 && !intrinsics)
-    throw UsageError(cat(o.ckpt.empty() ? std::string("--canonical_focal") : o.ckpt,
-                         ": camera-aware model (canonical focal ", model->options().canonical_focal,
-                         " px) needs the camera: --intrinsics fx,fy,cx,cy or --calib FILE"));
-  const double max_depth = model->options().max_depth;
+  PredictorOptions predictor_options;
+  predictor_options.device = device;
+  predictor_options.precision = precision;
+  predictor_options.channels_last = o.channels_last;
+  predictor_options.flip_test = o.flip_test;
+  predictor_options.encoder = o.encoder;
+  predictor_options.max_depth = o.max_depth;
+  predictor_options.canonical_focal = o.canonical_focal;
+  DepthPredictor predictor = open_predictor(o.ckpt, predictor_options, "predicting");
+  predictor.require_intrinsics(intrinsics.has_value(),
+                               o.ckpt.empty() ? std::string("--canonical_focal") : o.ckpt);
+  const double max_depth = predictor.model_options().max_depth;
   const double vis_min = o.vis_min, vis_max = o.vis_max > 0 ? o.vis_max : max_depth;
   if (!(vis_max > vis_min))
     throw UsageError(cat("--vis_max (", vis_max, ") must exceed --vis_min (", vis_min, ")"));
@@ -129,8 +131,8 @@ void run_predict(const PredictCli& o, const CommonOptions& common) {
   const fs::path out_dir(o.output);
   fs::create_directories(out_dir);
   std::cerr << "predict: " << count << " images (" << size_order.size() << " sizes, "
-            << batches.size() << " batches), MiT-" << model->options().encoder << " ("
-            << source.description << (o.ckpt.empty() ? "" : " " + o.ckpt) << "), "
+            << batches.size() << " batches), MiT-" << predictor.model_options().encoder << " ("
+            << predictor.source().description << (o.ckpt.empty() ? "" : " " + o.ckpt) << "), "
             << device.str() << ", " << threads << " threads" << (o.flip_test ? ", flip test" : "")
             << "\n";
 
@@ -147,19 +149,10 @@ void run_predict(const PredictCli& o, const CommonOptions& common) {
   for (size_t b = 0; b < batches.size(); ++b) {
     std::vector<Sample> samples = next.get();
     if (b + 1 < batches.size()) next = std::async(std::launch::async, decode, batches[b + 1]);
-    torch::Tensor depth;
-    {
-      const auto t0 = std::chrono::steady_clock::now();
-      torch::InferenceMode inference;
-      AutocastGuard autocast(device, precision);
-      // The same image and intrinsics tensors as the training and test loaders build.
-      const Batch batch = collate(samples);
-      auto input = batch.image.to(device);
-      if (o.channels_last) input = input.contiguous(torch::MemoryFormat::ChannelsLast);
-      depth = predict_depth(model, input, o.flip_test, batch.intrinsics)
-                  .to(torch::kCPU, torch::kFloat32);
-      model_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    }
+    // The same image and intrinsics tensors as the training and test loaders build.
+    const auto t0 = std::chrono::steady_clock::now();
+    const torch::Tensor depth = predictor.predict(collate(samples));
+    model_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     for (size_t k = 0; k < samples.size(); ++k) {
       const Sample& s = samples[k];
       const torch::Tensor d = depth[k][0].contiguous();

@@ -1,13 +1,8 @@
 // `glpdepth test`: evaluates a checkpoint on a dataset with depth (KITTI Eigen, DrivingStereo,
 // NYU v2, our synthetic sets) and optionally writes the 16-bit eval PNGs and colour
 // visualisations (spec 6.3, 7; fixes B3, B5, B10, B11, B15).
-//
-// Windows and protocols. The KITTI and DrivingStereo loaders cut a fixed window out of image and
-// GT (KITTI kb-crop 352x1216). For the KITTI full-frame protocol the GT must stay full size, so
-// the dataset is opened without its window and the window is cut out of the image batch here;
-// the prediction is then placed back into the full frame and only pixels under it are evaluated
-// (the library's full-frame rule). `--window auto` (the default) turns the window off for frames
-// smaller than it (e.g. synthetic sets written at --scale 0.25): the whole frame is evaluated.
+// The evaluation itself (windows, protocols, metrics, outputs) is the library's evaluator
+// (eval/evaluator.h), the same one that validates during training.
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,15 +16,10 @@
 #include "glpdepth/data/dataset.h"
 #include "glpdepth/data/loader.h"
 #include "glpdepth/eval/crops.h"
-#include "glpdepth/eval/metrics.h"
+#include "glpdepth/eval/evaluator.h"
 #include "glpdepth/eval/results.h"
 #include "glpdepth/io/calib.h"
 #include "glpdepth/io/colormap.h"
-#include "glpdepth/io/depth_outputs.h"
-#include "glpdepth/io/image.h"
-#include "glpdepth/model/inference.h"
-#include "glpdepth/model/loading.h"
-#include "glpdepth/train/evaluate.h"
 #include "glpdepth/util/error.h"
 #include "glpdepth/util/precision.h"
 
@@ -95,23 +85,20 @@ class Progress {
   std::chrono::steady_clock::time_point start_;
 };
 
-Window sub_window(const DatasetDefaults& d, int height, int width) {
-  if (d.window == WindowKind::bottom_centre)
-    return {height - d.window_h, height, (width - d.window_w) / 2,
-            (width - d.window_w) / 2 + d.window_w};
-  const int right = width - d.window_right_margin;
-  return {height - d.window_h, height, right - d.window_w, right};
-}
-
 void run_test(const TestCli& o, const CommonOptions& common) {
   const int threads = apply_threads(common);
-  const torch::Device device = resolve_device(common.device);
-  const Precision precision = parse_precision(o.amp);
+  PredictorOptions predictor_options;
+  predictor_options.device = resolve_device(common.device);
+  predictor_options.precision = parse_precision(o.amp);
+  predictor_options.channels_last = o.channels_last;
+  predictor_options.flip_test = o.flip_test;
+  predictor_options.encoder = o.encoder;
+  predictor_options.max_depth = o.max_depth;
+  predictor_options.canonical_focal = o.canonical_focal;
   if (o.data_path.empty()) throw UsageError("--data_path: the dataset root is required");
   if (o.batch_size < 1) throw UsageError("--batch_size must be at least 1");
   if (o.workers < 0) throw UsageError("--workers must be >= 0");
-  if (o.window != "auto" && o.window != "on" && o.window != "off")
-    throw UsageError(cat("--window ", o.window, ": expected auto, on or off"));
+  const WindowChoice window_choice = parse_window_choice(o.window);
   if (o.split != "train" && o.split != "val" && o.split != "test")
     throw UsageError(cat("--split ", o.split, ": expected train, val or test"));
   const Colormap colormap = parse_colormap(o.colormap);
@@ -124,168 +111,99 @@ void run_test(const TestCli& o, const CommonOptions& common) {
   settings.nyu_crop = !o.no_nyu_crop;
   if (settings.protocol == KittiProtocol::full_frame && settings.dataset != EvalDataset::kitti)
     throw UsageError(cat("--protocol full-frame applies to KITTI only, not ", dataset_name));
+  settings.min_depth_eval = o.min_depth_eval;
+  settings.max_depth_eval =
+      o.max_depth_eval > 0 ? o.max_depth_eval : default_max_depth_eval(settings.dataset);
 
-  // The dataset, opened without its window: the window is decided below and, for the KITTI
-  // full-frame protocol, cut out of the image only.
   DatasetOptions data;
   data.dataset = dataset_name;
   data.data_path = o.data_path;
   data.split = o.split;
   if (!o.test_list.empty()) data.list = o.test_list;
-  data.window = false;
   data.window_h = o.window_h;
   data.window_w = o.window_w;
   data.skip_bad_lines = o.skip_bad_samples;
   if (!o.intrinsics.empty()) data.intrinsics = load_intrinsics(o.intrinsics);
-  std::shared_ptr<Dataset> dataset = make_dataset(data);
-  for (const std::string& line : dataset->skipped_lines()) std::cerr << "skipped: " << line << "\n";
-  check(dataset->size() > 0, "dataset ", dataset_name, " at ", o.data_path, ": no samples");
-  DatasetDefaults defaults = dataset_defaults(dataset_name);
-  if (o.window_h > 0) defaults.window_h = o.window_h;
-  if (o.window_w > 0) defaults.window_w = o.window_w;
-
-  bool use_window = defaults.window != WindowKind::none && o.window != "off";
-  if (use_window && o.window == "auto") {
-    const std::string why = window_does_not_fit(*dataset, defaults);
-    if (!why.empty()) {
-      use_window = false;
-      std::cerr << "note: " << why << "; evaluating whole frames (--window auto)\n";
-    }
-  }
-  const bool full_frame =
-      settings.dataset == EvalDataset::kitti && settings.protocol == KittiProtocol::full_frame;
-  if (use_window && !full_frame) {
-    // The loader crops image and GT alike.
-    data.window = std::nullopt;
-    dataset = make_dataset(data);
-  }
-  const bool crop_images_here = use_window && full_frame;
-
-  settings.min_depth_eval = o.min_depth_eval;
-  settings.max_depth_eval =
-      o.max_depth_eval > 0 ? o.max_depth_eval : default_max_depth_eval(settings.dataset);
-  const bool evaluate = dataset->has_depth();
-  if (!evaluate && !(o.save_eval_pngs || o.save_visualize))
+  const EvalData eval_data = open_eval_data(data, settings, window_choice);
+  for (const std::string& line : eval_data.dataset->skipped_lines())
+    std::cerr << "skipped: " << line << "\n";
+  check(eval_data.dataset->size() > 0, "dataset ", dataset_name, " at ", o.data_path,
+        ": no samples");
+  if (!eval_data.note.empty())
+    std::cerr << "note: " << eval_data.note << "; evaluating whole frames (--window auto)\n";
+  const bool evaluate_depth = eval_data.dataset->has_depth();
+  if (!evaluate_depth && !(o.save_eval_pngs || o.save_visualize))
     throw UsageError(cat("dataset ", dataset_name,
                          " has no depth to evaluate; add --save_eval_pngs or --save_visualize"));
 
-  ModelSource source;
-  GLPDepth model = load_inference_model(o.ckpt, o.encoder, o.max_depth,
-                                        defaults.max_depth > 0 ? defaults.max_depth : 80.0, device,
-                                        o.channels_last, "evaluating", o.canonical_focal, &source);
-  const double max_depth = model->options().max_depth;
+  const DatasetDefaults& defaults = dataset_defaults(dataset_name);
+  predictor_options.fallback_max_depth = defaults.max_depth > 0 ? defaults.max_depth : 80.0;
+  DepthPredictor predictor = open_predictor(o.ckpt, predictor_options, "evaluating");
+  const double max_depth = predictor.model_options().max_depth;
 
   const fs::path out_dir = fs::path(o.result_dir) / o.exp_name;
-  const fs::path eval_png_dir = o.save_eval_pngs ? out_dir / "eval_pngs" : fs::path();
-  const fs::path visualize_dir = o.save_visualize ? out_dir / "visualize" : fs::path();
+  EvaluatorOptions options;
+  options.settings = settings;
+  options.input_window = eval_data.input_window;
   const double png_scale = defaults.depth_scale > 0 ? defaults.depth_scale : 256.0;
-  const double vis_min = o.vis_min, vis_max = o.vis_max > 0 ? o.vis_max : max_depth;
-  if (!(vis_max > vis_min))
-    throw UsageError(cat("--vis_max (", vis_max, ") must exceed --vis_min (", vis_min, ")"));
+  // Eval PNGs and visualisations live in different folders, so neither overwrites the other
+  // (B15); the colour range is fixed, never the image's own maximum.
+  if (o.save_eval_pngs) options.sinks.push_back(eval_png_sink(out_dir / "eval_pngs", png_scale));
+  const double vis_max = o.vis_max > 0 ? o.vis_max : max_depth;
+  if (!(vis_max > o.vis_min))
+    throw UsageError(cat("--vis_max (", vis_max, ") must exceed --vis_min (", o.vis_min, ")"));
+  if (o.save_visualize)
+    options.sinks.push_back(visualize_sink(out_dir / "visualize", colormap, o.vis_min, vis_max));
   fs::create_directories(out_dir);
 
   LoaderOptions loader_options;
   loader_options.batch_size = o.batch_size;
   loader_options.workers = o.workers;
   loader_options.skip_bad_samples = o.skip_bad_samples;
-  loader_options.pin_memory = device.is_cuda();
-  Loader loader(dataset, loader_options);
+  loader_options.pin_memory = predictor_options.device.is_cuda();
+  Loader loader(eval_data.dataset, loader_options);
 
-  std::cerr << "test: " << dataset->size() << " images of " << dataset_name << " from "
-            << o.data_path << ", MiT-" << model->options().encoder << " (" << source.description
-            << (o.ckpt.empty() ? "" : " " + o.ckpt) << "), max_depth " << max_depth << ", "
-            << device.str() << ", " << threads << " threads"
-            << (o.flip_test ? ", flip test" : "") << "\n";
-
-  MetricAccumulator accumulator;
+  std::cerr << "test: " << eval_data.dataset->size() << " images of " << dataset_name << " from "
+            << o.data_path << ", MiT-" << predictor.model_options().encoder << " ("
+            << predictor.source().description << (o.ckpt.empty() ? "" : " " + o.ckpt)
+            << "), max_depth " << max_depth << ", " << predictor_options.device.str() << ", "
+            << threads << " threads" << (o.flip_test ? ", flip test" : "") << "\n";
   Progress progress("test", loader.num_batches());
-  int64_t done = 0, images = 0;
-  double model_seconds = 0;
-  const auto start = std::chrono::steady_clock::now();
-  for (Batch& batch : loader) {
-    ++done;
-    if (batch.empty()) continue;
-    torch::Tensor images_in = batch.image;
-    Window window{0, static_cast<int>(images_in.size(2)), 0, static_cast<int>(images_in.size(3))};
-    if (crop_images_here) {
-      window = sub_window(defaults, window.height(), window.width());
-      images_in = images_in.slice(2, window.top, window.bottom).slice(3, window.left, window.right);
-    }
-    torch::Tensor depth;
-    {
-      const auto t0 = std::chrono::steady_clock::now();
-      torch::InferenceMode inference;
-      AutocastGuard autocast(device, precision);
-      auto input = images_in.to(device, /*non_blocking=*/true);
-      if (o.channels_last) input = input.contiguous(torch::MemoryFormat::ChannelsLast);
-      // One forward of 2B images with --flip_test (predict_depth batches the mirrors).
-      depth = predict_depth(model, input, o.flip_test, batch.intrinsics)
-                  .to(torch::kCPU, torch::kFloat32);
-      model_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    }
-    for (int64_t i = 0; i < batch.size(); ++i) {
-      const std::string& name = batch.names[i];
-      torch::Tensor pred = depth[i][0];
-      if (evaluate) {
-        torch::Tensor gt = batch.depth[i][0];
-        if (crop_images_here) {
-          // The prediction in the full frame; pixels outside its window are not evaluated.
-          torch::Tensor full = torch::zeros_like(gt);
-          full.slice(0, window.top, window.bottom).slice(1, window.left, window.right).copy_(pred);
-          EvalFrame frame = prepare_eval_frame(settings, full, gt);
-          torch::Tensor inside = torch::zeros_like(frame.mask);
-          inside.slice(0, window.top, window.bottom).slice(1, window.left, window.right).fill_(true);
-          accumulator.add(frame.pred, frame.gt, torch::logical_and(frame.mask, inside), name);
-        } else {
-          evaluate_image(accumulator, settings, pred, gt, name);
-        }
-      }
-      // Eval PNGs and visualisations live in different folders, so neither overwrites the
-      // other (B15); the colour range is fixed, never the image's own maximum.
-      if (!eval_png_dir.empty()) write_depth_png16(eval_png_dir / png_name(name), pred, png_scale);
-      if (!visualize_dir.empty())
-        write_image(visualize_dir / png_name(name), colorize(pred, colormap, vis_min, vis_max));
-    }
-    images += batch.size();
+  options.on_batch = [&progress](int64_t done, int64_t, int64_t images) {
     progress.update(done, images);
-  }
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  const EvaluateResult result = evaluate(predictor, loader, options);
   for (const std::string& message : loader.skipped_messages())
     std::cerr << "skipped: " << message << "\n";
 
-  std::cout << "test: " << images << " images in " << format_seconds(seconds) << " ("
-            << std::fixed << std::setprecision(1) << (images ? 1e3 * model_seconds / images : 0.0)
+  std::cout << "test: " << result.images << " images in " << format_seconds(result.seconds)
+            << " (" << std::fixed << std::setprecision(1)
+            << (result.images ? 1e3 * result.model_seconds / result.images : 0.0)
             << " ms per image in the model)\n";
-  if (evaluate) {
+  if (evaluate_depth) {
     nlohmann::json extra = {
         {"checkpoint", o.ckpt},
-        {"checkpoint_kind", source.description},
-        {"encoder", model->options().encoder},
+        {"checkpoint_kind", predictor.source().description},
+        {"encoder", predictor.model_options().encoder},
         {"max_depth", max_depth},
-        {"canonical_focal", model->options().canonical_focal},
+        {"canonical_focal", predictor.model_options().canonical_focal},
         {"flip_test", o.flip_test},
-        {"window", use_window ? cat(defaults.window_w, "x", defaults.window_h) : "none"},
+        {"window", eval_data.window_description()},
         {"list", o.test_list.empty() ? default_list_path(o.data_path, o.split).string()
                                      : o.test_list},
         {"skipped_samples", loader.skipped()},
-        {"seconds", seconds}};
+        {"seconds", result.seconds}};
     const std::string text =
-        report_results(accumulator, settings, MetricTable::metrics_py,
+        report_results(result.metrics, settings, MetricTable::metrics_py,
                        {out_dir / "metrics.json", out_dir / "per_image.csv"}, extra);
     std::cout << "metrics.py convention (silog: lambda 0.5, no x100), mean over images:\n"
               << text
               << "KITTI benchmark convention (SILog(KITTI): lambda 1, x100), mean over images:\n"
-              << format_metrics_table(accumulator.mean(), MetricTable::kitti_benchmark)
+              << format_metrics_table(result.metrics.mean(), MetricTable::kitti_benchmark)
               << "results: " << (out_dir / "metrics.json").string() << ", "
               << (out_dir / "per_image.csv").string() << "\n";
   }
-  if (!eval_png_dir.empty())
-    std::cout << "eval PNGs (uint16, depth x " << png_scale << "): " << eval_png_dir.string()
-              << "\n";
-  if (!visualize_dir.empty())
-    std::cout << "visualisations (" << to_string(colormap) << ", " << vis_min << " to " << vis_max
-              << " m): " << visualize_dir.string() << "\n";
+  for (const auto& sink : options.sinks) std::cout << sink->describe() << "\n";
 }
 
 }  // namespace

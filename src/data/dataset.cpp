@@ -32,12 +32,12 @@ std::string lower(std::string s) {
 const std::vector<DatasetDefaults>& table() {
   // Spec §4: crops and scales of the original; max_depth 80 m outdoors, 10 m indoors.
   static const std::vector<DatasetDefaults> rows = {
-      {"kitti", 80.f, 1e-3f, 80.f, 352, 704, 256.f, "garg", WindowKind::bottom_centre, 352, 1216,
-       0},
+      {"kitti", 80.f, 1e-3f, 80.f, 352, 704, 256.f, "garg",
+       {WindowKind::bottom_centre, 352, 1216, 0}},
       {"drivingstereo", 80.f, 1e-3f, 80.f, 352, 704, 256.f, "none",
-       WindowKind::bottom_right_margin, 384, 864, 9},
-      {"nyudepthv2", 10.f, 1e-3f, 10.f, 448, 576, 1000.f, "eigen", WindowKind::none, 0, 0, 0},
-      {"folder", 80.f, 1e-3f, 80.f, 0, 0, 0.f, "none", WindowKind::none, 0, 0, 0},
+       {WindowKind::bottom_right_margin, 384, 864, 9}},
+      {"nyudepthv2", 10.f, 1e-3f, 10.f, 448, 576, 1000.f, "eigen", {}},
+      {"folder", 80.f, 1e-3f, 80.f, 0, 0, 0.f, "none", {}},
   };
   return rows;
 }
@@ -379,34 +379,18 @@ fs::path default_list_path(const fs::path& data_path, const std::string& split) 
   return data_path / "lists" / (split + ".txt");
 }
 
-bool frame_holds_window(int width, int height, const DatasetDefaults& d) {
-  if (d.window == WindowKind::none) return true;
-  return height >= d.window_h && width >= d.window_w + d.window_right_margin;
-}
-
 std::string window_does_not_fit(const Dataset& unwindowed, const DatasetDefaults& d) {
   if (unwindowed.size() == 0) return "";
   const Sample first = unwindowed.get(0);
-  if (frame_holds_window(first.width(), first.height(), d)) return "";
+  if (frame_holds_window(d.window, first.height(), first.width())) return "";
   return cat("frames are ", first.width(), "x", first.height(), ", smaller than the ", d.name,
-             " window ", d.window_w, "x", d.window_h);
+             " window ", d.window.width, "x", d.window.height);
 }
 
 void apply_window(Sample& s, const DatasetDefaults& d) {
-  if (d.window == WindowKind::none) return;
-  const int w = s.width(), h = s.height();
-  if (d.window == WindowKind::bottom_centre) {
-    check(w >= d.window_w && h >= d.window_h, "image ", w, "x", h, " is smaller than the ",
-          d.name, " window ", d.window_w, "x", d.window_h,
-          " (WxH); turn the window off or set a smaller one");
-    crop_sample(s, h - d.window_h, (w - d.window_w) / 2, d.window_h, d.window_w);
-  } else {
-    const int need_w = d.window_w + d.window_right_margin;
-    check(w >= need_w && h >= d.window_h, "image ", w, "x", h, " is too small for the ", d.name,
-          " window ", d.window_w, "x", d.window_h, " (needs at least ", need_w, "x", d.window_h,
-          ")");
-    crop_sample(s, h - d.window_h, w - need_w, d.window_h, d.window_w);
-  }
+  if (d.window.kind == WindowKind::none) return;
+  const Window w = window_rect(d.window, s.height(), s.width(), cat(d.name, " image"));
+  crop_sample(s, w.top, w.left, w.height(), w.width());
 }
 
 namespace {
@@ -457,9 +441,9 @@ std::unique_ptr<Dataset> make_dataset(const DatasetOptions& options) {
     d.max_depth = options.max_depth;
     d.max_depth_eval = options.max_depth;
   }
-  if (options.window_h > 0) d.window_h = options.window_h;
-  if (options.window_w > 0) d.window_w = options.window_w;
-  if (options.window && !*options.window) d.window = WindowKind::none;
+  if (options.window_h > 0) d.window.height = options.window_h;
+  if (options.window_w > 0) d.window.width = options.window_w;
+  if (options.window && !*options.window) d.window.kind = WindowKind::none;
   if (d.name == "folder") {
     auto ds = std::make_unique<FolderDataset>(options);
     ds->set_defaults(d);

@@ -87,6 +87,22 @@ using C10dBackend = c10d::Backend;
 using C10dBackend = c10d::ProcessGroup;
 #endif
 
+// Since 2.4 the TCPStore asks for its libuv backend by default, and LibTorch builds without
+// libuv (Debian's 2.6) refuse to start instead of falling back. Every rank runs the same build,
+// so every rank makes the same choice.
+c10::intrusive_ptr<c10d::TCPStore> make_tcp_store(const std::string& host,
+                                                  c10d::TCPStoreOptions options) {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+  try {
+    return c10::make_intrusive<c10d::TCPStore>(host, options);
+  } catch (const std::exception& e) {
+    if (!options.useLibUV || std::string(describe(e)).find("libuv") == std::string::npos) throw;
+    options.useLibUV = false;
+  }
+#endif
+  return c10::make_intrusive<c10d::TCPStore>(host, options);
+}
+
 class C10dGroup final : public Group {
  public:
   C10dGroup(c10::intrusive_ptr<c10d::Store> store, c10::intrusive_ptr<C10dBackend> backend,
@@ -174,7 +190,7 @@ std::shared_ptr<Group> Group::single() {
 std::shared_ptr<Group> Group::create(const DistEnv& env, const GroupOptions& options) {
   check(env.world_size >= 1 && env.rank >= 0 && env.rank < env.world_size, "distributed: rank ",
         env.rank, " is out of range for world size ", env.world_size);
-  if (env.world_size == 1) return single();
+  if (env.world_size == 1 && !options.c10d_for_one) return single();
   check(backend_available(options.backend), "distributed: ", env.world_size, " processes need the ",
         backend_name(options.backend), " backend, which this build lacks",
         options.backend == Backend::kGloo
@@ -191,7 +207,7 @@ std::shared_ptr<Group> Group::create(const DistEnv& env, const GroupOptions& opt
     store_options.numWorkers = static_cast<std::size_t>(env.world_size);
     store_options.waitWorkers = true;
     store_options.timeout = options.timeout;
-    auto store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, store_options);
+    auto store = make_tcp_store(env.master_addr, store_options);
 
 #if defined(GLPDEPTH_HAVE_NCCL) && defined(USE_C10D_NCCL)
     if (options.backend == Backend::kNccl) {

@@ -92,14 +92,7 @@ double default_depth_scale(EvalDataset dataset) {
 }
 
 Window kb_crop_window(int height, int width) {
-  check(height >= kKbCropHeight && width >= kKbCropWidth, "KITTI kb-crop needs a frame of at least ",
-        kKbCropHeight, "x", kKbCropWidth, ", got ", height, "x", width);
-  Window w;
-  w.top = height - kKbCropHeight;
-  w.bottom = height;
-  w.left = (width - kKbCropWidth) / 2;  // non-negative, so this is Python's int()
-  w.right = w.left + kKbCropWidth;
-  return w;
+  return window_rect(kKbCropWindow, height, width, "KITTI kb-crop: frame");
 }
 
 EvalCrop effective_crop(const EvalSettings& settings) {

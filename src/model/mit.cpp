@@ -2,7 +2,10 @@
 
 #include <torch/torch.h>
 
+#include <torch/version.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 
@@ -109,6 +112,45 @@ torch::Tensor attention_inference(const torch::Tensor& scaled_query, const torch
   return out;
 }
 
+namespace {
+std::atomic<AttentionKernel> chosen_kernel{AttentionKernel::kAuto};
+
+AttentionKernel resolved_kernel() {
+  const AttentionKernel kernel = chosen_kernel.load();
+  if (kernel != AttentionKernel::kAuto) return kernel;
+  return sdpa_available() ? AttentionKernel::kSdpa : AttentionKernel::kFormula;
+}
+
+// softmax(q k^T) v for q already scaled: SDPA's own scale is 1 (an explicit scale argument
+// exists since 2.1; 2.0 would apply 1/sqrt(d) a second time, so it is not used there).
+torch::Tensor sdpa(const torch::Tensor& query, const torch::Tensor& key, const torch::Tensor& value) {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
+  return at::scaled_dot_product_attention(query, key, value, /*attn_mask=*/{}, /*dropout_p=*/0.0,
+                                          /*is_causal=*/false, /*scale=*/1.0);
+#else
+  (void)query, (void)key, (void)value;
+  throw Error("scaled_dot_product_attention needs LibTorch 2.1 or newer");
+#endif
+}
+}  // namespace
+
+bool sdpa_available() {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
+  return true;
+#else
+  return false;
+#endif
+}
+
+void set_attention_kernel(AttentionKernel kernel) {
+  check(kernel != AttentionKernel::kSdpa || sdpa_available(),
+        "attention: scaled_dot_product_attention needs LibTorch 2.1 or newer (this is ",
+        TORCH_VERSION_MAJOR, ".", TORCH_VERSION_MINOR, ")");
+  chosen_kernel.store(kernel);
+}
+
+AttentionKernel attention_kernel() { return resolved_kernel(); }
+
 EfficientAttentionImpl::EfficientAttentionImpl(int64_t dim, int64_t num_heads, int64_t sr_ratio)
     : dim(dim), num_heads(num_heads), sr_ratio(sr_ratio) {
   check(dim % num_heads == 0, "attention: dim ", dim, " is not divisible by ", num_heads,
@@ -134,12 +176,18 @@ torch::Tensor EfficientAttentionImpl::forward(const torch::Tensor& x, int64_t h,
   }
   // kv columns [0, C) are keys, [C, 2C) values, each head-major.
   auto key_value = kv->forward(reduced);
-  if (!torch::GradMode::is_enabled())
+  const AttentionKernel kernel = resolved_kernel();
+  if (kernel == AttentionKernel::kFormula && !torch::GradMode::is_enabled())
     return proj->forward(attention_inference(scaled_query, key_value, num_heads));
   auto split = key_value.view({batch, reduced.size(1), 2, num_heads, head_dim}).permute({2, 0, 3, 1, 4});
   auto query = scaled_query.view({batch, tokens, num_heads, head_dim}).permute({0, 2, 1, 3});
-  auto attention = torch::softmax(torch::matmul(query, split[0].transpose(-2, -1)), -1);
-  auto out = torch::matmul(attention, split[1]);
+  torch::Tensor out;
+  if (kernel == AttentionKernel::kSdpa) {
+    out = sdpa(query, split[0], split[1]);
+  } else {
+    auto attention = torch::softmax(torch::matmul(query, split[0].transpose(-2, -1)), -1);
+    out = torch::matmul(attention, split[1]);
+  }
   return proj->forward(out.transpose(1, 2).reshape({batch, tokens, dim}));
 }
 

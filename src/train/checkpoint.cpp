@@ -28,6 +28,12 @@ std::vector<uint8_t> tensor_bytes(const torch::Tensor& tensor) {
   return std::vector<uint8_t>(data, data + contiguous.numel());
 }
 
+PyValue number_dict(const std::map<std::string, double>& numbers) {
+  PyValue dict = PyValue::dict();
+  for (const auto& [key, number] : numbers) dict.set(key, number);
+  return dict;
+}
+
 PyValue state_dict_value(const StateDict& state) {
   PyValue::Entries entries;
   entries.reserve(state.size());
@@ -61,6 +67,9 @@ CheckpointData read_metadata(const PyValue& value, const std::string& what) {
   p.train_loss_count = progress.at("train_loss_count").as_int();
   for (const auto& [key, number] : value.at("schedule").entries())
     data.schedule[key.as_string()] = number.as_float();
+  if (const PyValue* scaler = value.find("loss_scaler"))
+    for (const auto& [key, number] : scaler->entries())
+      data.loss_scaler[key.as_string()] = number.as_float();
   const PyValue& rng = value.at("rng");
   data.rng.torch_cpu = tensor_bytes(rng.at("torch_cpu").as_tensor());
   for (const auto& device : rng.at("torch_cuda").items())
@@ -93,11 +102,8 @@ void save_checkpoint(const std::filesystem::path& path, GLPDepth& model,
       .set("model_options", model_options_value(model->options()))
       .set("model", state_dict_value(module_state_dict(*model)))
       .set("optimizer", PyValue::bytes(optimizer_bytes))
-      .set("schedule", [&] {
-        PyValue schedule = PyValue::dict();
-        for (const auto& [key, number] : data.schedule) schedule.set(key, number);
-        return schedule;
-      }())
+      .set("schedule", number_dict(data.schedule))
+      .set("loss_scaler", number_dict(data.loss_scaler))
       .set("progress", PyValue::dict()
                            .set("epoch", p.epoch)
                            .set("batch_in_epoch", p.batch_in_epoch)

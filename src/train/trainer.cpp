@@ -19,11 +19,13 @@
 #include "glpdepth/model/inference.h"
 #include "glpdepth/train/checkpoint.h"
 #include "glpdepth/train/clip.h"
-#include "glpdepth/train/evaluate.h"
+#include "glpdepth/eval/evaluator.h"
+#include "glpdepth/infer/predictor.h"
 #include "glpdepth/train/log.h"
-#include "glpdepth/train/loss.h"
+#include "glpdepth/eval/loss.h"
 #include "glpdepth/train/optim.h"
 #include "glpdepth/train/run_dir.h"
+#include "glpdepth/train/step.h"
 #include "glpdepth/util/atomic_file.h"
 #include "glpdepth/util/error.h"
 #include "glpdepth/util/precision.h"
@@ -115,33 +117,6 @@ bool is_full_model(const StateDict& state) {
     if (entry.first.rfind("decoder.", 0) == 0 || entry.first.rfind("last_layer_depth.", 0) == 0)
       return true;
   return false;
-}
-
-// SiLog over the pixels of the whole distributed batch. The loss pools pixels over the batch
-// (spec §2), so averaging per-rank losses would not equal one process training on the union; here
-// each rank gets the global sums (d, d^2, count) and backpropagates a surrogate whose gradient,
-// once the reducer has averaged it over the ranks, is exactly the global loss's gradient:
-//   dL/dd_i = (d_i / N - lambda * sum(d) / N^2) / L.
-// `value` receives the global loss; `stop` is OR-ed over the ranks on the same collective.
-torch::Tensor global_silog(const torch::Tensor& pred, const torch::Tensor& gt, dist::Group& group,
-                           const SiLogOptions& options, double& value, bool& stop) {
-  auto p = pred.to(torch::kFloat32);
-  auto g = gt.to(torch::kFloat32);
-  auto mask = g > 0;
-  auto d = torch::where(mask, torch::log(g.clamp_min(1e-12)) - torch::log(p.clamp_min(options.min_pred)),
-                        torch::zeros_like(p));
-  auto local_sum = d.sum();
-  auto local_sq = (d * d).sum();
-  std::vector<double> stats = {local_sum.item<double>(), local_sq.item<double>(),
-                               static_cast<double>(mask.sum().item<int64_t>()), stop ? 1.0 : 0.0};
-  stats = group.allreduce_sum(stats);
-  stop = stats[3] > 0;
-  const double n = stats[2];
-  const double radicand = n > 0 ? stats[1] / n - options.lambda * (stats[0] / n) * (stats[0] / n) : 0;
-  value = std::sqrt(std::max(radicand, 0.0));
-  if (n == 0 || value < 1e-6) return p.sum() * 0.0;  // no valid pixel / degenerate: no gradient
-  const double world = group.size();
-  return (local_sq / (2.0 * n) - options.lambda * (stats[0] / (n * n)) * local_sum) * (world / value);
 }
 
 // Throws unless every rank holds the same weights (a cheap exact fingerprint per tensor).
@@ -236,8 +211,8 @@ TrainResult train(const TrainConfig& config, std::ostream& log, const std::atomi
     train_options.window = false;
   } else if (window == "auto") {
     DatasetDefaults window_defaults = dataset_defaults(config.dataset);
-    if (config.window_h > 0) window_defaults.window_h = config.window_h;
-    if (config.window_w > 0) window_defaults.window_w = config.window_w;
+    if (config.window_h > 0) window_defaults.window.height = config.window_h;
+    if (config.window_w > 0) window_defaults.window.width = config.window_w;
     DatasetOptions probe_options = train_options;
     probe_options.window = false;
     const std::string why = window_does_not_fit(*make_dataset(probe_options), window_defaults);
@@ -331,16 +306,20 @@ TrainResult train(const TrainConfig& config, std::ostream& log, const std::atomi
   }
   model->to(device);
   if (config.channels_last) to_channels_last(*model);
-  const std::vector<torch::Tensor> parameters = model->parameters();
-  std::unique_ptr<dist::GradientReducer> reducer;
-  if (distributed) {
-    dist::broadcast_module(*group, *model);  // identical initial weights everywhere
-    if (config.sync_bn) dist::set_sync_batchnorm_group(*model, group);
-    reducer = std::make_unique<dist::GradientReducer>(group, parameters);
-  }
+  if (distributed && config.sync_bn) dist::set_sync_batchnorm_group(*model, group);
 
   Resolved resolved = resolve_recipe(config);
-  auto optimizer = make_optimizer(parameters, resolved.optim);
+  auto optimizer = make_optimizer(model->parameters(), resolved.optim);
+  TrainStepOptions step_options;
+  step_options.device = device;
+  step_options.precision = precision;
+  step_options.channels_last = config.channels_last;
+  step_options.clip_grad = resolved.clip;
+  step_options.loss.lambda = config.silog_lambda;
+  step_options.max_nonfinite = config.max_nonfinite;
+  TrainStep trainer_step(model, *optimizer, step_options, group);
+  NonFiniteGuard& guard = trainer_step.guard();
+  const std::vector<torch::Tensor>& parameters = trainer_step.parameters();
   auto schedule = make_schedule(resolved.schedule, resolved.optim.lr, iters_per_epoch, config.epochs);
   schedule->apply(*optimizer);
   const bool plateau_on_train_loss =
@@ -379,7 +358,6 @@ TrainResult train(const TrainConfig& config, std::ostream& log, const std::atomi
 
   TrainProgress progress;
   SeedCounter seeds(config.seed);
-  NonFiniteGuard guard(config.max_nonfinite);
   if (!resume_from.empty()) {
     CheckpointData data = load_checkpoint(resume_from, model, optimizer.get());
     TrainConfig saved = nlohmann::json::parse(data.config_json).get<TrainConfig>();
@@ -398,6 +376,7 @@ TrainResult train(const TrainConfig& config, std::ostream& log, const std::atomi
     restore_rng_state(data.rng, seeds);
     progress = data.progress;
     guard.restore(progress.skipped_steps, progress.consecutive_skipped);
+    if (!data.loss_scaler.empty()) trainer_step.scaler().load_state(data.loss_scaler);
     out << "train: resumed from " << resume_from.string() << " at epoch " << progress.epoch
         << ", batch " << progress.batch_in_epoch << " (step " << progress.global_step << ")\n";
   }
@@ -409,6 +388,7 @@ TrainResult train(const TrainConfig& config, std::ostream& log, const std::atomi
     data.progress.consecutive_skipped = guard.consecutive();
     data.schedule = schedule->state();
     data.rng = capture_rng_state(seeds);
+    if (trainer_step.scaler().enabled()) data.loss_scaler = trainer_step.scaler().state();
     data.config_json = config_json.dump();
     return data;
   };
@@ -431,20 +411,19 @@ TrainResult train(const TrainConfig& config, std::ostream& log, const std::atomi
     tensorboard.emplace(run_dir);
   }
 
-  EvaluateOptions eval_options;
+  EvaluatorOptions eval_options;
   eval_options.settings.dataset = parse_eval_dataset(defaults.name == "folder" ? "generic" : defaults.name);
   eval_options.settings.kitti_crop = parse_kitti_crop(config.kitti_crop);
   eval_options.settings.protocol = parse_protocol(config.protocol);
   eval_options.settings.min_depth_eval = config.min_depth_eval;
   eval_options.settings.max_depth_eval = max_depth_eval;
-  eval_options.device = device;
-  eval_options.precision = precision;
-  eval_options.channels_last = config.channels_last;
   eval_options.silog_lambda = config.silog_lambda;
-  eval_options.png_scale = defaults.depth_scale > 0 ? defaults.depth_scale : 256.0;
-
-  SiLogOptions loss_options;
-  loss_options.lambda = config.silog_lambda;
+  eval_options.keep_per_image = false;
+  const double png_scale = defaults.depth_scale > 0 ? defaults.depth_scale : 256.0;
+  PredictorOptions predictor_options;
+  predictor_options.device = device;
+  predictor_options.precision = precision;
+  predictor_options.channels_last = config.channels_last;
 
   out << "train: MiT-" << model_options.encoder << " on " << device.str() << ", "
       << train_set->size() << " training samples, " << iters_per_epoch << " steps per epoch, "
@@ -474,35 +453,19 @@ TrainResult train(const TrainConfig& config, std::ostream& log, const std::atomi
         ++batch_index;
         continue;
       }
-      auto images = batch.image.to(device, /*non_blocking=*/true);
-      auto depth = batch.depth.to(device, /*non_blocking=*/true);
-      if (config.channels_last) images = images.contiguous(torch::MemoryFormat::ChannelsLast);
-      torch::Tensor loss;
-      double loss_value = 0;
       bool stop_now = (stop && stop->load()) ||
                       (config.stop_after_steps > 0 && progress.global_step + 1 >= config.stop_after_steps);
-      {
-        AutocastGuard autocast(device, precision);
-        auto pred = model->forward(images);
-        if (camera_aware)
-          pred = pred * canonical_to_metric(batch.intrinsics, config.canonical_focal,
-                                            cat("training batch ", batch_index))
-                            .to(device, pred.scalar_type());
-        if (distributed) {
-          loss = global_silog(pred, depth, *group, loss_options, loss_value, stop_now);
-        } else {
-          loss = silog_loss(pred, depth, loss_options);
-        }
-      }
-      optimizer->zero_grad();
-      loss.backward();
-      if (reducer) reducer->finish();
-      const double grad_norm = clip_grad_norm(parameters, resolved.clip);
-      if (!distributed) loss_value = loss.item<double>();
+      torch::Tensor to_metric;
+      if (camera_aware)
+        to_metric = canonical_to_metric(batch.intrinsics, config.canonical_focal,
+                                        cat("training batch ", batch_index));
+      const StepOutcome outcome = trainer_step.run(batch, to_metric, stop_now);
+      stop_now = outcome.stop;
+      const double loss_value = outcome.loss;
+      const double grad_norm = outcome.grad_norm;
       ++progress.global_step;
       result.step_losses.push_back(loss_value);
-      if (guard.allow_step(loss_value, grad_norm, parameters)) {
-        optimizer->step();
+      if (outcome.stepped) {
         if (distributed && config.verify_replicas) verify_replicas(*group, parameters, progress.global_step);
         progress.train_loss_sum += loss_value;
         ++progress.train_loss_count;
@@ -570,20 +533,16 @@ TrainResult train(const TrainConfig& config, std::ostream& log, const std::atomi
 
     bool validated = false;
     if (val_loader && config.val_freq > 0 && epoch % config.val_freq == 0) {
-      EvaluateOptions options = eval_options;
-      if (config.save_result) options.eval_png_dir = run_dir / "results" / cat("epoch_", epoch);
-      EvaluateResult evaluation = evaluate_model(model, *val_loader, options);
+      EvaluatorOptions options = eval_options;
+      if (config.save_result)
+        options.sinks.push_back(eval_png_sink(run_dir / "results" / cat("epoch_", epoch), png_scale));
+      DepthPredictor predictor(model, predictor_options);
+      EvaluateResult evaluation = evaluate(predictor, *val_loader, options);
+      // Exact reduction: sums and counts over all images of all ranks.
       if (distributed) {
-        // Exact reduction: sums and counts over all images of all ranks.
-        std::vector<double> state = evaluation.metrics.state();
-        state.push_back(evaluation.loss_sum);
-        state.push_back(static_cast<double>(evaluation.loss_images));
-        state = group->allreduce_sum(state);
-        evaluation.loss_images = static_cast<int64_t>(state.back());
-        state.pop_back();
-        evaluation.loss_sum = state.back();
-        state.pop_back();
-        evaluation.metrics = MetricAccumulator::from_state(state);
+        const double seconds = evaluation.seconds;
+        evaluation = EvaluateResult::from_state(group->allreduce_sum(evaluation.state()));
+        evaluation.seconds = seconds;
       }
       model->train();
       validated = true;

@@ -29,14 +29,14 @@ TEST(DatasetDefaults, TableHoldsTheSpecNumbers) {
   EXPECT_EQ(k.crop_h, 352);
   EXPECT_EQ(k.crop_w, 704);
   EXPECT_EQ(k.depth_scale, 256.f);
-  EXPECT_EQ(k.window, WindowKind::bottom_centre);
-  EXPECT_EQ(k.window_h, 352);
-  EXPECT_EQ(k.window_w, 1216);
+  EXPECT_EQ(k.window.kind, WindowKind::bottom_centre);
+  EXPECT_EQ(k.window.height, 352);
+  EXPECT_EQ(k.window.width, 1216);
   EXPECT_EQ(k.eval_crop, "garg");
   const auto& ds = dataset_defaults("ds");
   EXPECT_EQ(ds.name, "drivingstereo");
-  EXPECT_EQ(ds.window_h, 384);
-  EXPECT_EQ(ds.window_w + ds.window_right_margin, 873);
+  EXPECT_EQ(ds.window.height, 384);
+  EXPECT_EQ(ds.window.width + ds.window.right_margin, 873);
   EXPECT_EQ(ds.crop_h, 352);
   EXPECT_EQ(ds.crop_w, 704);
   const auto& nyu = dataset_defaults("nyu");
@@ -45,7 +45,7 @@ TEST(DatasetDefaults, TableHoldsTheSpecNumbers) {
   EXPECT_EQ(nyu.max_depth, 10.f);
   EXPECT_EQ(nyu.crop_h, 448);
   EXPECT_EQ(nyu.crop_w, 576);
-  EXPECT_EQ(nyu.window, WindowKind::none);
+  EXPECT_EQ(nyu.window.kind, WindowKind::none);
   std::string msg = error_of([] { dataset_defaults("cityscapes"); });
   EXPECT_NE(msg.find("cityscapes"), std::string::npos) << msg;
   EXPECT_NE(msg.find("kitti"), std::string::npos) << msg;

@@ -2,6 +2,7 @@
 // computations written here with plain tensor ops.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
+#include <torch/version.h>
 
 #include <array>
 #include <fstream>
@@ -387,4 +388,60 @@ TEST(ModelNumerics, InferencePathEqualsTheTrainingPath) {
   }
   EXPECT_TRUE(torch::allclose(with_grad, without_grad, 1e-5, 1e-5))
       << (with_grad - without_grad).abs().max().item<float>();
+}
+
+namespace {
+// Restores the process-wide attention kernel when a test ends.
+struct KernelChoice {
+  explicit KernelChoice(AttentionKernel kernel) { set_attention_kernel(kernel); }
+  ~KernelChoice() { set_attention_kernel(AttentionKernel::kAuto); }
+};
+
+struct ForwardAndGrad {
+  torch::Tensor depth, inference_depth, grad;
+};
+
+ForwardAndGrad run_b0(GLPDepth& model, const torch::Tensor& image, AttentionKernel kernel) {
+  KernelChoice choice(kernel);
+  model->zero_grad();
+  ForwardAndGrad out;
+  out.depth = model->forward(image);
+  out.depth.log().mean().backward();
+  out.grad = model->encoder->block[0]->ptr(0)->as<MitBlockImpl>()->attn->q->weight.grad().clone();
+  torch::InferenceMode inference;
+  out.inference_depth = model->forward(image);
+  return out;
+}
+}  // namespace
+
+TEST(ModelNumerics, SdpaEqualsTheFormulaOnTheSameWeights) {
+  if (!sdpa_available())
+    GTEST_SKIP() << "LibTorch " << TORCH_VERSION_MAJOR << "." << TORCH_VERSION_MINOR
+                 << " has no scaled_dot_product_attention with a scale argument (2.1+)";
+  EXPECT_EQ(attention_kernel(), AttentionKernel::kSdpa);  // the default where it exists
+  torch::manual_seed(5);
+  GLPDepthOptions options;
+  options.encoder = "b0";
+  options.drop_path_rate = 0.0;
+  GLPDepth model(options);
+  model->eval();  // BatchNorm statistics fixed: both passes see the same function
+  auto image = torch::rand({2, 3, 64, 96});
+  ForwardAndGrad formula = run_b0(model, image, AttentionKernel::kFormula);
+  ForwardAndGrad fused = run_b0(model, image, AttentionKernel::kSdpa);
+  EXPECT_TRUE(torch::allclose(fused.depth, formula.depth, 1e-5, 1e-5))
+      << (fused.depth - formula.depth).abs().max().item<float>();
+  EXPECT_TRUE(torch::allclose(fused.inference_depth, formula.inference_depth, 1e-5, 1e-5))
+      << (fused.inference_depth - formula.inference_depth).abs().max().item<float>();
+  const double scale = formula.grad.abs().max().item<double>();
+  EXPECT_LT((fused.grad - formula.grad).abs().max().item<double>(), 1e-4 * scale);
+}
+
+TEST(ModelNumerics, SdpaIsRefusedWhereLibTorchLacksIt) {
+  if (sdpa_available()) {
+    EXPECT_NO_THROW(set_attention_kernel(AttentionKernel::kSdpa));
+    set_attention_kernel(AttentionKernel::kAuto);
+  } else {
+    EXPECT_THROW(set_attention_kernel(AttentionKernel::kSdpa), Error);
+    EXPECT_EQ(attention_kernel(), AttentionKernel::kFormula);
+  }
 }

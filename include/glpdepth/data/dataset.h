@@ -12,18 +12,9 @@
 #include <vector>
 
 #include "glpdepth/data/sample.h"
+#include "glpdepth/data/window.h"
 
 namespace glpdepth {
-
-// Where the fixed dataset window sits in the decoded frame.
-enum class WindowKind {
-  none,
-  // KITTI kb-crop: rows [h-wh, h), cols [int((w-ww)/2), +ww).
-  bottom_centre,
-  // DrivingStereo (DLAV): rows [h-wh, h), cols [w-ww-right_margin, w-right_margin);
-  // 384x864 with margin 9 is DLAV's "w-873" window.
-  bottom_right_margin,
-};
 
 struct DatasetDefaults {
   std::string name;
@@ -33,9 +24,7 @@ struct DatasetDefaults {
   int crop_h = 0, crop_w = 0; // training random crop
   float depth_scale = 0;      // PNG units per metre (KITTI/DS 256, NYU 1000); 0 = no depth
   std::string eval_crop;      // "garg" (KITTI), "eigen" (NYU), "none"
-  WindowKind window = WindowKind::none;
-  int window_h = 0, window_w = 0;
-  int window_right_margin = 0;
+  WindowSpec window;          // KITTI kb-crop 352x1216, DrivingStereo 384x864 (margin 9)
 };
 
 // The table: "kitti", "drivingstereo", "nyudepthv2", "folder". Names are case-insensitive and
@@ -93,10 +82,6 @@ std::filesystem::path default_list_path(const std::filesystem::path& data_path,
 // Applies the dataset window of `defaults` to a decoded sample (a no-op for WindowKind::none).
 // Throws Error naming the sample when the frame is smaller than the window (spec B19).
 void apply_window(Sample& sample, const DatasetDefaults& defaults);
-
-// Whether a width x height frame holds the dataset window of `defaults` (always true for
-// WindowKind::none): the "auto" window choice of `train` and `test`.
-bool frame_holds_window(int width, int height, const DatasetDefaults& defaults);
 
 // The "--window auto" decision of `train` and `test` on a dataset opened without its window:
 // empty when its first frame holds the window of `defaults` (or it has no samples), otherwise

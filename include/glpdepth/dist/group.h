@@ -34,6 +34,9 @@ struct GroupOptions {
   std::string interface;
   // Gloo worker threads that run collectives.
   int threads = 2;
+  // Build a real c10d group even for one process (checks that a backend works, e.g. NCCL on a
+  // machine with one GPU); otherwise a group of one needs no c10d at all.
+  bool c10d_for_one = false;
 };
 
 // A collective started with *_async; wait() rethrows its failure as Error.

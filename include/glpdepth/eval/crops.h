@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 
+#include "glpdepth/data/window.h"
 #include "glpdepth/eval/metrics.h"
 
 namespace glpdepth {
@@ -49,18 +50,10 @@ std::string to_string(KittiProtocol protocol);  // kb-crop, full-frame
 double default_max_depth_eval(EvalDataset dataset);
 double default_depth_scale(EvalDataset dataset);
 
-// A half-open pixel rectangle rows [top, bottom), cols [left, right).
-struct Window {
-  int top = 0, bottom = 0, left = 0, right = 0;
-  int height() const { return bottom - top; }
-  int width() const { return right - left; }
-  bool operator==(const Window& o) const {
-    return top == o.top && bottom == o.bottom && left == o.left && right == o.right;
-  }
-};
-
 constexpr int kKbCropHeight = 352;
 constexpr int kKbCropWidth = 1216;
+// The KITTI kb-crop window: bottom-centre 352x1216.
+inline constexpr WindowSpec kKbCropWindow{WindowKind::bottom_centre, kKbCropHeight, kKbCropWidth, 0};
 // rows [h-352, h), cols [int((w-1216)/2), +1216). Throws if the frame is smaller than that.
 Window kb_crop_window(int height, int width);
 

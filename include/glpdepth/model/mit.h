@@ -41,9 +41,22 @@ TORCH_MODULE(OverlapPatchEmbed);
 // [B, N, C] (already multiplied by head_dim^-0.5), key_value [B, Nk, 2C] (keys in columns
 // [0, C), values in [C, 2C), head-major). Returns [B, N, C], heads side by side. The queries go
 // through in blocks of about `block_floats` scores, softmax in place (see mit.cpp); 0 = the
-// default block (16 MiB of scores). Used by EfficientAttention when grad mode is off.
+// default block (16 MiB of scores). Used by EfficientAttention when grad mode is off and the
+// kernel is kFormula (see AttentionKernel below).
 torch::Tensor attention_inference(const torch::Tensor& scaled_query, const torch::Tensor& key_value,
                                   int64_t num_heads, int64_t block_floats = 0);
+
+// How the attention blocks compute softmax(q k^T) v. kAuto: PyTorch's fused
+// scaled_dot_product_attention where LibTorch has it (2.1+; flash / memory-efficient kernels on
+// CUDA, a blocked kernel on CPU), otherwise the plain formula (attention_inference without grad).
+// kFormula: always the plain formula (the reference arithmetic). kSdpa: always SDPA.
+enum class AttentionKernel { kAuto, kFormula, kSdpa };
+// Whether this LibTorch offers scaled_dot_product_attention with an explicit scale (2.1+).
+bool sdpa_available();
+// Process-wide choice (e.g. for tests and benchmarks); throws Error for kSdpa without SDPA.
+void set_attention_kernel(AttentionKernel kernel);
+// The kernel in use (kAuto resolved).
+AttentionKernel attention_kernel();
 
 struct EfficientAttentionImpl : torch::nn::Module {
   EfficientAttentionImpl(int64_t dim, int64_t num_heads, int64_t sr_ratio);

@@ -8,6 +8,7 @@
 //   model:        OrderedDict of tensors (load_state_dict(strict=True) in the reference model)
 //   optimizer:    bytes (LibTorch's own archive of the optimiser state)
 //   schedule:     {name: number}
+//   loss_scaler:  {name: number} (fp16 runs; absent in older files)
 //   progress:     {epoch, batch_in_epoch, global_step, skipped_steps, consecutive_skipped,
 //                  best_value, best_epoch}
 //   rng:          {torch_cpu: uint8 tensor, seed, seed_count}
@@ -41,6 +42,7 @@ struct CheckpointData {
   GLPDepthOptions model_options;  // as read: encoder, max_depth, canonical_focal
   TrainProgress progress;
   std::map<std::string, double> schedule;
+  std::map<std::string, double> loss_scaler;  // LossScaler::state(); empty when none
   RngState rng;
   std::string config_json;
   std::string optimizer_bytes;  // torch::serialize archive of the optimiser

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <vector>
 
-#include "glpdepth/train/loss.h"
+#include "glpdepth/eval/loss.h"
 #include "glpdepth/util/error.h"
 
 namespace glpdepth {

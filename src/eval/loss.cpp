@@ -1,4 +1,4 @@
-#include "glpdepth/train/loss.h"
+#include "glpdepth/eval/loss.h"
 
 #include <torch/torch.h>
 

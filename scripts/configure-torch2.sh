@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Configures a build of glpdepth against the LibTorch inside pip's `torch` (2.x, CUDA build):
+#   scripts/configure-torch2.sh BUILD_DIR [PYTHON] [extra cmake args...]
+# PYTHON (default .venv/bin/python, made by scripts/make-venv.sh) must import torch. CUDA and NCCL
+# are on when that torch is a CUDA build and a CUDA toolkit is found ($CUDA_HOME, /usr/local/cuda):
+# the binary then links the real CUDA libraries of the wheels and, where no driver is installed,
+# the toolkit's libcuda stub. Tests use the same Python (PyTorch 2.x reads and writes the files).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${1:?usage: configure-torch2.sh BUILD_DIR [PYTHON] [cmake args...]}
+PYTHON=${2:-.venv/bin/python}
+shift $(( $# >= 2 ? 2 : 1 ))
+[ -x "$PYTHON" ] || PYTHON=$(command -v "$PYTHON" || true)
+[ -n "$PYTHON" ] || { echo "configure-torch2: no Python; run scripts/make-venv.sh" >&2; exit 1; }
+PYTHON=$(readlink -f "$PYTHON")
+
+read -r TORCH_CMAKE TORCH_VERSION TORCH_CUDA NCCL_INCLUDE < <("$PYTHON" - <<'EOF'
+import os, torch
+nccl = ""
+try:
+    import nvidia.nccl
+    nccl = os.path.join(list(nvidia.nccl.__path__)[0], "include")
+except Exception:
+    pass
+print(torch.utils.cmake_prefix_path, torch.__version__, torch.version.cuda or "none", nccl or "-")
+EOF
+)
+echo "configure-torch2: torch $TORCH_VERSION (CUDA $TORCH_CUDA) from $PYTHON"
+
+args=(-S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release
+      -DCMAKE_PREFIX_PATH="$TORCH_CMAKE" -DGLPDEPTH_TEST_PYTHON="$PYTHON")
+if [ "$TORCH_CUDA" != none ]; then
+  cuda_home=${CUDA_HOME:-/usr/local/cuda}
+  [ -x "$cuda_home/bin/nvcc" ] || { echo "configure-torch2: torch is a CUDA build but no CUDA toolkit at $cuda_home (set CUDA_HOME)" >&2; exit 1; }
+  args+=(-DCUDAToolkit_ROOT="$cuda_home" -DCMAKE_CUDA_COMPILER="$cuda_home/bin/nvcc")
+  [ "$NCCL_INCLUDE" != - ] && args+=(-DGLPDEPTH_NCCL_INCLUDE="$NCCL_INCLUDE")
+fi
+cmake "${args[@]}" "$@"

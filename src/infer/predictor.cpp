@@ -1,0 +1,113 @@
+#include "glpdepth/infer/predictor.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include "glpdepth/model/inference.h"
+#include "glpdepth/util/error.h"
+
+namespace glpdepth {
+
+namespace {
+
+void check_canonical_focal(double focal) {
+  if (focal < 0 || !std::isfinite(focal))
+    throw UsageError(cat("--canonical_focal: must be >= 0, got ", focal));
+}
+
+// The file states the mode (our checkpoints, safetensors exports): an option may only confirm
+// it. Plain weights files cannot say it themselves, so the option makes them camera-aware.
+void apply_canonical_focal(GLPDepth& model, ModelSource& source, double focal,
+                           const std::string& file) {
+  if (source.records_canonical_focal) {
+    if (focal > 0 && focal != source.canonical_focal)
+      throw UsageError(cat("--canonical_focal ", focal, ": ", file, " was trained ",
+                           source.canonical_focal > 0
+                               ? cat("with canonical focal ", source.canonical_focal, " px")
+                               : std::string("without the camera-aware mode"),
+                           "; leave the flag out"));
+  } else if (focal > 0) {
+    model->set_canonical_focal(focal);
+    source.canonical_focal = focal;
+  }
+}
+
+}  // namespace
+
+DepthPredictor::DepthPredictor(GLPDepth model, const PredictorOptions& options, ModelSource source)
+    : model_(std::move(model)), options_(options), source_(std::move(source)) {
+  // Autocast refuses reduced precision on the CPU before any weights move.
+  { AutocastGuard probe(options_.device, options_.precision); }
+  model_->to(options_.device);
+  if (options_.channels_last) to_channels_last(*model_);
+  model_->eval();
+}
+
+DepthPredictor::DepthPredictor(GLPDepth model, const PredictorOptions& options)
+    : DepthPredictor(model, options,
+                     ModelSource{"model in memory", model->options().encoder,
+                                 model->options().max_depth, model->options().canonical_focal,
+                                 true}) {}
+
+DepthPredictor DepthPredictor::open(const std::filesystem::path& weights,
+                                    const PredictorOptions& options) {
+  check_canonical_focal(options.canonical_focal);
+  ModelSource source;
+  GLPDepth model = load_model(weights, options.encoder, options.max_depth,
+                              options.fallback_max_depth, &source);
+  apply_canonical_focal(model, source, options.canonical_focal, weights.string());
+  return DepthPredictor(model, options, source);
+}
+
+DepthPredictor DepthPredictor::random_weights(const PredictorOptions& options) {
+  check_canonical_focal(options.canonical_focal);
+  GLPDepthOptions model_options;
+  model_options.encoder = options.encoder.empty() ? "b4" : mit_variant(options.encoder).name;
+  model_options.max_depth = options.max_depth > 0 ? options.max_depth : options.fallback_max_depth;
+  model_options.canonical_focal = options.canonical_focal;
+  GLPDepth model(model_options);
+  ModelSource source{"random weights", model_options.encoder, model_options.max_depth,
+                     model_options.canonical_focal, true};
+  return DepthPredictor(model, options, source);
+}
+
+torch::Tensor DepthPredictor::predict(const torch::Tensor& images, const torch::Tensor& intrinsics) {
+  check(images.dim() == 4 && images.size(1) == 3, "predict: images must be [B,3,H,W], got ",
+        images.sizes());
+  if (model_->is_training()) model_->eval();
+  torch::InferenceMode inference;
+  AutocastGuard autocast(options_.device, options_.precision);
+  torch::Tensor input = images.to(options_.device, torch::kFloat32, /*non_blocking=*/true);
+  if (options_.channels_last) input = input.contiguous(torch::MemoryFormat::ChannelsLast);
+  return predict_depth(model_, input, options_.flip_test, intrinsics)
+      .to(torch::kCPU, torch::kFloat32)
+      .contiguous();
+}
+
+torch::Tensor DepthPredictor::predict(const Batch& batch) {
+  return predict(batch.image, batch.intrinsics);
+}
+
+torch::Tensor DepthPredictor::predict(const Image8& image,
+                                      const std::optional<Intrinsics>& intrinsics) {
+  check(image.channels == 3 && image.width > 0 && image.height > 0,
+        "predict: expected an RGB image (3 channels), got ", image.width, "x", image.height, "x",
+        image.channels);
+  // The loaders' own conversion, so that a single image gives what `glpdepth predict` gives.
+  Sample sample;
+  sample.rgb = image;
+  sample.name = "image";
+  sample.source = "image";
+  if (intrinsics) sample.intrinsics = *intrinsics;
+  return predict(collate({sample}))[0][0];
+}
+
+void DepthPredictor::require_intrinsics(bool have_intrinsics, const std::string& where) const {
+  if (!camera_aware() || have_intrinsics) return;
+  throw UsageError(cat(where, ": camera-aware model (canonical focal ",
+                       model_->options().canonical_focal,
+                       " px) needs the camera: --intrinsics fx,fy,cx,cy or --calib FILE"));
+}
+
+}  // namespace glpdepth
