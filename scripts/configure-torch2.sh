@@ -12,27 +12,48 @@ PYTHON=${2:-.venv/bin/python}
 shift $(( $# >= 2 ? 2 : 1 ))
 [ -x "$PYTHON" ] || PYTHON=$(command -v "$PYTHON" || true)
 [ -n "$PYTHON" ] || { echo "configure-torch2: no Python; run scripts/make-venv.sh" >&2; exit 1; }
-PYTHON=$(readlink -f "$PYTHON")
+# Absolute, but not through its symlink: a venv's python links to the system one.
+PYTHON="$(cd "$(dirname "$PYTHON")" && pwd)/$(basename "$PYTHON")"
 
-read -r TORCH_CMAKE TORCH_VERSION TORCH_CUDA NCCL_INCLUDE < <("$PYTHON" - <<'EOF'
-import os, torch
+probe='
+import glob, os, torch
 nccl = ""
 try:
     import nvidia.nccl
     nccl = os.path.join(list(nvidia.nccl.__path__)[0], "include")
 except Exception:
     pass
-print(torch.utils.cmake_prefix_path, torch.__version__, torch.version.cuda or "none", nccl or "-")
-EOF
-)
+libs = []
+try:
+    import nvidia
+    for root in nvidia.__path__:
+        libs += sorted(glob.glob(os.path.join(root, "*", "lib")))
+except Exception:
+    pass
+print(os.path.dirname(torch.__file__), torch.utils.cmake_prefix_path, torch.__version__,
+      torch.version.cuda or "none", nccl or "-", ":".join(libs) or "-")
+'
+read -r TORCH_PREFIX TORCH_CMAKE TORCH_VERSION TORCH_CUDA NCCL_INCLUDE NVIDIA_LIBS \
+  < <("$PYTHON" -c "$probe" 2>/dev/null)
+[ -n "${TORCH_PREFIX:-}" ] || { echo "configure-torch2: $PYTHON cannot import torch" >&2; exit 1; }
 echo "configure-torch2: torch $TORCH_VERSION (CUDA $TORCH_CUDA) from $PYTHON"
 
+# The torch folder itself leads the prefix path: TorchConfig looks for libtorch.so with
+# find_library, which would otherwise find a system LibTorch (Debian's 1.13) first.
 args=(-S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release
-      -DCMAKE_PREFIX_PATH="$TORCH_CMAKE" -DGLPDEPTH_TEST_PYTHON="$PYTHON")
+      -DCMAKE_PREFIX_PATH="$TORCH_PREFIX;$TORCH_CMAKE" -DGLPDEPTH_TEST_PYTHON="$PYTHON"
+      -DTORCH_CUDA_ARCH_LIST=9.0)
 if [ "$TORCH_CUDA" != none ]; then
   cuda_home=${CUDA_HOME:-/usr/local/cuda}
   [ -x "$cuda_home/bin/nvcc" ] || { echo "configure-torch2: torch is a CUDA build but no CUDA toolkit at $cuda_home (set CUDA_HOME)" >&2; exit 1; }
   args+=(-DCUDAToolkit_ROOT="$cuda_home" -DCMAKE_CUDA_COMPILER="$cuda_home/bin/nvcc")
   [ "$NCCL_INCLUDE" != - ] && args+=(-DGLPDEPTH_NCCL_INCLUDE="$NCCL_INCLUDE")
+  # libtorch_cuda.so's own needs (NCCL, cuBLAS, ...) are resolved at link time through
+  # -rpath-link: the wheels' libraries, not an older copy in the toolkit (/usr/local/cuda's
+  # libnccl lacks symbols pip's LibTorch uses).
+  if [ "$NVIDIA_LIBS" != - ]; then
+    link_flags="-Wl,-rpath-link,${NVIDIA_LIBS//:/ -Wl,-rpath-link,}"
+    args+=(-DCMAKE_EXE_LINKER_FLAGS="$link_flags" -DCMAKE_SHARED_LINKER_FLAGS="$link_flags")
+  fi
 fi
 cmake "${args[@]}" "$@"

@@ -14,6 +14,7 @@
 #endif
 
 #include "cli.h"
+#include "flags.h"
 #include "glpdepth/infer/predictor.h"
 #include "glpdepth/io/depth_outputs.h"
 #include "glpdepth/train/optim.h"
@@ -24,18 +25,16 @@
 namespace glpdepth::cli {
 namespace {
 
-struct BenchOptions {
-  std::string encoder;  // empty: the checkpoint's own, else b4
+struct BenchCli {
   std::string ckpt;
+  bool random_weights = false;
+  PredictorOptions predictor;
   int64_t height = 352;
   int64_t width = 1216;
-  int64_t batch_size = 1;
+  int64_t batch_size = 0;
   std::string mode = "infer";  // infer | flip | train
   int iters = 10;
   int warmup = 2;
-  std::string amp = "none";
-  bool channels_last = false;
-  double max_depth = 0;  // 0: the checkpoint's own (80 for fresh weights)
   std::string json;
   std::string save_output;
 };
@@ -83,31 +82,28 @@ double quantile(std::vector<double> values, double q) {
   return values[low] + (position - low) * (values[high] - values[low]);
 }
 
-void run_bench(const BenchOptions& options, const CommonOptions& common) {
+void run_bench(BenchCli options, const CommonOptions& common) {
   const int threads = apply_threads(common);
   const torch::Device device = resolve_device(common.device);
-  const Precision precision = parse_precision(options.amp);
+  const Precision precision = options.predictor.precision;
   if (options.mode != "infer" && options.mode != "flip" && options.mode != "train")
     throw UsageError(cat("--mode ", options.mode, ": expected infer, flip or train"));
   if (options.iters < 1) throw UsageError("--iters must be at least 1");
+  if (options.batch_size == 0) options.batch_size = 1;
   if (options.height < 32 || options.width < 32 || options.batch_size < 1)
     throw UsageError("--height/--width must be >= 32 and --batch_size >= 1");
 
   torch::manual_seed(0);
-  PredictorOptions predictor_options;
+  PredictorOptions predictor_options = options.predictor;
   predictor_options.device = device;
-  predictor_options.precision = precision;
-  predictor_options.channels_last = options.channels_last;
   predictor_options.flip_test = options.mode == "flip";
-  predictor_options.encoder = options.encoder;
-  predictor_options.max_depth = options.max_depth;
-  DepthPredictor predictor = options.ckpt.empty()
-                                 ? DepthPredictor::random_weights(predictor_options)
-                                 : DepthPredictor::open(options.ckpt, predictor_options);
+  DepthPredictor predictor =
+      open_predictor(options.ckpt, options.random_weights, predictor_options, "bench");
   Batch batch;
   batch.image = synthetic_input(options.batch_size, options.height, options.width).to(device);
   // Already in the layout the predictor wants: its conversion is then free inside the timing.
-  if (options.channels_last) batch.image = batch.image.contiguous(torch::MemoryFormat::ChannelsLast);
+  if (options.predictor.channels_last)
+    batch.image = batch.image.contiguous(torch::MemoryFormat::ChannelsLast);
   batch.depth = torch::full({options.batch_size, 1, options.height, options.width}, 20.0f,
                             torch::TensorOptions().device(device));
   batch.intrinsics = torch::zeros({options.batch_size, 4});
@@ -122,7 +118,7 @@ void run_bench(const BenchOptions& options, const CommonOptions& common) {
     TrainStepOptions step_options;
     step_options.device = device;
     step_options.precision = precision;
-    step_options.channels_last = options.channels_last;
+    step_options.channels_last = options.predictor.channels_last;
     train_step = std::make_unique<TrainStep>(model, *optimizer, step_options);
   }
 
@@ -153,7 +149,7 @@ void run_bench(const BenchOptions& options, const CommonOptions& common) {
       {"encoder", predictor.model_options().encoder}, {"mode", options.mode},
       {"height", options.height},            {"width", options.width},
       {"batch_size", options.batch_size},    {"device", device.str()},
-      {"amp", to_string(precision)},         {"channels_last", options.channels_last},
+      {"amp", to_string(precision)},         {"channels_last", options.predictor.channels_last},
       {"threads", threads},                  {"iters", options.iters},
       {"warmup", options.warmup},            {"median_s", median},
       {"min_s", quantile(seconds, 0.0)},     {"max_s", quantile(seconds, 1.0)},
@@ -165,7 +161,7 @@ void run_bench(const BenchOptions& options, const CommonOptions& common) {
   std::cout << std::fixed << std::setprecision(2) << "glpdepth bench: MiT-" << result["encoder"].get<std::string>()
             << " " << options.mode << " " << options.batch_size << "x3x" << options.height << "x"
             << options.width << " on " << device.str() << " (" << threads << " threads, amp "
-            << to_string(precision) << (options.channels_last ? ", channels-last" : "") << ")\n"
+            << to_string(precision) << (options.predictor.channels_last ? ", channels-last" : "") << ")\n"
             << "  median " << median * 1e3 << " ms  min " << quantile(seconds, 0.0) * 1e3
             << " ms  p90 " << quantile(seconds, 0.9) * 1e3 << " ms  " << options.batch_size / median
             << " images/s  peak RSS " << peak_rss_mib() << " MiB";
@@ -179,25 +175,25 @@ void run_bench(const BenchOptions& options, const CommonOptions& common) {
   }
 }
 
+void setup_bench(CLI::App& command, CommonOptions& common) {
+  auto o = std::make_shared<BenchCli>();
+  add_weights_flags(command, o->ckpt, o->random_weights);
+  add_model_flags(command, o->predictor.model);
+  add_batch_size_flag(command, o->batch_size);
+  add_precision_flags(command, o->predictor.precision, o->predictor.channels_last);
+  const char* g = "Benchmark";
+  add_option(command, "height", o->height, "input height", g);
+  add_option(command, "width", o->width, "input width", g);
+  add_option(command, "mode", o->mode, "infer, flip (flip-test inference) or train (forward, SiLog, backward, Adam step)", g);
+  add_option(command, "iters", o->iters, "timed iterations", g);
+  add_option(command, "warmup", o->warmup, "untimed warm-up iterations", g);
+  add_option(command, "json", o->json, "write the results as JSON to this file", g);
+  add_option(command, "save_output", o->save_output, "write the last inference output as float32 .npy", g);
+  command.callback([o, &common] { run_bench(*o, common); });
+}
+
 }  // namespace
 
-GLPDEPTH_COMMAND({"bench", "Measure inference or training speed and memory", 80,
-                  [](CLI::App& command, CommonOptions& common) {
-                    auto options = std::make_shared<BenchOptions>();
-                    add_option(command, "encoder", options->encoder, "MiT variant b0..b5 (default: the checkpoint's own, else b4)");
-                    add_option(command, "ckpt", options->ckpt, "weights to load (our checkpoint or a PyTorch/safetensors file); empty: fresh weights");
-                    add_option(command, "height", options->height, "input height");
-                    add_option(command, "width", options->width, "input width");
-                    add_option(command, "batch_size", options->batch_size, "batch size");
-                    add_option(command, "mode", options->mode, "infer, flip (flip-test inference) or train (forward, SiLog, backward, Adam step)");
-                    add_option(command, "iters", options->iters, "timed iterations");
-                    add_option(command, "warmup", options->warmup, "untimed warm-up iterations");
-                    add_option(command, "amp", options->amp, "mixed precision on CUDA: none, bf16 or fp16");
-                    add_flag(command, "channels_last", options->channels_last, "channels-last memory format");
-                    add_option(command, "max_depth", options->max_depth, "head scale in metres (0: the checkpoint's, else 80)");
-                    add_option(command, "json", options->json, "write the results as JSON to this file");
-                    add_option(command, "save_output", options->save_output, "write the last inference output as float32 .npy");
-                    command.callback([options, &common] { run_bench(*options, common); });
-                  }});
+GLPDEPTH_COMMAND({"bench", "Measure inference or training speed and memory", 80, setup_bench});
 
 }  // namespace glpdepth::cli

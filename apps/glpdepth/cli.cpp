@@ -6,10 +6,11 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
-
 #include <iostream>
+#include <set>
 
 #include "glpdepth/util/error.h"
+#include "glpdepth/util/strings.h"
 #include "glpdepth/util/threads.h"
 
 namespace glpdepth::cli {
@@ -33,6 +34,12 @@ std::string json_scalar_to_arg(const nlohmann::json& value, const std::string& k
   throw UsageError(cat("--config ", file, ": key \"", key,
                        "\" must be a string, number, boolean or a list of those"));
 }
+
+// The subcommand's own arguments: everything before a "--" separator.
+size_t own_arguments_end(const std::vector<std::string>& args) {
+  return std::find(args.begin(), args.end(), std::string("--")) - args.begin();
+}
+
 }  // namespace
 
 bool register_command(Command command) {
@@ -53,11 +60,19 @@ std::string kebab(const std::string& snake_name) {
   return out;
 }
 
-CLI::Option* add_flag(CLI::App& app, const std::string& snake_name, bool& value,
-                      const std::string& help) {
+std::string option_names(const std::string& snake_name, const std::vector<std::string>& aliases) {
   std::string names = "--" + snake_name;
   if (kebab(snake_name) != snake_name) names += ",--" + kebab(snake_name);
-  return app.add_flag(names, value, help)->capture_default_str();
+  for (const std::string& alias : aliases) names += "," + alias;
+  return names;
+}
+
+CLI::Option* add_flag(CLI::App& app, const std::string& snake_name, bool& value,
+                      const std::string& help, const std::string& group,
+                      const std::vector<std::string>& aliases) {
+  return app.add_flag(option_names(snake_name, aliases), value, help)
+      ->capture_default_str()
+      ->group(group);
 }
 
 torch::Device resolve_device(const std::string& device) {
@@ -85,52 +100,94 @@ int apply_threads(const CommonOptions& common) {
   return set_compute_threads(common.threads);
 }
 
-std::vector<std::string> expand_config_files(int argc, char** argv) {
-  std::vector<std::string> args(argv + 1, argv + argc);
-  // Only the arguments of the subcommand itself (everything before a "--" separator).
-  size_t end = std::find(args.begin(), args.end(), std::string("--")) - args.begin();
-  std::string config_file;
-  for (size_t i = 0; i < end; ++i) {
-    if (args[i] == "--config" && i + 1 < end) config_file = args[i + 1];
-    if (args[i].rfind("--config=", 0) == 0) config_file = args[i].substr(9);
+std::string find_flag_value(const std::vector<std::string>& args, const std::string& snake_name) {
+  const size_t end = own_arguments_end(args);
+  std::string value;
+  for (const std::string& name : {"--" + snake_name, "--" + kebab(snake_name)}) {
+    for (size_t i = 0; i < end; ++i) {
+      if (args[i] == name && i + 1 < end) value = args[i + 1];
+      if (args[i].rfind(name + "=", 0) == 0) value = args[i].substr(name.size() + 1);
+    }
   }
-  if (config_file.empty() || args.empty()) return args;
+  return value;
+}
 
-  std::ifstream in(config_file);
-  if (!in) throw UsageError(cat("--config ", config_file, ": cannot open file"));
+std::vector<std::string> expand_config_files(std::vector<std::string> args,
+                                             const CommonOptions& common) {
+  if (common.config.empty() || common.typed_config || args.empty()) return args;
+  std::ifstream in(common.config);
+  if (!in) throw UsageError(cat("--config ", common.config, ": cannot open file"));
   nlohmann::json config;
   try {
     in >> config;
   } catch (const std::exception& e) {
-    throw UsageError(cat("--config ", config_file, ": not valid JSON: ", e.what()));
+    throw UsageError(cat("--config ", common.config, ": not valid JSON: ", e.what()));
   }
   if (!config.is_object())
-    throw UsageError(cat("--config ", config_file, ": expected a JSON object of option: value"));
-
+    throw UsageError(cat("--config ", common.config, ": expected a JSON object of option: value"));
   std::vector<std::string> inserted;
   for (const auto& [key, value] : config.items()) {
     if (key == "config") continue;
-    std::string flag = "--" + key;
+    const std::string flag = "--" + key;
     if (value.is_boolean()) {
       inserted.push_back(flag + "=" + (value.get<bool>() ? "true" : "false"));
     } else if (value.is_array()) {
       inserted.push_back(flag);
-      for (const auto& element : value) inserted.push_back(json_scalar_to_arg(element, key, config_file));
+      for (const auto& element : value) inserted.push_back(json_scalar_to_arg(element, key, common.config));
     } else if (!value.is_null()) {
       inserted.push_back(flag);
-      inserted.push_back(json_scalar_to_arg(value, key, config_file));
+      inserted.push_back(json_scalar_to_arg(value, key, common.config));
     }
   }
-  // Insert after the subcommand name (the first argument).
-  args.insert(args.begin() + 1, inserted.begin(), inserted.end());
+  args.insert(args.begin() + 1, inserted.begin(), inserted.end());  // after the subcommand
   return args;
 }
 
-DepthPredictor open_predictor(const std::string& ckpt, const PredictorOptions& options,
-                              const std::string& purpose) {
-  if (ckpt.empty()) std::cerr << "warning: no --ckpt given, " << purpose << " with fresh weights\n";
+void check_option_names(const CLI::App& command, const std::vector<std::string>& args) {
+  std::set<std::string> known;
+  std::vector<std::string> names;
+  for (const CLI::Option* option : command.get_options()) {
+    for (const std::string& name : option->get_lnames()) {
+      known.insert("--" + name);
+      names.push_back("--" + name);
+    }
+  }
+  known.insert("--help");
+  const size_t end = own_arguments_end(args);
+  for (size_t i = 1; i < end; ++i) {  // args[0] is the subcommand
+    const std::string& arg = args[i];
+    if (arg.size() < 3 || arg.compare(0, 2, "--") != 0) continue;
+    const std::string name = arg.substr(0, arg.find('='));
+    if (known.count(name)) continue;
+    const std::string guess = closest_match(name, names);
+    throw UsageError(cat(command.get_name(), ": unknown option ", name,
+                         guess.empty() ? std::string() : cat("; did you mean ", guess, "?"),
+                         " (see glpdepth ", command.get_name(), " --help)"));
+  }
+}
+
+std::vector<std::string> given_options(const CLI::App& command) {
+  std::vector<std::string> given;
+  for (const CLI::Option* option : command.get_options()) {
+    if (option->count() == 0 || option->get_lnames().empty()) continue;
+    given.push_back(option->get_lnames().front());
+  }
+  return given;
+}
+
+DepthPredictor open_predictor(const std::string& ckpt, bool random_weights,
+                              const PredictorOptions& options, const std::string& purpose) {
+  if (ckpt.empty() && !random_weights)
+    throw UsageError(cat(purpose, " needs weights: give --ckpt FILE (our checkpoint, an official "
+                         "GLPDepth .ckpt, a PyTorch state_dict or safetensors), or "
+                         "--random_weights to run an untrained model on purpose"));
+  if (!ckpt.empty() && random_weights)
+    throw UsageError("--ckpt and --random_weights are alternatives; give one");
   DepthPredictor predictor = ckpt.empty() ? DepthPredictor::random_weights(options)
                                           : DepthPredictor::open(ckpt, options);
+  if (random_weights)
+    std::cerr << "note: --random_weights: " << purpose << " with untrained MiT-"
+              << predictor.model_options().encoder << " weights\n";
   if (predictor.camera_aware())
     std::cerr << purpose << ": camera-aware model, depth = output x fx / "
               << predictor.model_options().canonical_focal << " px\n";
@@ -149,6 +206,38 @@ std::string format_seconds(double seconds) {
     std::snprintf(buffer, sizeof(buffer), "%d h %02d min", m / 60, m % 60);
   }
   return buffer;
+}
+
+namespace {
+
+// Names and defaults written the same way whatever CLI11 prints by default (2.1 and 2.4
+// differ): "--max_depth,--max-depth FLOAT=0".
+class HelpFormatter : public CLI::Formatter {
+ public:
+  std::string make_option_name(const CLI::Option* option, bool positional) const override {
+    if (positional) return option->get_name(true, false);
+    std::string names;
+    for (const std::string& name : option->get_lnames()) names += (names.empty() ? "--" : ",--") + name;
+    for (const std::string& name : option->get_snames()) names += (names.empty() ? "-" : ",-") + name;
+    return names;
+  }
+  std::string make_option_opts(const CLI::Option* option) const override {
+    std::string out;
+    if (option->get_expected_max() != 0 && !option->get_type_name().empty())
+      out += " " + option->get_type_name();
+    if (!option->get_default_str().empty()) out += "=" + option->get_default_str();
+    if (option->get_expected_max() > 1) out += " ...";
+    if (option->get_required()) out += " (required)";
+    return out;
+  }
+};
+
+}  // namespace
+
+std::shared_ptr<CLI::Formatter> help_formatter() {
+  auto formatter = std::make_shared<HelpFormatter>();
+  formatter->column_width(40);
+  return formatter;
 }
 
 }  // namespace glpdepth::cli

@@ -1,11 +1,13 @@
-// Shared plumbing of the glpdepth command line: command registry, option helpers that give every
-// snake_case flag its kebab-case alias, JSON config files, device and thread selection.
+// Shared plumbing of the glpdepth command line: the command registry, flag helpers (every
+// snake_case flag also answers to its kebab-case spelling; help sections; enum flags), JSON
+// config files, device and thread selection, and "did you mean" suggestions.
 #pragma once
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 #include <torch/types.h>
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -13,11 +15,33 @@
 
 namespace glpdepth::cli {
 
-// Options every subcommand has.
+// Help sections, in the order --help shows them.
+namespace section {
+inline const char* const kData = "Data";
+inline const char* const kModel = "Model";
+inline const char* const kOptimisation = "Optimisation";
+inline const char* const kSchedule = "Schedule";
+inline const char* const kAugmentation = "Augmentation";
+inline const char* const kValidation = "Evaluation";
+inline const char* const kCheckpoints = "Checkpoints";
+inline const char* const kOutput = "Output";
+inline const char* const kLogging = "Logging";
+inline const char* const kDevice = "Device and runtime";
+inline const char* const kDistributed = "Distributed";
+inline const char* const kCompat = "The original's flags";
+}  // namespace section
+
+// Options every subcommand has (--config, --threads, --device, --gpu_or_cpu).
 struct CommonOptions {
   int threads = 0;            // 0 = one per available core
   std::string device = "cpu"; // cpu | cuda | cuda:N
-  std::string config;         // JSON file whose keys are option names; flags override it
+  std::string config;         // JSON file: option: value pairs (or a run's config.json for train)
+  // Set by commands whose configuration is a typed JSON document (train): called with the
+  // parsed --config file before the flags are parsed. Others get the file as flags.
+  std::function<void(const nlohmann::json& config, const std::string& file)> typed_config;
+  // Called with the raw arguments after the config file and before the flags are parsed (e.g.
+  // train applies its recipe here, so that every explicit flag wins over it).
+  std::function<void(const std::vector<std::string>& args)> before_parse;
 };
 
 using Setup = std::function<void(CLI::App& command, CommonOptions& common)>;
@@ -39,17 +63,52 @@ struct ExitRequest {
 
 std::string kebab(const std::string& snake_name);
 
-// Adds "--snake_name,--kebab-name" bound to `value`, default shown in --help.
+// "--snake_name,--kebab-name" plus `aliases` (given with their dashes, e.g. "--ckpt_dir").
+std::string option_names(const std::string& snake_name, const std::vector<std::string>& aliases = {});
+
+// Adds "--snake_name,--kebab-name" bound to `value`, default shown in --help, in `group`.
 template <typename T>
 CLI::Option* add_option(CLI::App& app, const std::string& snake_name, T& value,
-                        const std::string& help) {
-  std::string names = "--" + snake_name;
-  if (kebab(snake_name) != snake_name) names += ",--" + kebab(snake_name);
-  return app.add_option(names, value, help)->capture_default_str();
+                        const std::string& help, const std::string& group,
+                        const std::vector<std::string>& aliases = {}) {
+  return app.add_option(option_names(snake_name, aliases), value, help)
+      ->capture_default_str()
+      ->group(group);
 }
 
 CLI::Option* add_flag(CLI::App& app, const std::string& snake_name, bool& value,
-                      const std::string& help);
+                      const std::string& help, const std::string& group,
+                      const std::vector<std::string>& aliases = {});
+
+// An option whose values are names mapped to an enum (case-insensitive; the first name of a
+// value is the one --help shows); a bad name is a usage error listing them.
+template <typename E>
+CLI::Option* add_enum_option(CLI::App& app, const std::string& snake_name, E& value,
+                             const std::vector<std::pair<std::string, E>>& names,
+                             const std::string& help, const std::string& group,
+                             const std::vector<std::string>& aliases = {}) {
+  std::string current, choices;
+  for (const auto& [name, v] : names) {
+    if (v == value && current.empty()) current = name;
+    choices += (choices.empty() ? "" : ", ") + name;
+  }
+  auto* option = app.add_option_function<std::string>(
+      option_names(snake_name, aliases),
+      [&value, names, snake_name, choices](const std::string& given) {
+        std::string key = given;
+        for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        for (const auto& [name, v] : names) {
+          if (name == key) {
+            value = v;
+            return;
+          }
+        }
+        throw CLI::ValidationError("--" + snake_name + " " + given + ": expected " + choices);
+      },
+      help);
+  option->default_str(current)->group(group)->type_name("NAME");
+  return option;
+}
 
 // Parses --device; throws UsageError naming --device for bad or unavailable devices.
 torch::Device resolve_device(const std::string& device);
@@ -57,18 +116,35 @@ torch::Device resolve_device(const std::string& device);
 // Applies --threads; returns the count in use.
 int apply_threads(const CommonOptions& common);
 
-// Turns argv into the argument list CLI11 parses, with the contents of any
-// `--config FILE.json` inserted right after the subcommand name as "--key value" pairs, so that
-// flags given on the command line (which come later) override the file.
-std::vector<std::string> expand_config_files(int argc, char** argv);
+// The arguments of one subcommand invocation, with the contents of a flat `--config FILE.json`
+// ({"option": value}) inserted right after the subcommand name as flags, so that flags given on
+// the command line (which come later) override the file. Typed configs are left alone.
+std::vector<std::string> expand_config_files(std::vector<std::string> args,
+                                             const CommonOptions& common);
 
-// The predictor of test/predict/bench: --ckpt (any weights file the library reads), or fresh
-// weights with a warning when none is given. Says on stderr when the model is camera-aware.
-DepthPredictor open_predictor(const std::string& ckpt, const PredictorOptions& options,
-                              const std::string& purpose);
+// The value of `--name X` / `--name=X` (or its kebab spelling) among the subcommand's own
+// arguments (before a "--" separator); "" when absent.
+std::string find_flag_value(const std::vector<std::string>& args, const std::string& snake_name);
+
+// Throws UsageError for the first argument that looks like an option of `command` but is none
+// of its names, with the closest name as a suggestion ("unknown option --epoch; did you mean
+// --epochs?").
+void check_option_names(const CLI::App& command, const std::vector<std::string>& args);
+
+// The names of the options the user gave explicitly (snake_case, without dashes).
+std::vector<std::string> given_options(const CLI::App& command);
+
+// The predictor of test/predict/bench: the weights file, or (only when asked for with
+// `random_weights`) freshly initialised weights. Says on stderr when the model is camera-aware.
+DepthPredictor open_predictor(const std::string& ckpt, bool random_weights,
+                              const PredictorOptions& options, const std::string& purpose);
 
 // Formats a duration for humans: "1.2 s", "3 min 04 s".
 std::string format_seconds(double seconds);
+
+// --help that reads the same with every CLI11 version: "--name,--alias TYPE=default  help",
+// options grouped in sections.
+std::shared_ptr<CLI::Formatter> help_formatter();
 
 }  // namespace glpdepth::cli
 

@@ -11,6 +11,8 @@
 #include <iostream>
 
 #include "cli.h"
+#include "flags.h"
+#include "glpdepth/util/strings.h"
 #include "glpdepth/eval/crops.h"
 #include "glpdepth/eval/metrics.h"
 #include "glpdepth/eval/results.h"
@@ -22,20 +24,18 @@ namespace glpdepth::cli {
 namespace {
 namespace fs = std::filesystem;
 
-struct EvalPngsOptions {
+struct EvalPngsCli {
   std::string pred;
   std::string gt;
   std::string dataset = "kitti";
   std::string gt_layout = "auto";
-  double scale = 0;
+  std::string split;  // the original's KITTI ground-truth split name
+  double png_scale = 0;
   double gt_scale = 0;
-  double min_depth_eval = 1e-3;
-  double max_depth_eval = 0;
-  std::string kitti_crop = "none";
+  EvalSettings eval;
+  int do_kb_crop = 1;
   bool garg_crop = false;
   bool eigen_crop = false;
-  std::string protocol = "kb-crop";
-  bool no_nyu_crop = false;
   bool skip_missing_gt = false;
   std::string output;
   std::string per_image;
@@ -71,35 +71,34 @@ std::vector<fs::path> gt_candidates(const fs::path& gt, const std::string& file_
   return out;
 }
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
-
-void run_eval_pngs(const EvalPngsOptions& o, const CommonOptions& common) {
+void run_eval_pngs(const EvalPngsCli& o, const CommonOptions& common) {
   apply_threads(common);
-  EvalSettings settings;
+  check_do_kb_crop(o.do_kb_crop);
+  EvalSettings settings = o.eval;
   settings.dataset = parse_eval_dataset(o.dataset);
-  check(!(o.garg_crop && o.eigen_crop), "--garg_crop and --eigen_crop exclude each other");
-  settings.kitti_crop = o.garg_crop    ? EvalCrop::garg
-                        : o.eigen_crop ? EvalCrop::eigen
-                                       : parse_kitti_crop(o.kitti_crop);
-  settings.protocol = parse_protocol(o.protocol);
-  settings.nyu_crop = !o.no_nyu_crop;
-  settings.min_depth_eval = o.min_depth_eval;
-  settings.max_depth_eval =
-      o.max_depth_eval > 0 ? o.max_depth_eval : default_max_depth_eval(settings.dataset);
+  if (o.garg_crop && o.eigen_crop)
+    throw UsageError("--garg_crop and --eigen_crop exclude each other");
+  if (o.garg_crop) settings.kitti_crop = EvalCrop::garg;
+  if (o.eigen_crop) settings.kitti_crop = EvalCrop::eigen;
+  if (settings.max_depth_eval <= 0) settings.max_depth_eval = default_max_depth_eval(settings.dataset);
   if (!(settings.max_depth_eval > settings.min_depth_eval)) {
     throw UsageError(cat("--max_depth_eval (", settings.max_depth_eval,
                          ") must exceed --min_depth_eval (", settings.min_depth_eval, ")"));
   }
-  const double scale = o.scale > 0 ? o.scale : default_depth_scale(settings.dataset);
+  const double scale = o.png_scale > 0 ? o.png_scale : default_depth_scale(settings.dataset);
   const double gt_scale = o.gt_scale > 0 ? o.gt_scale : default_depth_scale(settings.dataset);
-  const std::string layout = lower(o.gt_layout);
+  std::string layout = to_lower(o.gt_layout);
   if (layout != "auto" && layout != "kitti" && layout != "nyu" && layout != "flat") {
     throw UsageError(cat("--gt_layout: unknown layout '", o.gt_layout,
                          "' (expected auto, kitti, nyu or flat)"));
+  }
+  // The original's --split names the KITTI ground-truth layout; only eigen_benchmark exists.
+  if (!o.split.empty()) {
+    if (o.split != "eigen_benchmark")
+      throw UsageError(cat("--split ", o.split, ": the original knew only eigen_benchmark (the "
+                           "KITTI data_depth_annotated layout); for other layouts use --gt_layout "
+                           "kitti, nyu or flat"));
+    layout = "kitti";
   }
 
   const fs::path pred_dir = o.pred, gt_dir = o.gt;
@@ -108,7 +107,7 @@ void run_eval_pngs(const EvalPngsOptions& o, const CommonOptions& common) {
   check(fs::is_directory(gt_dir, ec), "--gt: folder ", gt_dir.string(), " does not exist");
   std::vector<std::string> names;
   for (const auto& entry : fs::directory_iterator(pred_dir)) {
-    if (entry.is_regular_file() && lower(entry.path().extension().string()) == ".png") {
+    if (entry.is_regular_file() && to_lower(entry.path().extension().string()) == ".png") {
       names.push_back(entry.path().filename().string());
     }
   }
@@ -166,44 +165,42 @@ void run_eval_pngs(const EvalPngsOptions& o, const CommonOptions& common) {
             << "\n";
 }
 
+void setup_eval_pngs(CLI::App& command, CommonOptions& common) {
+  auto o = std::make_shared<EvalPngsCli>();
+  command.add_option("--pred,--pred_path,--pred-path", o->pred,
+                     "folder of 16-bit prediction PNGs (depth x --png_scale)")
+      ->required()
+      ->group(section::kData);
+  command.add_option("--gt,--gt_path,--gt-path", o->gt,
+                     "ground-truth root (KITTI: holding data_depth_annotated/; NYU: holding "
+                     "official_splits/; flat: same file names)")
+      ->required()
+      ->group(section::kData);
+  add_dataset_name_flag(command, o->dataset);
+  add_option(command, "gt_layout", o->gt_layout,
+             "auto (the dataset's layout, then flat), kitti, nyu or flat", section::kData);
+  add_option(command, "png_scale", o->png_scale,
+             "prediction PNG value per metre (0: the dataset's, 256, NYU 1000)", section::kData);
+  add_option(command, "gt_scale", o->gt_scale,
+             "ground-truth PNG value per metre (0: the dataset's, 256, NYU 1000)", section::kData);
+  add_eval_flags(command, o->eval, o->do_kb_crop);
+  add_flag(command, "garg_crop", o->garg_crop, "the original's flag: --kitti_crop garg", section::kCompat);
+  add_flag(command, "eigen_crop", o->eigen_crop, "the original's flag: --kitti_crop eigen", section::kCompat);
+  add_option(command, "split", o->split,
+             "the original's KITTI ground-truth split: eigen_benchmark (= --gt_layout kitti)",
+             section::kCompat);
+  add_flag(command, "skip_missing_gt", o->skip_missing_gt,
+           "skip predictions without ground truth (listed in metrics.json) instead of failing",
+           section::kData);
+  add_output_flag(command, o->output, {});
+  add_option(command, "per_image", o->per_image, "per-image CSV path (\"\": beside --output)",
+             section::kOutput);
+  command.callback([o, &common] { run_eval_pngs(*o, common); });
+}
+
 }  // namespace
 
-GLPDEPTH_COMMAND(
-    {"eval-pngs", "Evaluate a folder of 16-bit prediction PNGs against ground truth", 40,
-     [](CLI::App& command, CommonOptions& common) {
-       auto o = std::make_shared<EvalPngsOptions>();
-       command.add_option("--pred,--pred_path,--pred-path", o->pred,
-                          "folder of 16-bit prediction PNGs (depth x --scale)")
-           ->required();
-       command.add_option("--gt,--gt_path,--gt-path", o->gt,
-                          "ground-truth root (KITTI: holding data_depth_annotated/; NYU: holding "
-                          "official_splits/; flat: same file names)")
-           ->required();
-       add_option(command, "dataset", o->dataset, "kitti, nyudepthv2, drivingstereo or generic");
-       add_option(command, "gt_layout", o->gt_layout,
-                  "auto (the dataset's layout, then flat), kitti, nyu or flat");
-       add_option(command, "scale", o->scale,
-                  "prediction PNG value per metre (0 = dataset default: 256, NYU 1000)");
-       add_option(command, "gt_scale", o->gt_scale,
-                  "ground-truth PNG value per metre (0 = dataset default: 256, NYU 1000)");
-       add_option(command, "min_depth_eval", o->min_depth_eval, "evaluate gt > this (metres)");
-       add_option(command, "max_depth_eval", o->max_depth_eval,
-                  "evaluate gt < this (metres; 0 = dataset default: 80, NYU 10)");
-       add_option(command, "kitti_crop", o->kitti_crop, "KITTI crop: garg, eigen or none");
-       add_flag(command, "garg_crop", o->garg_crop, "same as --kitti_crop garg (original flag)");
-       add_flag(command, "eigen_crop", o->eigen_crop, "same as --kitti_crop eigen (original flag)");
-       add_option(command, "protocol", o->protocol,
-                  "KITTI protocol: kb-crop (GLPDepth: crops on the 352x1216 frame) or "
-                  "full-frame (prediction placed in the full GT frame, crops on it)");
-       add_flag(command, "no_nyu_crop", o->no_nyu_crop,
-                "NYU: evaluate the whole frame instead of the Eigen crop 45:471, 41:601");
-       add_flag(command, "skip_missing_gt", o->skip_missing_gt,
-                "skip predictions without ground truth (listed in metrics.json) instead of "
-                "failing");
-       add_option(command, "output", o->output,
-                  "metrics JSON path (default <pred>/metrics.json); per_image.csv goes beside it");
-       add_option(command, "per_image", o->per_image, "per-image CSV path (default: beside --output)");
-       command.callback([o, &common] { run_eval_pngs(*o, common); });
-     }});
+GLPDEPTH_COMMAND({"eval-pngs", "Evaluate a folder of 16-bit prediction PNGs against ground truth",
+                  40, setup_eval_pngs});
 
 }  // namespace glpdepth::cli

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "cli.h"
+#include "flags.h"
 #include "glpdepth/io/pytorch_file.h"
 #include "glpdepth/io/safetensors.h"
 #include "glpdepth/io/weights.h"
@@ -16,28 +17,29 @@
 namespace glpdepth::cli {
 namespace {
 
-struct ExportOptions {
+struct ExportCli {
   std::string ckpt;
-  std::string encoder;
+  bool random_weights = false;
+  ModelChoice model;
   std::string format = "pytorch";
   bool module_prefix = false;
   std::string output;
-  int64_t seed = 0;
+  uint64_t seed = 0;
 };
 
-void run_export(const ExportOptions& o, const CommonOptions& common) {
+void run_export(const ExportCli& o, const CommonOptions& common) {
   apply_threads(common);
   if (o.format != "pytorch" && o.format != "safetensors") {
     throw UsageError(cat("--format must be pytorch or safetensors, not '", o.format, "'"));
   }
   if (o.output.empty()) throw UsageError("--output is required");
-  if (o.ckpt.empty() && o.encoder.empty()) {
-    throw UsageError("give --ckpt FILE, or --encoder bN to export freshly initialised weights");
-  }
+  if (o.ckpt.empty() == !o.random_weights)
+    throw UsageError("give --ckpt FILE, or --random_weights (with --encoder bN) to export "
+                     "freshly initialised weights");
   // Fresh weights are reproducible: initialisation draws from the seeded generator.
-  torch::manual_seed(static_cast<uint64_t>(o.seed));
+  torch::manual_seed(o.seed);
   ModelSource source;
-  GLPDepth model = load_model_for_inference(o.ckpt, o.encoder, 0.0, 80.0, &source);
+  GLPDepth model = load_model_for_inference(o.ckpt, o.model.encoder, o.model.max_depth, 80.0, &source);
   StateDict state = module_state_dict(*model);
   const std::string prefix = o.module_prefix ? "module." : "";
   if (o.format == "pytorch") {
@@ -63,26 +65,23 @@ void run_export(const ExportOptions& o, const CommonOptions& common) {
             << source.description << ") to " << o.output << "\n";
 }
 
+void setup_export(CLI::App& command, CommonOptions& common) {
+  auto o = std::make_shared<ExportCli>();
+  add_weights_flags(command, o->ckpt, o->random_weights);
+  add_model_flags(command, o->model);
+  add_option(command, "format", o->format, "pytorch | safetensors", section::kOutput)
+      ->check(CLI::IsMember({"pytorch", "safetensors"}));
+  add_flag(command, "module_prefix", o->module_prefix,
+           "prefix every key with 'module.' (DataParallel layout, as the official checkpoints)",
+           section::kOutput);
+  add_output_flag(command, o->output, {});
+  add_seed_flag(command, o->seed);
+  command.callback([o, &common] { run_export(*o, common); });
+}
+
 }  // namespace
 
 GLPDEPTH_COMMAND({"export", "Write weights for PyTorch (torch.load) or safetensors", 700,
-                  [](CLI::App& command, CommonOptions& common) {
-                    auto options = std::make_shared<ExportOptions>();
-                    add_option(command, "ckpt", options->ckpt,
-                               "weights to export: our checkpoint, a PyTorch state_dict "
-                               "(official .ckpt, HF GLPN) or safetensors");
-                    add_option(command, "encoder", options->encoder,
-                               "MiT variant b0..b5: checked against --ckpt, or the variant of "
-                               "fresh weights when --ckpt is not given");
-                    add_option(command, "format", options->format, "pytorch | safetensors")
-                        ->check(CLI::IsMember({"pytorch", "safetensors"}));
-                    add_flag(command, "module_prefix", options->module_prefix,
-                             "prefix every key with 'module.' (DataParallel layout, as the "
-                             "official checkpoints)");
-                    add_option(command, "output", options->output, "file to write")->required();
-                    add_option(command, "seed", options->seed,
-                               "random seed for fresh weights");
-                    command.callback([options, &common] { run_export(*options, common); });
-                  }});
+                  setup_export});
 
 }  // namespace glpdepth::cli

@@ -5,13 +5,14 @@
 
 #include "cli.h"
 #include "glpdepth/util/threads.h"
+#include "glpdepth/version.h"
 
 namespace glpdepth::cli {
 namespace {
 
 void run_info(const CommonOptions& common) {
   int threads = apply_threads(common);
-  std::cout << "glpdepth 0.1.0\n"
+  std::cout << "glpdepth " << version() << " (" << source_commit() << ")\n"
             << "LibTorch " << TORCH_VERSION_MAJOR << "." << TORCH_VERSION_MINOR << "."
             << TORCH_VERSION_PATCH << "\n"
             << "available cores: " << available_cores() << ", intra-op threads: " << threads

@@ -43,14 +43,15 @@ void run_launch(const LaunchArgs& args) {
 GLPDEPTH_COMMAND({"launch", "Start N local ranks of a command (one machine, no torchrun)", 800,
                   [](CLI::App& command, CommonOptions&) {
                     auto args = std::make_shared<LaunchArgs>();
-                    add_option(command, "nproc", args->nproc, "number of local ranks to start");
+                    add_option(command, "nproc", args->nproc, "number of local ranks to start", "Launch");
                     add_option(command, "master_port", args->master_port,
-                               "rendezvous TCP port (0 picks a free one)");
+                               "rendezvous TCP port (0 picks a free one)", "Launch");
                     add_option(command, "master_addr", args->master_addr,
-                               "rendezvous address given to the ranks");
+                               "rendezvous address given to the ranks", "Launch");
                     add_option(command, "grace", args->grace,
                                "seconds the other ranks get to stop after one fails, before "
-                               "SIGTERM (and again before SIGKILL)");
+                               "SIGTERM (and again before SIGKILL)",
+                               "Launch");
                     command
                         .add_option("command", args->command,
                                     "the glpdepth subcommand and its flags, after --")

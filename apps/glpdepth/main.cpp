@@ -1,34 +1,122 @@
 // glpdepth: one binary, one subcommand per task. Each subcommand registers itself from its own
-// file (see GLPDEPTH_COMMAND in cli.h).
+// file (see GLPDEPTH_COMMAND in cli.h). Exit codes: 0 success, 1 error, 2 usage error.
 #include <c10/util/Exception.h>
 
+#include <fstream>
 #include <iostream>
 
 #include "cli.h"
 #include "glpdepth/util/error.h"
+#include "glpdepth/util/strings.h"
 #include "glpdepth/util/threads.h"
+#include "glpdepth/version.h"
+
+namespace {
+
+using namespace glpdepth;
+
+// The original's train.py/test.py take "--do_kb_crop 1" (an int), its eval_with_pngs.py a bare
+// "--do_kb_crop": both become "--do_kb_crop=N", which our flag takes.
+std::vector<std::string> join_optional_values(std::vector<std::string> args) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] != "--do_kb_crop" && args[i] != "--do-kb-crop") continue;
+    const bool valued = i + 1 < args.size() && !args[i + 1].empty() &&
+                        args[i + 1].find_first_not_of("-0123456789") == std::string::npos;
+    args[i] += "=" + (valued ? args[i + 1] : std::string("1"));
+    if (valued) args.erase(args.begin() + static_cast<long>(i) + 1);
+  }
+  return args;
+}
+
+void check_command_name(const std::vector<std::string>& args) {
+  if (args.empty() || args[0].empty() || args[0][0] == '-') return;
+  std::vector<std::string> names;
+  for (const auto& command : cli::registered_commands()) {
+    if (command.name == args[0]) return;
+    names.push_back(command.name);
+  }
+  const std::string guess = closest_match(args[0], names);
+  throw UsageError(cat("unknown command '", args[0], "'",
+                       guess.empty() ? std::string() : cat("; did you mean '", guess, "'?"),
+                       " (glpdepth --help lists the commands)"));
+}
+
+void add_common_options(CLI::App& sub, cli::CommonOptions& common) {
+  cli::add_option(sub, "config", common.config,
+                  "JSON file of option: value pairs (train also takes a run's config.json); "
+                  "flags given here override it",
+                  cli::section::kDevice);
+  cli::add_option(sub, "threads", common.threads,
+                  "intra-op compute threads (0 = one per available core)", cli::section::kDevice);
+  cli::add_option(sub, "device", common.device, "cpu, cuda or cuda:N", cli::section::kDevice);
+  sub.add_option_function<std::string>(
+         cli::option_names("gpu_or_cpu"),
+         [&common](const std::string& value) {
+           if (value == "gpu") common.device = "cuda";
+           else if (value == "cpu") common.device = "cpu";
+           else throw CLI::ValidationError("--gpu_or_cpu " + value + ": expected gpu or cpu");
+         },
+         "the original's flag: gpu = --device cuda, cpu = --device cpu")
+      ->type_name("NAME")
+      ->default_str("cpu")
+      ->group(cli::section::kCompat);
+}
+
+// Reads a typed --config (train's config.json) before the flags, or expands a flat one into
+// flags; then lets the command see the arguments (e.g. to apply a recipe as defaults).
+std::vector<std::string> prepare(CLI::App& app, std::vector<cli::CommonOptions*>& commons,
+                                 std::vector<std::string> args) {
+  if (args.empty() || args[0].empty() || args[0][0] == '-') return args;
+  CLI::App* sub = app.get_subcommand(args[0]);
+  const auto& commands = cli::registered_commands();
+  size_t index = 0;
+  while (index < commands.size() && commands[index].name != args[0]) ++index;
+  cli::CommonOptions& common = *commons.at(index);
+  cli::check_option_names(*sub, args);
+  common.config = cli::find_flag_value(args, "config");
+  if (!common.config.empty() && common.typed_config) {
+    std::ifstream in(common.config);
+    if (!in) throw UsageError(cat("--config ", common.config, ": cannot open file"));
+    nlohmann::json json;
+    try {
+      in >> json;
+    } catch (const std::exception& e) {
+      throw UsageError(cat("--config ", common.config, ": not valid JSON: ", e.what()));
+    }
+    common.typed_config(json, common.config);
+  }
+  args = cli::expand_config_files(std::move(args), common);
+  try {
+    cli::check_option_names(*sub, args);
+  } catch (const UsageError& e) {
+    throw UsageError(cat("--config ", common.config, ": ", e.what()));
+  }
+  if (common.before_parse) common.before_parse(args);
+  return args;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
-  using namespace glpdepth;
   tune_malloc_for_tensors();
   tune_blas_threads();
   CLI::App app{"glpdepth: monocular metric depth estimation (GLPDepth) for driving scenes"};
+  app.formatter(cli::help_formatter());
   app.require_subcommand(1);
-  app.set_version_flag("--version", "glpdepth 0.1.0");
+  app.set_version_flag("--version", std::string("glpdepth ") + version());
   app.option_defaults()->always_capture_default();
 
-  std::vector<std::unique_ptr<cli::CommonOptions>> commons;
+  std::vector<std::unique_ptr<cli::CommonOptions>> owned;
+  std::vector<cli::CommonOptions*> commons;
   for (const auto& command : cli::registered_commands()) {
     CLI::App* sub = app.add_subcommand(command.name, command.description);
+    sub->formatter(cli::help_formatter());
     sub->option_defaults()->always_capture_default()->multi_option_policy(
         CLI::MultiOptionPolicy::TakeLast);
-    auto& common = *commons.emplace_back(std::make_unique<cli::CommonOptions>());
-    cli::add_option(*sub, "config", common.config,
-                    "JSON file of option: value pairs; command-line flags override it");
-    cli::add_option(*sub, "threads", common.threads,
-                    "intra-op compute threads (0 = one per available core)");
-    cli::add_option(*sub, "device", common.device, "cpu, cuda or cuda:N");
+    auto& common = *owned.emplace_back(std::make_unique<cli::CommonOptions>());
+    commons.push_back(&common);
     command.setup(*sub, common);
+    add_common_options(*sub, common);
     // --help shows every default: flags read "off", empty strings read "".
     for (CLI::Option* option : sub->get_options()) {
       if (option->get_name() == "--help" || !option->get_default_str().empty()) continue;
@@ -40,11 +128,13 @@ int main(int argc, char** argv) {
   }
 
   try {
-    std::vector<std::string> args = cli::expand_config_files(argc, argv);
+    std::vector<std::string> args = join_optional_values({argv + 1, argv + argc});
+    check_command_name(args);
+    args = prepare(app, commons, std::move(args));
     std::reverse(args.begin(), args.end());  // CLI11 takes a reversed vector
     app.parse(args);
   } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
+    const int code = app.exit(e);
     return code == 0 ? 0 : 2;
   } catch (const cli::ExitRequest& request) {
     return request.code;

@@ -3,13 +3,15 @@
 #include <iostream>
 
 #include "cli.h"
+#include "flags.h"
+#include "glpdepth/data/location.h"
 #include "glpdepth/data/lists.h"
 
 namespace glpdepth::cli {
 namespace {
 
 struct MakeListsCli {
-  std::string dataset;
+  std::string dataset = "kitti";
   std::string data_path;
   double val_fraction = 0.1;
   uint64_t seed = 0;
@@ -17,9 +19,11 @@ struct MakeListsCli {
 };
 
 void run_make_lists(const MakeListsCli& o) {
+  const DatasetLocation location = locate_dataset(o.dataset, o.data_path);
+  if (!location.note.empty()) std::cout << "note: " << location.note << "\n";
   MakeListsOptions options;
   options.dataset = o.dataset;
-  options.data_path = o.data_path;
+  options.data_path = location.root;
   options.val_fraction = o.val_fraction;
   options.seed = o.seed;
   options.out = o.out;
@@ -36,22 +40,20 @@ void run_make_lists(const MakeListsCli& o) {
   for (const std::string& note : s.notes) std::cout << "note: " << note << "\n";
 }
 
+void setup_make_lists(CLI::App& command, CommonOptions&) {
+  auto o = std::make_shared<MakeListsCli>();
+  add_dataset_name_flag(command, o->dataset);
+  add_data_path_flag(command, o->data_path);
+  command.get_option("--data_path")->required();
+  add_val_fraction_flag(command, o->val_fraction);
+  add_seed_flag(command, o->seed);
+  add_output_flag(command, o->out, {"--out"});
+  command.callback([o] { run_make_lists(*o); });
+}
+
 }  // namespace
 
 GLPDEPTH_COMMAND({"make-lists", "Write train/val/test lists for a dataset root", 60,
-                  [](CLI::App& command, CommonOptions&) {
-                    auto o = std::make_shared<MakeListsCli>();
-                    add_option(command, "dataset", o->dataset,
-                               "kitti, drivingstereo or nyudepthv2")
-                        ->required();
-                    add_option(command, "data_path", o->data_path, "the dataset root")
-                        ->required();
-                    add_option(command, "val_fraction", o->val_fraction,
-                               "fraction of training sequences held out for validation");
-                    add_option(command, "seed", o->seed, "seed of the validation choice");
-                    add_option(command, "out", o->out,
-                               "output folder (default <data_path>/lists)");
-                    command.callback([o] { run_make_lists(*o); });
-                  }});
+                  setup_make_lists});
 
 }  // namespace glpdepth::cli

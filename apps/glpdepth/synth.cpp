@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "cli.h"
+#include "flags.h"
 #include "glpdepth/data/synth.h"
 #include "glpdepth/util/error.h"
 
@@ -22,8 +23,8 @@ struct SynthCli {
   double val_fraction = 0.1;
   double test_fraction = 0.1;
   int frames_per_drive = 10;
-  int workers = 0;
-  double max_depth = 80.0;
+  int workers = 4;
+  double max_valid_depth = 80.0;
   int jpeg_quality = 95;
   bool no_shadows = false;
 };
@@ -40,14 +41,15 @@ void run_synth(const SynthCli& o, const CommonOptions& common) {
   options.val_fraction = o.val_fraction;
   options.test_fraction = o.test_fraction;
   options.frames_per_drive = o.frames_per_drive;
-  // Rendering uses plain threads, one frame each; --threads is the fallback for --workers.
-  options.workers = o.workers > 0 ? o.workers : common.threads;
-  options.max_depth = o.max_depth;
+  // Rendering uses plain threads, one frame each.
+  options.workers = o.workers;
+  options.max_depth = o.max_valid_depth;
   if (o.jpeg_quality < 1 || o.jpeg_quality > 100)
     throw UsageError(cat("--jpeg_quality: must be 1 to 100, got ", o.jpeg_quality));
   options.jpeg_quality = o.jpeg_quality;
   options.scene.shadows = !o.no_shadows;
-  if (o.out.empty()) throw UsageError("--out: an output folder is required");
+  if (o.out.empty()) throw UsageError("--output: the folder to write the dataset to is required");
+  if (o.workers < 0) throw UsageError(cat("--workers ", o.workers, ": must be >= 0"));
 
   const auto& c = options.camera;
   std::cout << "synth: " << o.count << " frames, " << c.width << "x" << c.height << ", fx "
@@ -61,36 +63,29 @@ void run_synth(const SynthCli& o, const CommonOptions& common) {
             << "/camera.json\n";
 }
 
+void setup_synth(CLI::App& command, CommonOptions& common) {
+  auto o = std::make_shared<SynthCli>();
+  add_output_flag(command, o->out, {"--out"});
+  const char* g = "Scenes";
+  add_option(command, "count", o->count, "number of frames", g);
+  add_seed_flag(command, o->seed);
+  add_option(command, "camera", o->camera, "kitti, drivingstereo or fx,fy,cx,cy,W,H", g);
+  add_option(command, "scale", o->scale, "resize factor of frame size and intrinsics (e.g. 0.25)", g);
+  add_flag(command, "sparse", o->sparse, "LiDAR-like depth: ~64 scan lines like KITTI's projected scans", g);
+  add_option(command, "layout", o->layout, "kitti or drivingstereo (default: follows --camera)", g);
+  add_val_fraction_flag(command, o->val_fraction);
+  add_option(command, "test_fraction", o->test_fraction, "fraction of drives for lists/test.txt", section::kData);
+  add_option(command, "frames_per_drive", o->frames_per_drive, "consecutive frames along one street (splits keep drives whole)", g);
+  add_workers_flag(command, o->workers);
+  add_option(command, "max_valid_depth", o->max_valid_depth, "deeper points are stored as 0 (invalid), like the real data", g);
+  add_option(command, "jpeg_quality", o->jpeg_quality, "quality of DrivingStereo-layout JPEGs", g);
+  add_flag(command, "no_shadows", o->no_shadows, "render without cast shadows", g);
+  command.callback([o, &common] { run_synth(*o, common); });
+}
+
 }  // namespace
 
 GLPDEPTH_COMMAND({"synth", "Generate synthetic driving scenes with exact metric depth", 70,
-                  [](CLI::App& command, CommonOptions& common) {
-                    auto o = std::make_shared<SynthCli>();
-                    add_option(command, "out", o->out, "output folder (dataset root)")->required();
-                    add_option(command, "count", o->count, "number of frames");
-                    add_option(command, "seed", o->seed, "random seed; same seed, same files");
-                    add_option(command, "camera", o->camera,
-                               "kitti, drivingstereo or fx,fy,cx,cy,W,H");
-                    add_option(command, "scale", o->scale,
-                               "resize factor of frame size and intrinsics (e.g. 0.25)");
-                    add_flag(command, "sparse", o->sparse,
-                             "LiDAR-like depth: ~64 scan lines like KITTI's projected scans");
-                    add_option(command, "layout", o->layout,
-                               "kitti or drivingstereo (default: follows --camera)");
-                    add_option(command, "val_fraction", o->val_fraction,
-                               "fraction of drives for lists/val.txt");
-                    add_option(command, "test_fraction", o->test_fraction,
-                               "fraction of drives for lists/test.txt");
-                    add_option(command, "frames_per_drive", o->frames_per_drive,
-                               "consecutive frames along one street (splits keep drives whole)");
-                    add_option(command, "workers", o->workers,
-                               "frames rendered in parallel (0 = --threads, else one per core)");
-                    add_option(command, "max_depth", o->max_depth,
-                               "deeper points are stored as 0 (invalid), like the real data");
-                    add_option(command, "jpeg_quality", o->jpeg_quality,
-                               "quality of DrivingStereo-layout JPEGs");
-                    add_flag(command, "no_shadows", o->no_shadows, "render without cast shadows");
-                    command.callback([o, &common] { run_synth(*o, common); });
-                  }});
+                  setup_synth});
 
 }  // namespace glpdepth::cli

@@ -1,41 +1,80 @@
-// `glpdepth train`: spec §5 training with the seed's option names.
+// `glpdepth train`: spec §5 training with the seed's option names. What runs is, in order of
+// precedence: explicit flags, then the recipe (--recipe, or the dataset's: docs/TRAINING.md),
+// then --config, then the library's defaults; config.json records the result.
 #include <csignal>
 #include <iostream>
 
 #include "cli.h"
+#include "flags.h"
 #include "glpdepth/dist/env.h"
 #include "glpdepth/train/trainer.h"
-#include "glpdepth/util/threads.h"
 #include "glpdepth/util/error.h"
+#include "glpdepth/util/progress.h"
+#include "glpdepth/util/threads.h"
 
 namespace glpdepth::cli {
 namespace {
 
 std::atomic<bool> stop_requested{false};
+std::atomic<int> stop_signal{0};
 
-extern "C" void on_stop_signal(int) { stop_requested.store(true); }
+extern "C" void on_stop_signal(int signal) {
+  stop_signal.store(signal);
+  stop_requested.store(true);
+}
 
-void run_train(TrainConfig config, CommonOptions common, const CLI::App& command) {
-  // Ranks sharing a machine share its cores unless --threads says otherwise.
-  const dist::DistEnv env = dist::detect_env(dist::DetectOptions{config.dist_port});
-  if (common.threads == 0 && env.local_world_size > 1)
-    common.threads = std::max(1, available_cores() / env.local_world_size);
-  apply_threads(common);
-  config.device = resolve_device(common.device).str();
+// Everything the train command holds besides the library's configuration.
+struct TrainCli {
+  TrainConfig config;
+  int64_t batch_size = 0;  // 0: the recipe's
+  std::string output;      // "" : the config's log_dir (./logs)
+  int do_kb_crop = 1;
+  std::string command_line;
+  bool config_file_given = false;
+};
+
+// Ctrl-C, SIGTERM and Slurm's SIGUSR1 (sbatch --signal=B:USR1@120) finish the current step,
+// write last.ckpt and stop; a second signal kills.
+void install_stop_handlers() {
   stop_requested.store(false);
-  // Ctrl-C / SIGTERM finish the current step and write a checkpoint (a second signal kills).
   struct sigaction action {};
   action.sa_handler = on_stop_signal;
   action.sa_flags = SA_RESETHAND;
-  sigaction(SIGINT, &action, nullptr);
-  sigaction(SIGTERM, &action, nullptr);
+  for (int signal : {SIGINT, SIGTERM, SIGUSR1}) sigaction(signal, &action, nullptr);
+}
 
-  TrainResult result = train(config, std::cerr, &stop_requested);
+// Exit code of a run stopped by a signal: the requeue convention (docs/RELIABILITY.md).
+constexpr int kExitInterrupted = 3;
+
+void run_train(TrainCli& cli, CommonOptions common, const CLI::App& command) {
+  TrainConfig config = cli.config;
+  if (cli.batch_size > 0) config.loop.batch_size = cli.batch_size;
+  if (!cli.output.empty()) config.log.log_dir = cli.output;
+  check_do_kb_crop(cli.do_kb_crop);
+  // Ranks sharing a machine share its cores unless --threads says otherwise.
+  const dist::DistEnv env = dist::detect_env(dist::DetectOptions{config.dist.port});
+  if (common.threads == 0 && env.local_world_size > 1)
+    common.threads = std::max(1, available_cores() / env.local_world_size);
+  apply_threads(common);
+  config.runtime.device = resolve_device(common.device).str();
+  for (const std::string& note : unused_by_schedule(config, given_options(command)))
+    std::cerr << "warning: " << note << "\n";
+  validate(config);
+  install_stop_handlers();
+
+  TrainHooks hooks;
+  hooks.stop = &stop_requested;
+  hooks.terminal = stderr_is_terminal();
+  hooks.command_line = cli.command_line;
+  TrainResult result = train(config, std::cerr, hooks);
   if (result.interrupted) {
-    std::cerr << "train: interrupted after step " << result.global_step << "; state saved to "
+    const int signal = stop_signal.load();
+    std::cerr << "train: stopped after step " << result.global_step
+              << (signal ? cat(" (signal ", signal, ")") : std::string()) << "; state saved to "
               << result.last_checkpoint.string() << "\n"
-              << "train: continue with the same command plus --resume "
-              << result.last_checkpoint.string() << " (or --resume auto)\n";
+              << "train: continue with the same command plus --resume auto (or --resume "
+              << result.last_checkpoint.string() << "); under Slurm, requeue the job\n";
+    if (signal) throw ExitRequest{kExitInterrupted};
     return;
   }
   std::cerr << "train: done, " << result.epochs_done << " epochs, " << result.global_step
@@ -45,104 +84,149 @@ void run_train(TrainConfig config, CommonOptions common, const CLI::App& command
             << result.last_checkpoint.string() << "\n";
   if (!result.best_checkpoint.empty())
     std::cerr << "  best:        " << result.best_checkpoint.string() << "\n";
-  (void)command;
+}
+
+void add_augmentation_flags(CLI::App& command, AugmentOptions& a) {
+  const char* g = section::kAugmentation;
+  add_option(command, "crop_h", a.crop_h, "random-crop height (0: the dataset's, 352 KITTI/DS, 448 NYU)", g);
+  add_option(command, "crop_w", a.crop_w, "random-crop width (0: the dataset's, 704 KITTI/DS, 576 NYU)", g);
+  add_option(command, "flip_p", a.flip_p, "horizontal flip probability", g);
+  add_option(command, "brightness_contrast_p", a.brightness_contrast_p, "brightness/contrast probability", g);
+  add_option(command, "gamma_p", a.gamma_p, "gamma probability", g);
+  add_option(command, "hsv_p", a.hsv_p, "hue/saturation/value probability", g);
+  add_option(command, "cutdepth_p", a.cutdepth_p, "vertical CutDepth probability (docs/DATA.md)", g);
+  add_option(command, "cutdepth_fraction", a.cutdepth_fraction, "CutDepth strip width factor (the original p)", g);
+  add_option(command, "scale_p", a.scale_p, "random zoom probability (docs/CAMERAS.md)", g);
+  add_option(command, "scale_min", a.scale_min, "smallest random zoom factor", g);
+  add_option(command, "scale_max", a.scale_max, "largest random zoom factor", g);
+}
+
+void add_optimisation_flags(CLI::App& command, TrainCli& cli) {
+  TrainConfig& c = cli.config;
+  const char* g = section::kOptimisation;
+  add_option(command, "recipe", c.loop.recipe,
+             "glp, plateau, plateau-l2 or cyclic: optimiser, schedule, clipping and batch size; "
+             "explicit flags override it (\"\": drivingstereo cyclic, others glp)", g);
+  add_option(command, "epochs", c.loop.epochs, "epochs", g);
+  add_batch_size_flag(command, cli.batch_size);
+  add_option(command, "lr", c.optim.lr, "initial learning rate (constant, step, plateau, cosine)", g);
+  add_enum_option(command, "optimizer", c.optim.kind,
+                  {{"adam", OptimizerKind::kAdam}, {"adamw", OptimizerKind::kAdamW},
+                   {"sgd", OptimizerKind::kSGD}},
+                  "adam, adamw or sgd", g);
+  add_option(command, "weight_decay", c.optim.weight_decay, "L2 (coupled) for adam/sgd, decoupled for adamw", g);
+  add_option(command, "momentum", c.optim.momentum, "SGD momentum", g);
+  add_flag(command, "nesterov", c.optim.nesterov, "Nesterov momentum (SGD)", g);
+  add_option(command, "clip_grad", c.loop.clip_grad, "clip gradients to this global L2 norm (0: off; the fork used 1.0)", g);
+  add_option(command, "max_nonfinite", c.loop.max_nonfinite, "stop after this many non-finite steps in a row", g);
+  add_option(command, "silog_lambda", c.loop.silog_lambda, "SiLog variance weight", g);
+  add_option(command, "max_steps_per_epoch", c.loop.max_steps_per_epoch, "cut epochs to this many steps (0: whole epochs)", g);
+  add_option(command, "stop_after_steps", c.loop.stop_after_steps, "stop as if interrupted after this global step, checkpoint written (0: off)", g);
+}
+
+void add_schedule_flags(CLI::App& command, ScheduleOptions& s, std::string& plateau_monitor) {
+  const char* g = section::kSchedule;
+  add_enum_option(command, "schedule", s.kind,
+                  {{"constant", ScheduleKind::kConstant}, {"poly", ScheduleKind::kPoly},
+                   {"step", ScheduleKind::kStep}, {"plateau", ScheduleKind::kPlateau},
+                   {"cyclic", ScheduleKind::kCyclic}, {"cosine", ScheduleKind::kCosine}},
+                  "constant, poly (GLPDepth one-cycle), step, plateau, cyclic or cosine", g);
+  add_option(command, "poly_min_lr", s.poly.min_lr, "poly: start/end lr", g);
+  add_option(command, "poly_max_lr", s.poly.max_lr, "poly: peak lr", g);
+  add_option(command, "poly_power", s.poly.power, "poly: exponent", g);
+  add_option(command, "step_size", s.step.step_size, "step: epochs between decays", g);
+  add_option(command, "step_gamma", s.step.gamma, "step: decay factor", g);
+  add_option(command, "plateau_mode", s.plateau.mode, "plateau: min or max", g);
+  add_option(command, "plateau_factor", s.plateau.factor, "plateau: lr factor", g);
+  add_option(command, "plateau_patience", s.plateau.patience, "plateau: patience (scheduler steps)", g);
+  add_option(command, "plateau_threshold", s.plateau.threshold, "plateau: threshold", g);
+  add_option(command, "plateau_threshold_mode", s.plateau.threshold_mode, "plateau: rel or abs", g);
+  add_option(command, "plateau_cooldown", s.plateau.cooldown, "plateau: cooldown", g);
+  add_option(command, "plateau_min_lr", s.plateau.min_lr, "plateau: lower lr bound", g);
+  add_option(command, "plateau_eps", s.plateau.eps, "plateau: minimal lr change", g);
+  add_option(command, "plateau_steps_per_epoch", s.plateau.steps_per_epoch, "plateau: scheduler steps per epoch on the training loss", g);
+  add_option(command, "plateau_monitor", plateau_monitor, "plateau: train_loss, val_loss or a validation metric (abs_rel, d1, ...)", g);
+  add_option(command, "cyclic_base_lr", s.cyclic.base_lr, "cyclic: lower lr", g);
+  add_option(command, "cyclic_max_lr", s.cyclic.max_lr, "cyclic: upper lr", g);
+  add_option(command, "cyclic_step_size_up", s.cyclic.step_size_up, "cyclic: iterations up", g);
+  add_option(command, "cyclic_step_size_down", s.cyclic.step_size_down, "cyclic: iterations down (0: = up)", g);
+  add_option(command, "cyclic_mode", s.cyclic.mode, "cyclic: triangular, triangular2, exp_range", g);
+  add_option(command, "cyclic_gamma", s.cyclic.gamma, "cyclic: exp_range gamma", g);
+  add_option(command, "cyclic_base_momentum", s.cyclic.base_momentum, "cyclic: momentum at the lr peak", g);
+  add_option(command, "cyclic_max_momentum", s.cyclic.max_momentum, "cyclic: momentum at the lr trough", g);
+  add_option(command, "warmup_steps", s.cosine.warmup_steps, "cosine: linear warm-up iterations", g);
+  add_option(command, "cosine_min_lr", s.cosine.min_lr, "cosine: final lr", g);
+}
+
+void add_run_flags(CLI::App& command, TrainCli& cli) {
+  TrainConfig& c = cli.config;
+  add_option(command, "val_freq", c.validation.val_freq, "validate every N epochs (0: never)", section::kValidation);
+  add_option(command, "val_batch_size", c.validation.val_batch_size, "validation batch size", section::kValidation);
+  add_option(command, "best_metric", c.validation.best_metric, "validation figure that picks best.ckpt (abs_rel, rmse, d1, val_loss, ...)", section::kValidation);
+  const char* k = section::kCheckpoints;
+  add_option(command, "save_freq", c.checkpoint.save_freq, "also keep epoch_XX.ckpt every N epochs (0: off)", k);
+  add_flag(command, "save_model", c.checkpoint.save_model, "keep epoch_XX.ckpt at every validation", k);
+  add_flag(command, "save_result", c.checkpoint.save_result, "write validation predictions as 16-bit PNGs (dataset scale)", k);
+  add_option(command, "save_every_steps", c.checkpoint.save_every_steps, "also write last.ckpt every N steps (0: only at epoch ends)", k);
+  add_option(command, "save_every_minutes", c.checkpoint.save_every_minutes, "also write last.ckpt after this many minutes (0: off)", k);
+  add_option(command, "resume", c.checkpoint.resume, "continue from a checkpoint path, or auto (last.ckpt of the run folder)", k);
+  add_output_flag(command, cli.output, {"--log_dir", "--log-dir"});
+  add_exp_name_flag(command, c.log.exp_name);
+  add_option(command, "log_every", c.log.log_every, "train.csv / TensorBoard row every N steps", section::kLogging);
+  add_seed_flag(command, c.runtime.seed);
+  add_precision_flags(command, c.runtime.precision, c.runtime.channels_last);
+  const char* d = section::kDistributed;
+  add_option(command, "dist_backend", c.dist.backend, "distributed backend: nccl or gloo (\"\": nccl on CUDA, gloo on CPU)", d);
+  add_option(command, "dist_port", c.dist.port, "rendezvous port when launched by Slurm", d);
+  add_option(command, "dist_timeout", c.dist.timeout, "seconds before a lost rank fails the others", d);
+  add_flag(command, "sync_bn", c.dist.sync_bn, "synchronise decoder BatchNorm statistics across ranks", d);
+  add_flag(command, "verify_replicas", c.dist.verify_replicas, "check after every step that all ranks hold identical weights (debugging)", d);
 }
 
 void setup_train(CLI::App& command, CommonOptions& common) {
-  auto config = std::make_shared<TrainConfig>();
-  auto& c = *config;
-  add_option(command, "dataset", c.dataset, "kitti, drivingstereo, nyudepthv2 (synthetic sets use kitti or drivingstereo)");
-  add_option(command, "data_path", c.data_path, "dataset root (holds lists/train.txt, lists/val.txt)");
-  add_option(command, "train_list", c.train_list, "training list (default <data_path>/lists/train.txt)");
-  add_option(command, "val_list", c.val_list, "validation list (default <data_path>/lists/val.txt)");
-  add_option(command, "max_depth", c.max_depth, "head output range in metres (0: the dataset's, 80 driving / 10 NYU)");
-  add_option(command, "max_depth_eval", c.max_depth_eval, "upper evaluation bound (0: max_depth)");
-  add_option(command, "min_depth_eval", c.min_depth_eval, "lower evaluation bound");
-  add_option(command, "crop_h", c.crop_h, "random-crop height (0: the dataset's, 352 KITTI/DS, 448 NYU)");
-  add_option(command, "crop_w", c.crop_w, "random-crop width (0: the dataset's, 704 KITTI/DS, 576 NYU)");
-  add_option(command, "window_h", c.window_h, "dataset window height (0: the dataset's, 352 KITTI kb-crop, 384 DS)");
-  add_option(command, "window_w", c.window_w, "dataset window width (0: the dataset's, 1216 KITTI kb-crop, 864 DS)");
-  add_option(command, "window", c.window, "dataset window (KITTI kb-crop, DrivingStereo 384x864): auto (off for frames smaller than it), on or off");
-  add_flag(command, "no_window", c.no_window, "same as --window off");
-  add_option(command, "workers", c.workers, "data-loading threads");
-  add_flag(command, "skip_bad_samples", c.skip_bad_samples, "skip unreadable samples (counted) instead of stopping");
-  add_option(command, "flip_p", c.augment.flip_p, "horizontal flip probability");
-  add_option(command, "brightness_contrast_p", c.augment.brightness_contrast_p, "brightness/contrast probability");
-  add_option(command, "gamma_p", c.augment.gamma_p, "gamma probability");
-  add_option(command, "hsv_p", c.augment.hsv_p, "hue/saturation/value probability");
-  add_option(command, "cutdepth_p", c.augment.cutdepth_p, "vertical CutDepth probability (docs/DATA.md)");
-  add_option(command, "cutdepth_fraction", c.augment.cutdepth_fraction, "CutDepth strip width factor (the original p)");
-  add_option(command, "scale_p", c.augment.scale_p, "random zoom probability (docs/CAMERAS.md)");
-  add_option(command, "scale_min", c.augment.scale_min, "smallest random zoom factor");
-  add_option(command, "scale_max", c.augment.scale_max, "largest random zoom factor");
+  auto cli = std::make_shared<TrainCli>();
+  TrainConfig& c = cli->config;
+  add_dataset_flags(command, {c.data.dataset, c.data.data_path, c.data.window, c.data.window_h,
+                              c.data.window_w, c.data.workers, c.data.skip_bad_samples});
+  command.add_flag_function(option_names("no_window"),
+                            [&c](int64_t) { c.data.window = WindowChoice::kOff; },
+                            "same as --window off (older glpdepth)")
+      ->default_str("off")
+      ->group(section::kData);
+  add_option(command, "train_list", c.data.train_list, "training list (\"\": <dataset>/lists/train.txt, made when missing)", section::kData);
+  add_option(command, "val_list", c.data.val_list, "validation list (\"\": lists/val.txt beside the training list)", section::kData);
+  add_model_flags(command, c.model.model);
+  add_option(command, "pretrained", c.model.pretrained, "mit_b*.pth encoder weights or full GLPDepth weights to start from; none = random on purpose", section::kModel);
+  add_option(command, "drop_path_rate", c.model.drop_path_rate, "stochastic depth rate of the last block", section::kModel);
+  add_augmentation_flags(command, c.augment);
+  add_optimisation_flags(command, *cli);
+  add_schedule_flags(command, c.schedule, c.validation.plateau_monitor);
+  add_eval_flags(command, c.validation.eval, cli->do_kb_crop);
+  add_run_flags(command, *cli);
 
-  add_option(command, "encoder", c.encoder, "MiT variant b0..b5");
-  add_option(command, "pretrained", c.pretrained, "mit_b*.pth encoder weights or full GLPDepth weights to start from");
-  add_option(command, "drop_path_rate", c.drop_path_rate, "stochastic depth rate of the last block");
-  add_option(command, "canonical_focal", c.canonical_focal, "camera-aware mode: predict depth for this focal length in px, rescaled by fx/F (0: off; docs/CAMERAS.md)");
-
-  add_option(command, "recipe", c.recipe, "preset: glp, plateau, plateau-l2, cyclic (sets optimizer, schedule, clipping; docs/TRAINING.md)");
-  add_option(command, "epochs", c.epochs, "epochs");
-  add_option(command, "batch_size", c.batch_size, "batch size");
-  add_option(command, "lr", c.lr, "initial learning rate");
-  add_option(command, "optimizer", c.optimizer, "adam, adamw or sgd");
-  add_option(command, "weight_decay", c.weight_decay, "L2 (coupled) for adam/sgd, decoupled for adamw");
-  add_option(command, "momentum", c.momentum, "SGD momentum");
-  add_flag(command, "nesterov", c.nesterov, "Nesterov momentum (SGD)");
-  add_option(command, "schedule", c.schedule, "constant, poly (GLPDepth one-cycle), step, plateau, cyclic, cosine");
-  auto& s = c.schedule_options;
-  add_option(command, "poly_min_lr", s.poly.min_lr, "poly: start/end lr");
-  add_option(command, "poly_max_lr", s.poly.max_lr, "poly: peak lr");
-  add_option(command, "poly_power", s.poly.power, "poly: exponent");
-  add_option(command, "step_size", s.step.step_size, "step: epochs between decays");
-  add_option(command, "step_gamma", s.step.gamma, "step: decay factor");
-  add_option(command, "plateau_mode", s.plateau.mode, "plateau: min or max");
-  add_option(command, "plateau_factor", s.plateau.factor, "plateau: lr factor");
-  add_option(command, "plateau_patience", s.plateau.patience, "plateau: patience (scheduler steps)");
-  add_option(command, "plateau_threshold", s.plateau.threshold, "plateau: threshold");
-  add_option(command, "plateau_threshold_mode", s.plateau.threshold_mode, "plateau: rel or abs");
-  add_option(command, "plateau_cooldown", s.plateau.cooldown, "plateau: cooldown");
-  add_option(command, "plateau_min_lr", s.plateau.min_lr, "plateau: lower lr bound");
-  add_option(command, "plateau_eps", s.plateau.eps, "plateau: minimal lr change");
-  add_option(command, "plateau_steps_per_epoch", s.plateau.steps_per_epoch, "plateau: scheduler steps per epoch when monitoring the training loss");
-  add_option(command, "plateau_monitor", c.plateau_monitor, "plateau: train_loss, val_loss or a validation metric (abs_rel, d1, ...)");
-  add_option(command, "cyclic_base_lr", s.cyclic.base_lr, "cyclic: lower lr");
-  add_option(command, "cyclic_max_lr", s.cyclic.max_lr, "cyclic: upper lr");
-  add_option(command, "cyclic_step_size_up", s.cyclic.step_size_up, "cyclic: iterations up");
-  add_option(command, "cyclic_step_size_down", s.cyclic.step_size_down, "cyclic: iterations down (0: = up)");
-  add_option(command, "cyclic_mode", s.cyclic.mode, "cyclic: triangular, triangular2, exp_range");
-  add_option(command, "cyclic_gamma", s.cyclic.gamma, "cyclic: exp_range gamma");
-  add_option(command, "cyclic_base_momentum", s.cyclic.base_momentum, "cyclic: momentum at the lr peak");
-  add_option(command, "cyclic_max_momentum", s.cyclic.max_momentum, "cyclic: momentum at the lr trough");
-  add_option(command, "warmup_steps", s.cosine.warmup_steps, "cosine: linear warm-up iterations");
-  add_option(command, "cosine_min_lr", s.cosine.min_lr, "cosine: final lr");
-  add_option(command, "clip_grad", c.clip_grad, "clip gradients to this global L2 norm (0: off; the seed used 1.0)");
-  add_option(command, "max_nonfinite", c.max_nonfinite, "stop after this many non-finite steps in a row");
-  add_option(command, "silog_lambda", c.silog_lambda, "SiLog variance weight");
-  add_option(command, "max_steps_per_epoch", c.max_steps_per_epoch, "cut epochs to this many steps (0: whole epochs)");
-  add_option(command, "stop_after_steps", c.stop_after_steps, "stop as if interrupted after this global step, checkpoint written (0: off)");
-
-  add_option(command, "val_freq", c.val_freq, "validate every N epochs (0: never)");
-  add_option(command, "val_batch_size", c.val_batch_size, "validation batch size");
-  add_option(command, "kitti_crop", c.kitti_crop, "KITTI evaluation crop: garg, eigen or none");
-  add_option(command, "protocol", c.protocol, "KITTI protocol: kb-crop or full-frame");
-  add_option(command, "best_metric", c.best_metric, "validation metric that picks best.ckpt (abs_rel, rmse, d1, val_loss, ...)");
-  add_option(command, "save_freq", c.save_freq, "also keep epoch_XX.ckpt every N epochs (0: off)");
-  add_flag(command, "save_model", c.save_model, "keep epoch_XX.ckpt at every validation");
-  add_flag(command, "save_result", c.save_result, "write validation predictions as 16-bit PNGs (dataset scale)");
-  add_option(command, "resume", c.resume, "continue from a checkpoint path, or auto (last.ckpt of the run folder)");
-  add_option(command, "log_dir", c.log_dir, "log root; runs go to <log_dir>/<dataset>/<exp_name>");
-  add_option(command, "exp_name", c.exp_name, "experiment name (a new folder _2, _3... if it is taken)");
-  add_option(command, "log_every", c.log_every, "train.csv / TensorBoard row every N steps");
-  add_option(command, "seed", c.seed, "random seed (data order, augmentation, initialisation)");
-  add_option(command, "amp", c.amp, "mixed precision on CUDA: none, bf16 or fp16");
-  add_flag(command, "channels_last", c.channels_last, "channels-last memory format");
-  add_option(command, "dist_backend", c.dist_backend, "distributed backend: nccl or gloo (default by device)");
-  add_option(command, "dist_port", c.dist_port, "rendezvous port when launched by Slurm");
-  add_option(command, "dist_timeout", c.dist_timeout, "seconds before a lost rank fails the others");
-  add_flag(command, "sync_bn", c.sync_bn, "synchronise decoder BatchNorm statistics across ranks");
-  add_flag(command, "verify_replicas", c.verify_replicas, "check after every step that all ranks hold identical weights (debugging)");
-  command.callback([config, &common, &command] { run_train(*config, common, command); });
+  common.typed_config = [cli](const nlohmann::json& json, const std::string& file) {
+    try {
+      nlohmann::json config = json;
+      config.erase("run");  // the record of a past run, not configuration
+      cli->config = train_config_from_json(config, cli->config);
+    } catch (const Error& e) {
+      throw UsageError(cat("--config ", file, ": ", e.what()));
+    }
+    cli->config_file_given = true;
+  };
+  // The recipe is a set of defaults: applied before the flags, so that every explicit flag
+  // wins. A config file already holds what its recipe set (and any changes made to it).
+  common.before_parse = [cli](const std::vector<std::string>& args) {
+    std::string recipe = find_flag_value(args, "recipe");
+    if (recipe.empty() && !cli->config_file_given) {
+      const std::string dataset = find_flag_value(args, "dataset");
+      recipe = default_recipe(dataset.empty() ? cli->config.data.dataset : dataset);
+    }
+    if (!recipe.empty()) apply_recipe(cli->config, recipe);
+    cli->command_line = "glpdepth";
+    for (const std::string& arg : args) cli->command_line += " " + arg;
+  };
+  command.callback([cli, &common, &command] { run_train(*cli, common, command); });
 }
 
 }  // namespace

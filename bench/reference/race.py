@@ -95,7 +95,7 @@ def main():
             encoder, mode, batch, height, width = CASES[name]
             weights = os.path.join(tmp, f"{encoder}.pth")
             if not os.path.exists(weights):
-                subprocess.run([args.glpdepth, "export", "--encoder", encoder, "--format", "pytorch",
+                subprocess.run([args.glpdepth, "export", "--random_weights", "--encoder", encoder, "--format", "pytorch",
                                 "--output", weights], check=True, stdout=subprocess.DEVNULL)
             cpp_json, cpp_out = os.path.join(tmp, "cpp.json"), os.path.join(tmp, "cpp.npy")
             command = [args.glpdepth, "bench", "--ckpt", weights, "--mode", mode,

@@ -45,6 +45,11 @@ const std::vector<DatasetDefaults>& table() {
 // NYU Depth v2 RGB camera (the dataset toolbox's camera_params).
 constexpr Intrinsics kNyuIntrinsics{518.8579f, 519.4696f, 325.5824f, 253.7362f};
 
+bool is_list_file(const fs::path& p) {
+  const std::string e = lower(p.extension().string());
+  return e == ".txt" || e == ".list" || e == ".lst";
+}
+
 bool is_image_file(const fs::path& p) {
   std::string ext = lower(p.extension().string());
   return ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp";
@@ -145,6 +150,7 @@ class ListDataset : public Dataset {
   std::string describe(int64_t index) const override {
     return cat("list ", list_.string(), " line ", entries_.at(index).line);
   }
+  fs::path image_file(int64_t index) const override { return entries_.at(index).image; }
 
   Sample get(int64_t index) const override {
     check(index >= 0 && index < size(), "dataset index ", index, " out of range [0, ", size(),
@@ -273,6 +279,7 @@ class FolderDataset : public Dataset {
   std::string describe(int64_t index) const override {
     return cat("image ", files_.at(index).string());
   }
+  fs::path image_file(int64_t index) const override { return files_.at(index); }
 
   Sample get(int64_t index) const override {
     check(index >= 0 && index < size(), "dataset index ", index, " out of range [0, ", size(),
@@ -321,6 +328,8 @@ class FolderDataset : public Dataset {
       std::sort(found.begin(), found.end());
       files_.insert(files_.end(), found.begin(), found.end());
     } else if (!is_image_file(p) && fs::is_regular_file(p, ec)) {
+      check(is_list_file(p), "input ", input,
+            ": neither an image (.png, .jpg, .jpeg, .bmp) nor a list of images (.txt, .list)");
       // A list file: the first field of each line is an image.
       std::ifstream in(p);
       check(static_cast<bool>(in), "list ", input, ": cannot open");
@@ -336,6 +345,13 @@ class FolderDataset : public Dataset {
           continue;
         }
         fs::path f(tokens[0]);
+        if (!is_image_file(f)) {
+          std::string message = cat("list ", input, " line ", line_no, ": ", tokens[0],
+                                    " is not an image file name (.png, .jpg, .jpeg, .bmp)");
+          if (!options_.skip_bad_lines) throw Error(message);
+          skipped_lines_.push_back(message);
+          continue;
+        }
         files_.push_back(f.is_absolute() ? f : p.parent_path() / f);
       }
     } else {

@@ -90,9 +90,11 @@ Loader::Loader(std::shared_ptr<const Dataset> dataset, LoaderOptions options,
 
 Loader::~Loader() { stop(); }
 
-void Loader::set_epoch(int64_t epoch) {
+void Loader::set_epoch(int64_t epoch, int64_t first_batch) {
   stop();
+  check(first_batch >= 0, "loader: first batch ", first_batch, " must be >= 0");
   epoch_ = epoch;
+  first_batch_ = first_batch;
 }
 
 std::vector<std::vector<int64_t>> Loader::plan() const {
@@ -130,6 +132,7 @@ int64_t Loader::num_batches() const {
 }
 
 Batch Loader::build(const std::vector<int64_t>& indices) const {
+  ++batches_built_;
   std::vector<Sample> samples;
   samples.reserve(indices.size());
   for (int64_t index : indices) {
@@ -171,6 +174,9 @@ void Loader::start() {
   stop();
   run_ = std::make_unique<Run>();
   run_->plan = plan();
+  run_->next_claim = run_->next_yield =
+      std::min<int64_t>(first_batch_, static_cast<int64_t>(run_->plan.size()));
+  first_batch_ = 0;
   run_->capacity = std::max<int64_t>(1, options_.prefetch) * std::max(1, options_.workers);
   Run* run = run_.get();
   for (int t = 0; t < options_.workers; ++t) {

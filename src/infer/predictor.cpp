@@ -52,20 +52,22 @@ DepthPredictor::DepthPredictor(GLPDepth model, const PredictorOptions& options)
 
 DepthPredictor DepthPredictor::open(const std::filesystem::path& weights,
                                     const PredictorOptions& options) {
-  check_canonical_focal(options.canonical_focal);
+  check_canonical_focal(options.model.canonical_focal);
   ModelSource source;
-  GLPDepth model = load_model(weights, options.encoder, options.max_depth,
+  GLPDepth model = load_model(weights, options.model.encoder, options.model.max_depth,
                               options.fallback_max_depth, &source);
-  apply_canonical_focal(model, source, options.canonical_focal, weights.string());
+  apply_canonical_focal(model, source, options.model.canonical_focal, weights.string());
   return DepthPredictor(model, options, source);
 }
 
 DepthPredictor DepthPredictor::random_weights(const PredictorOptions& options) {
-  check_canonical_focal(options.canonical_focal);
+  check_canonical_focal(options.model.canonical_focal);
   GLPDepthOptions model_options;
-  model_options.encoder = options.encoder.empty() ? "b4" : mit_variant(options.encoder).name;
-  model_options.max_depth = options.max_depth > 0 ? options.max_depth : options.fallback_max_depth;
-  model_options.canonical_focal = options.canonical_focal;
+  model_options.encoder =
+      options.model.encoder.empty() ? "b4" : mit_variant(options.model.encoder).name;
+  model_options.max_depth =
+      options.model.max_depth > 0 ? options.model.max_depth : options.fallback_max_depth;
+  model_options.canonical_focal = options.model.canonical_focal;
   GLPDepth model(model_options);
   ModelSource source{"random weights", model_options.encoder, model_options.max_depth,
                      model_options.canonical_focal, true};

@@ -401,4 +401,36 @@ Image8 render_panel(const Image8& rgb, const torch::Tensor& depth, const PanelOp
   return out;
 }
 
+Image8 render_preview(const Image8& rgb, const torch::Tensor& pred, const torch::Tensor& gt,
+                      const PanelOptions& options) {
+  torch::Tensor p = depth_frame(pred, "preview prediction");
+  torch::Tensor g = depth_frame(gt, "preview ground truth");
+  check(p.sizes() == g.sizes(), "preview: prediction ", p.sizes(), " and ground truth ", g.sizes(),
+        " differ in size");
+  const torch::Tensor valid = g > 0;
+  Image8 top = render_panel(rgb, p, options);
+  const int h = static_cast<int>(g.size(0)), w = static_cast<int>(g.size(1));
+  Image8 truth = colorize(g.data_ptr<float>(), h, w, options.colormap, options.min_depth,
+                          options.max_depth);
+  PanelOptions error_options = options;
+  error_options.colormap = Colormap::magma;
+  error_options.min_depth = 0.0;
+  error_options.max_depth = options.max_depth / 4;
+  torch::Tensor error = torch::where(valid, (p - g).abs(), torch::zeros_like(g)).contiguous();
+  Image8 bottom = render_panel(truth, error, error_options);
+  // Invalid ground truth is black in both bottom tiles (the colour maps would show it as 0 m).
+  const bool* mask = valid.contiguous().data_ptr<bool>();
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x)
+      if (!mask[static_cast<size_t>(y) * w + x]) {
+        std::memset(bottom.at(x, y), 0, 3);
+        std::memset(bottom.at(w + x, y), 0, 3);
+      }
+  check(top.width == bottom.width, "preview: rows of different widths");
+  Image8 out(top.width, top.height + bottom.height, 3);
+  std::memcpy(out.pixels.data(), top.pixels.data(), top.pixels.size());
+  std::memcpy(out.pixels.data() + top.pixels.size(), bottom.pixels.data(), bottom.pixels.size());
+  return out;
+}
+
 }  // namespace glpdepth

@@ -11,6 +11,8 @@
 #include <ostream>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "glpdepth/util/error.h"
 
 namespace glpdepth {
@@ -218,96 +220,141 @@ void TensorBoardWriter::add_scalar(const std::string& tag, double value, int64_t
   write_record(e);
 }
 
-// ---------------------------------------------------------------------------------------------
-// Progress
+void TensorBoardWriter::write_summary_value(const std::string& value, int64_t step) {
+  std::string summary;
+  put_bytes_field(summary, 1, value);
+  std::string e = event_header(now_seconds(), step);
+  put_bytes_field(e, 5, summary);
+  write_record(e);
+}
 
-bool stderr_is_terminal() {
-  return isatty(fileno(stderr)) == 1;
+void TensorBoardWriter::add_image(const std::string& tag, const Image8& image, int64_t step) {
+  check(image.channels == 3 || image.channels == 1, "tensorboard image ", tag,
+        ": expected 1 or 3 channels, got ", image.channels);
+  std::string img;  // Summary.Image { height 1, width 2, colorspace 3, encoded_image_string 4 }
+  put_key(img, 1, 0);
+  put_varint(img, static_cast<uint64_t>(image.height));
+  put_key(img, 2, 0);
+  put_varint(img, static_cast<uint64_t>(image.width));
+  put_key(img, 3, 0);
+  put_varint(img, static_cast<uint64_t>(image.channels));
+  put_bytes_field(img, 4, encode_image(image, ".png"));
+  std::string v;
+  put_bytes_field(v, 1, tag);
+  put_bytes_field(v, 4, img);
+  write_summary_value(v, step);
 }
 
 namespace {
 
-std::string format_duration(double seconds) {
-  if (!std::isfinite(seconds) || seconds < 0) return "--:--";
-  auto s = static_cast<int64_t>(seconds + 0.5);
-  char buffer[32];
-  if (s >= 3600) {
-    std::snprintf(buffer, sizeof(buffer), "%lld:%02lld:%02lld", static_cast<long long>(s / 3600),
-                  static_cast<long long>(s / 60 % 60), static_cast<long long>(s % 60));
+// SummaryMetadata { plugin_data 1 { plugin_name 1, content 2 } }
+std::string plugin_metadata(const std::string& plugin, const std::string& content) {
+  std::string data;
+  put_bytes_field(data, 1, plugin);
+  if (!content.empty()) put_bytes_field(data, 2, content);
+  std::string metadata;
+  put_bytes_field(metadata, 1, data);
+  return metadata;
+}
+
+// google.protobuf.Value { number_value 2 | string_value 3 | bool_value 4 }
+std::string protobuf_value(const nlohmann::json& value, const std::string& name) {
+  std::string out;
+  if (value.is_boolean()) {
+    put_key(out, 4, 0);
+    put_varint(out, value.get<bool>() ? 1 : 0);
+  } else if (value.is_number()) {
+    put_key(out, 2, 1);
+    put_little_endian(out, value.get<double>());
+  } else if (value.is_string()) {
+    put_bytes_field(out, 3, value.get<std::string>());
   } else {
-    std::snprintf(buffer, sizeof(buffer), "%02lld:%02lld", static_cast<long long>(s / 60),
-                  static_cast<long long>(s % 60));
+    throw Error(cat("tensorboard hparam ", name, ": expected a number, string or boolean"));
   }
-  return buffer;
+  return out;
+}
+
+// A Summary.Value of the hparams plugin: tag, metadata with HParamsPluginData, and the null
+// tensor (DT_FLOAT, shape [0]) that the plugin's own writer attaches.
+std::string hparams_value(const std::string& tag, const std::string& plugin_data) {
+  std::string shape, dim;
+  put_bytes_field(shape, 2, dim);
+  std::string tensor;
+  put_key(tensor, 1, 0);
+  put_varint(tensor, 1);  // DT_FLOAT
+  put_bytes_field(tensor, 2, shape);
+  std::string v;
+  put_bytes_field(v, 1, tag);
+  put_bytes_field(v, 9, plugin_metadata("hparams", plugin_data));
+  put_bytes_field(v, 8, tensor);
+  return v;
 }
 
 }  // namespace
 
-ProgressReporter::ProgressReporter(std::ostream& out, int64_t total, ProgressOptions options)
-    : out_(out), total_(std::max<int64_t>(total, 0)), options_(std::move(options)) {
-  start_ = last_print_ = Clock::now();
+void TensorBoardWriter::add_text(const std::string& tag, const std::string& text, int64_t step) {
+  std::string shape, dim;  // shape [1]
+  put_key(dim, 1, 0);
+  put_varint(dim, 1);
+  put_bytes_field(shape, 2, dim);
+  std::string tensor;  // TensorProto { dtype 1 = DT_STRING (7), tensor_shape 2, string_val 8 }
+  put_key(tensor, 1, 0);
+  put_varint(tensor, 7);
+  put_bytes_field(tensor, 2, shape);
+  put_bytes_field(tensor, 8, text);
+  std::string v;
+  put_bytes_field(v, 1, tag);
+  put_bytes_field(v, 9, plugin_metadata("text", ""));
+  put_bytes_field(v, 8, tensor);
+  write_summary_value(v, step);
 }
 
-std::string ProgressReporter::format(int64_t step, double loss, double lr, double elapsed_s) const {
-  std::ostringstream line;
-  if (!options_.label.empty()) line << options_.label << " ";
-  if (options_.terminal && total_ > 0) {
-    const int width = std::max(1, options_.bar_width);
-    const auto filled =
-        static_cast<int>(std::min<int64_t>(width, step * width / std::max<int64_t>(total_, 1)));
-    line << "[" << std::string(filled, '#') << std::string(width - filled, '.') << "] ";
+void TensorBoardWriter::add_hparams(const nlohmann::json& hparams,
+                                    const std::vector<std::string>& metric_tags) {
+  check(hparams.is_object(), "tensorboard hparams: expected a JSON object");
+  // Experiment { hparam_infos 4 { name 1 }, metric_infos 5 { name 1 { tag 2 } } }
+  // SessionStartInfo { hparams 1 (map<string, Value>), start_time_secs 5 }
+  std::string experiment, session;
+  for (const auto& [name, value] : hparams.items()) {
+    std::string info;
+    put_bytes_field(info, 1, name);
+    put_bytes_field(experiment, 4, info);
+    std::string entry;
+    put_bytes_field(entry, 1, name);
+    put_bytes_field(entry, 2, protobuf_value(value, name));
+    put_bytes_field(session, 1, entry);
   }
-  line << step;
-  if (total_ > 0) line << "/" << total_;
-  const double rate = elapsed_s > 0 ? static_cast<double>(step) / elapsed_s : 0.0;
-  line << std::fixed << std::setprecision(2) << " " << rate << " it/s";
-  if (total_ > 0) {
-    const double eta = rate > 0 ? static_cast<double>(total_ - step) / rate : -1.0;
-    line << " elapsed " << format_duration(elapsed_s) << " eta " << format_duration(eta);
+  for (const std::string& tag : metric_tags) {
+    std::string metric_name, info;
+    put_bytes_field(metric_name, 2, tag);
+    put_bytes_field(info, 1, metric_name);
+    put_bytes_field(experiment, 5, info);
   }
-  line << std::defaultfloat << std::setprecision(4) << " loss " << loss << std::setprecision(3)
-       << std::scientific << " lr " << lr;
-  return line.str();
+  put_key(session, 5, 1);
+  put_little_endian(session, now_seconds());
+  std::string experiment_data, session_data;  // HParamsPluginData { experiment 2 | start 3 }
+  put_bytes_field(experiment_data, 2, experiment);
+  put_bytes_field(session_data, 3, session);
+  write_summary_value(hparams_value("_hparams_/experiment", experiment_data), 0);
+  write_summary_value(hparams_value("_hparams_/session_start_info", session_data), 0);
 }
 
-void ProgressReporter::update(int64_t step, double loss, double lr) {
-  update(step, loss, lr, Clock::now());
+void TensorBoardWriter::end_hparams_session(bool success) {
+  std::string end;  // SessionEndInfo { status 1 (1 success, 2 failure), end_time_secs 2 }
+  put_key(end, 1, 0);
+  put_varint(end, success ? 1 : 2);
+  put_key(end, 2, 1);
+  put_little_endian(end, now_seconds());
+  std::string data;
+  put_bytes_field(data, 4, end);
+  write_summary_value(hparams_value("_hparams_/session_end_info", data), 0);
 }
 
-void ProgressReporter::update(int64_t step, double loss, double lr, Clock::time_point now) {
-  step_ = step;
-  loss_ = loss;
-  lr_ = lr;
-  const double elapsed = std::chrono::duration<double>(now - start_).count();
-  const double since_print = std::chrono::duration<double>(now - last_print_).count();
-  if (options_.terminal) {
-    if (printed_any_ && since_print < 0.1 && step < total_) return;
-    out_ << '\r' << format(step, loss, lr, elapsed) << "\x1b[K" << std::flush;
-  } else {
-    const bool by_steps =
-        options_.every_steps > 0 && step - last_step_printed_ >= options_.every_steps;
-    const bool by_time = options_.every_seconds > 0 && since_print >= options_.every_seconds;
-    if (!by_steps && !by_time) return;
-    out_ << format(step, loss, lr, elapsed) << '\n' << std::flush;
-  }
-  printed_any_ = true;
-  last_print_ = now;
-  last_step_printed_ = step;
-}
-
-void ProgressReporter::finish() {
-  finish(Clock::now());
-}
-
-void ProgressReporter::finish(Clock::time_point now) {
-  if (finished_) return;
-  finished_ = true;
-  const double elapsed = std::chrono::duration<double>(now - start_).count();
-  if (options_.terminal) {
-    out_ << '\r' << format(step_, loss_, lr_, elapsed) << "\x1b[K\n" << std::flush;
-  } else if (step_ != last_step_printed_ || !printed_any_) {
-    out_ << format(step_, loss_, lr_, elapsed) << '\n' << std::flush;
-  }
+std::string loss_lr_fields(double loss, double lr) {
+  std::ostringstream out;
+  out << std::setprecision(4) << "loss " << loss << std::setprecision(3) << std::scientific
+      << " lr " << lr;
+  return out.str();
 }
 
 }  // namespace glpdepth

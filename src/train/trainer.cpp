@@ -1,3 +1,6 @@
+// The training run in named phases. Each phase is a function or a small object; train() at the
+// bottom reads as the outline: join the group, build the data, build the model, build the
+// optimisation, open or resume the run folder, run the epochs.
 #include "glpdepth/train/trainer.h"
 
 #include <torch/torch.h>
@@ -5,113 +8,238 @@
 #include <chrono>
 #include <cmath>
 #include <iomanip>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "glpdepth/data/dataset.h"
-#include "glpdepth/dist/ddp.h"
+#include "glpdepth/data/loader.h"
+#include "glpdepth/data/location.h"
 #include "glpdepth/dist/env.h"
 #include "glpdepth/dist/group.h"
 #include "glpdepth/dist/sync_batchnorm.h"
-#include "glpdepth/data/loader.h"
-#include "glpdepth/io/weights.h"
-#include "glpdepth/model/glpdepth.h"
-#include "glpdepth/model/inference.h"
-#include "glpdepth/train/checkpoint.h"
-#include "glpdepth/train/clip.h"
 #include "glpdepth/eval/evaluator.h"
 #include "glpdepth/infer/predictor.h"
+#include "glpdepth/io/depth_outputs.h"
+#include "glpdepth/io/weights.h"
+#include "glpdepth/model/inference.h"
+#include "glpdepth/train/checkpoint.h"
 #include "glpdepth/train/log.h"
-#include "glpdepth/eval/loss.h"
-#include "glpdepth/train/optim.h"
+#include "glpdepth/train/phases.h"
 #include "glpdepth/train/run_dir.h"
 #include "glpdepth/train/step.h"
 #include "glpdepth/util/atomic_file.h"
 #include "glpdepth/util/error.h"
-#include "glpdepth/util/precision.h"
+#include "glpdepth/util/progress.h"
+#include "glpdepth/version.h"
 
 namespace glpdepth {
 namespace fs = std::filesystem;
 
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(
-    AugmentOptions, crop_h, crop_w, flip_p, brightness_contrast_p, brightness_limit,
-    contrast_limit, gamma_p, gamma_min, gamma_max, hsv_p, hue_shift, sat_shift, val_shift,
-    cutdepth_p, cutdepth_fraction, cutdepth_max_depth, scale_p, scale_min, scale_max,
-    scale_divides_depth)
-
-void to_json(nlohmann::json& j, const TrainConfig& c) {
-  j = nlohmann::json{
-      {"dataset", c.dataset}, {"data_path", c.data_path}, {"train_list", c.train_list},
-      {"val_list", c.val_list}, {"max_depth", c.max_depth}, {"max_depth_eval", c.max_depth_eval},
-      {"min_depth_eval", c.min_depth_eval}, {"crop_h", c.crop_h}, {"crop_w", c.crop_w},
-      {"window_h", c.window_h}, {"window_w", c.window_w}, {"window", c.window}, {"no_window", c.no_window},
-      {"workers", c.workers}, {"skip_bad_samples", c.skip_bad_samples}, {"augment", c.augment},
-      {"encoder", c.encoder}, {"pretrained", c.pretrained}, {"drop_path_rate", c.drop_path_rate},
-      {"canonical_focal", c.canonical_focal},
-      {"recipe", c.recipe}, {"epochs", c.epochs}, {"batch_size", c.batch_size}, {"lr", c.lr},
-      {"optimizer", c.optimizer}, {"weight_decay", c.weight_decay}, {"momentum", c.momentum},
-      {"nesterov", c.nesterov}, {"schedule", c.schedule},
-      {"plateau_monitor", c.plateau_monitor}, {"clip_grad", c.clip_grad},
-      {"max_nonfinite", c.max_nonfinite}, {"silog_lambda", c.silog_lambda},
-      {"max_steps_per_epoch", c.max_steps_per_epoch},
-      {"stop_after_steps", c.stop_after_steps}, {"val_freq", c.val_freq},
-      {"val_batch_size", c.val_batch_size}, {"kitti_crop", c.kitti_crop},
-      {"protocol", c.protocol}, {"best_metric", c.best_metric}, {"save_freq", c.save_freq},
-      {"save_model", c.save_model}, {"save_result", c.save_result}, {"resume", c.resume},
-      {"log_dir", c.log_dir}, {"exp_name", c.exp_name}, {"log_every", c.log_every},
-      {"seed", c.seed}, {"device", c.device}, {"amp", c.amp},
-      {"channels_last", c.channels_last}, {"dist_backend", c.dist_backend},
-      {"dist_port", c.dist_port}, {"dist_timeout", c.dist_timeout}, {"sync_bn", c.sync_bn},
-      {"verify_replicas", c.verify_replicas}};
-  const auto& s = c.schedule_options;
-  j["schedule_options"] = {
-      {"poly", {{"min_lr", s.poly.min_lr}, {"max_lr", s.poly.max_lr}, {"power", s.poly.power}}},
-      {"step", {{"step_size", s.step.step_size}, {"gamma", s.step.gamma}}},
-      {"plateau",
-       {{"mode", s.plateau.mode}, {"factor", s.plateau.factor}, {"patience", s.plateau.patience},
-        {"threshold", s.plateau.threshold}, {"threshold_mode", s.plateau.threshold_mode},
-        {"cooldown", s.plateau.cooldown}, {"min_lr", s.plateau.min_lr}, {"eps", s.plateau.eps},
-        {"steps_per_epoch", s.plateau.steps_per_epoch}}},
-      {"cyclic",
-       {{"base_lr", s.cyclic.base_lr}, {"max_lr", s.cyclic.max_lr},
-        {"step_size_up", s.cyclic.step_size_up}, {"step_size_down", s.cyclic.step_size_down},
-        {"mode", s.cyclic.mode}, {"gamma", s.cyclic.gamma},
-        {"cycle_momentum", s.cyclic.cycle_momentum}, {"base_momentum", s.cyclic.base_momentum},
-        {"max_momentum", s.cyclic.max_momentum}}},
-      {"cosine",
-       {{"warmup_steps", s.cosine.warmup_steps},
-        {"warmup_start_factor", s.cosine.warmup_start_factor}, {"min_lr", s.cosine.min_lr}}}};
-}
-
-void from_json(const nlohmann::json& j, TrainConfig& c) {
-  // Only the fields resume compares; the CLI is the source of a run's configuration.
-  c.dataset = j.value("dataset", c.dataset);
-  c.encoder = j.value("encoder", c.encoder);
-  c.batch_size = j.value("batch_size", c.batch_size);
-  c.epochs = j.value("epochs", c.epochs);
-  c.seed = j.value("seed", c.seed);
-  c.canonical_focal = j.value("canonical_focal", c.canonical_focal);
-}
-
 namespace {
 
-bool lower_is_better(const std::string& metric) {
-  return !(metric == "d1" || metric == "d2" || metric == "d3");
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-double metric_value(const std::string& name, const EvaluateResult& result) {
-  if (name == "val_loss" || name == "loss") return result.mean_loss();
-  return result.metrics.mean().get(name);
+// Where the run happens: the resolved configuration, the device, the process group and the
+// console (rank 0 writes to it; the other ranks to a sink).
+struct RunContext {
+  TrainConfig config;
+  torch::Device device{torch::kCPU};
+  std::shared_ptr<dist::Group> group = dist::Group::single();
+  std::ostream* out = nullptr;
+  std::ostringstream discarded;
+  TrainHooks hooks;
+  bool is_main() const { return group->is_main(); }
+  bool distributed() const { return group->size() > 1; }
+  std::ostream& log() { return *out; }
+};
+
+// Phase 1: torchrun / Slurm / `glpdepth launch` tell this process its place.
+std::unique_ptr<RunContext> join_group(const TrainConfig& config, std::ostream& log,
+                                       const TrainHooks& hooks) {
+  auto ctx = std::make_unique<RunContext>();
+  ctx->config = config;
+  ctx->hooks = hooks;
+  ctx->device = torch::Device(config.runtime.device);
+  const dist::DistEnv env = dist::detect_env(dist::DetectOptions{config.dist.port});
+  if (env.distributed()) {
+    if (ctx->device.is_cuda() && !ctx->device.has_index())
+      ctx->device = torch::Device(
+          torch::kCUDA,
+          dist::local_device_index(env, static_cast<int>(torch::cuda::device_count())));
+    dist::GroupOptions options;
+    options.backend = config.dist.backend.empty() ? dist::default_backend(ctx->device)
+                                                  : dist::parse_backend(config.dist.backend);
+    options.timeout = std::chrono::milliseconds(static_cast<int64_t>(config.dist.timeout * 1000));
+    ctx->group = dist::Group::create(env, options);
+  }
+  ctx->config.runtime.device = ctx->device.str();
+  ctx->out = ctx->is_main() ? &log : &ctx->discarded;
+  // Fixed-size training crops: let cuDNN pick the fastest convolution algorithms once.
+  if (ctx->device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
+  return ctx;
 }
 
-std::string epoch_file(const char* prefix, int64_t epoch) {
-  std::ostringstream name;
-  name << prefix << std::setw(2) << std::setfill('0') << epoch << ".ckpt";
-  return name.str();
+struct TrainData {
+  fs::path root;  // the dataset folder
+  std::shared_ptr<const Dataset> train_set;
+  std::unique_ptr<Loader> train_loader;
+  std::unique_ptr<Loader> val_loader;  // null: no validation
+  std::shared_ptr<const Dataset> val_set;
+  EvaluatorOptions eval;
+  int64_t iters_per_epoch = 0;
+  double max_depth = 0;
+};
+
+DatasetOptions dataset_options(const RunContext& ctx, const fs::path& root, const fs::path& list,
+                               const std::string& split, double max_depth) {
+  const TrainDataOptions& d = ctx.config.data;
+  DatasetOptions options;
+  options.dataset = d.dataset;
+  options.data_path = root;
+  options.split = split;
+  options.list = list;
+  options.max_depth = static_cast<float>(max_depth);
+  options.window_h = d.window_h;
+  options.window_w = d.window_w;
+  return options;
 }
 
-// True when the weights file holds a whole GLPDepth (keys under encoder./decoder.), false for a
-// bare encoder (SegFormer's mit_b*.pth).
+// The training set, with the dataset window as --window decides.
+std::shared_ptr<const Dataset> open_train_set(RunContext& ctx, DatasetOptions options) {
+  const WindowChoice choice = ctx.config.data.window;
+  if (choice == WindowChoice::kOff) options.window = false;
+  if (choice == WindowChoice::kAuto) {
+    DatasetOptions probe = options;
+    probe.window = false;
+    DatasetDefaults with_window = dataset_defaults(options.dataset);
+    if (options.window_h > 0) with_window.window.height = options.window_h;
+    if (options.window_w > 0) with_window.window.width = options.window_w;
+    const std::string why = window_does_not_fit(*make_dataset(probe), with_window);
+    if (!why.empty()) {
+      options.window = false;
+      ctx.log() << "train: " << why << "; training on whole frames (--window auto)\n";
+    }
+  }
+  return make_dataset(options);
+}
+
+// Camera-aware training must fail before any work when the data cannot say its focal length.
+void check_camera_known(const RunContext& ctx, const Dataset& train_set) {
+  if (ctx.config.model.model.canonical_focal <= 0) return;
+  const Sample first = train_set.get(0);
+  check(first.intrinsics.known(), "--canonical_focal: ", first.source,
+        " has no camera intrinsics (KITTI calib_cam_to_cam.txt, DrivingStereo "
+        "calib/half-image-calib, or camera.json in the dataset root)");
+}
+
+std::unique_ptr<Loader> make_train_loader(const RunContext& ctx,
+                                          std::shared_ptr<const Dataset> train_set) {
+  const TrainConfig& c = ctx.config;
+  AugmentOptions augment = c.augment;
+  // A zoom by s looks like a camera s times closer to a metric model, but like a focal s times
+  // longer to a camera-aware one (docs/CAMERAS.md).
+  augment.scale_divides_depth = c.model.model.canonical_focal <= 0;
+  auto augmenter = std::make_shared<Augmenter>(augment, train_set->defaults());
+  LoaderOptions options;
+  options.batch_size = c.loop.batch_size;
+  options.workers = c.data.workers;
+  options.shuffle = true;
+  options.drop_last = true;
+  options.seed = c.runtime.seed;
+  options.pin_memory = ctx.device.is_cuda();
+  options.skip_bad_samples = c.data.skip_bad_samples;
+  options.rank = ctx.group->rank();
+  options.world_size = ctx.group->size();
+  auto loader = std::make_unique<Loader>(train_set, options, augmenter);
+  check(loader->num_batches() > 0, "training list has ", train_set->size(),
+        " samples, fewer than one batch of ", c.loop.batch_size);
+  return loader;
+}
+
+// Validation: the evaluator's own window rules (the KITTI full-frame protocol included).
+void open_validation(RunContext& ctx, TrainData& data, const fs::path& val_list) {
+  const TrainConfig& c = ctx.config;
+  EvalSettings settings = c.validation.eval;
+  settings.dataset = parse_eval_dataset(data.train_set->defaults().name == "folder"
+                                            ? "generic"
+                                            : data.train_set->defaults().name);
+  if (settings.max_depth_eval <= 0) settings.max_depth_eval = default_max_depth_eval(settings.dataset);
+  const EvalData eval_data = open_eval_data(
+      dataset_options(ctx, data.root, val_list, "val", data.max_depth), settings, c.data.window);
+  data.val_set = eval_data.dataset;
+  data.eval.settings = settings;
+  data.eval.input_window = eval_data.input_window;
+  data.eval.silog_lambda = c.loop.silog_lambda;
+  data.eval.keep_per_image = false;
+  LoaderOptions options;
+  options.batch_size = c.validation.val_batch_size;
+  options.workers = std::max(1, c.data.workers / 2);
+  options.seed = c.runtime.seed;
+  options.skip_bad_samples = c.data.skip_bad_samples;
+  options.pin_memory = ctx.device.is_cuda();
+  options.rank = ctx.group->rank();
+  options.world_size = ctx.group->size();
+  data.val_loader = std::make_unique<Loader>(eval_data.dataset, options);
+}
+
+// Phase 2: where the data is, its lists (made when missing), the loaders.
+TrainData build_data(RunContext& ctx) {
+  const TrainConfig& c = ctx.config;
+  TrainData data;
+  const DatasetLocation location = locate_dataset(c.data.dataset, c.data.data_path);
+  if (!location.note.empty()) ctx.log() << "train: " << location.note << "\n";
+  data.root = location.root;
+  const fs::path fallback = fs::path(c.log.log_dir);
+  const ListsChoice train_list = find_or_make_list(c.data.dataset, data.root, "train",
+                                                   c.data.train_list, fallback, 0.1, c.runtime.seed);
+  if (!train_list.note.empty()) ctx.log() << "train: " << train_list.note << "\n";
+  const DatasetDefaults& defaults = dataset_defaults(c.data.dataset);
+  data.max_depth = c.model.model.max_depth > 0 ? c.model.model.max_depth : defaults.max_depth;
+  data.train_set = open_train_set(
+      ctx, dataset_options(ctx, data.root, train_list.list, "train", data.max_depth));
+  check_camera_known(ctx, *data.train_set);
+  data.train_loader = make_train_loader(ctx, data.train_set);
+  data.iters_per_epoch = data.train_loader->num_batches();
+  if (c.loop.max_steps_per_epoch > 0)
+    data.iters_per_epoch = std::min<int64_t>(data.iters_per_epoch, c.loop.max_steps_per_epoch);
+
+  if (c.validation.val_freq > 0) {
+    const fs::path val_list = c.data.val_list.empty()
+                                  ? train_list.list.parent_path() / "val.txt"
+                                  : fs::path(c.data.val_list);
+    if (fs::exists(val_list)) {
+      open_validation(ctx, data, val_list);
+    } else {
+      check(c.data.val_list.empty(), "--val_list ", val_list.string(), ": no such file");
+      ctx.log() << "train: no validation list (" << val_list.string()
+                << "); training without validation\n";
+    }
+  }
+  return data;
+}
+
+// The encoder variant when --encoder is not given: the --pretrained file's, else b4.
+std::string choose_encoder(const TrainConfig& c, const StateDict* pretrained) {
+  if (!c.model.model.encoder.empty()) return mit_variant(c.model.model.encoder).name;
+  if (!pretrained) return "b4";
+  std::vector<std::string> keys;
+  torch::Tensor first;
+  for (const auto& [name, tensor] : normalize_state_dict(*pretrained)) {
+    keys.push_back(name);
+    if (name == "encoder.patch_embed1.proj.weight" || name == "patch_embed1.proj.weight")
+      first = tensor;
+  }
+  check(first.defined(), "--pretrained ", c.model.pretrained,
+        ": no patch_embed1.proj.weight: not MiT or GLPDepth weights");
+  return infer_encoder_variant(keys, first.size(0));
+}
+
+// True when the weights file holds a whole GLPDepth (decoder too), false for a bare encoder
+// (SegFormer's mit_b*.pth).
 bool is_full_model(const StateDict& state) {
   for (const auto& entry : normalize_state_dict(state))
     if (entry.first.rfind("decoder.", 0) == 0 || entry.first.rfind("last_layer_depth.", 0) == 0)
@@ -119,471 +247,558 @@ bool is_full_model(const StateDict& state) {
   return false;
 }
 
-// Throws unless every rank holds the same weights (a cheap exact fingerprint per tensor).
-void verify_replicas(dist::Group& group, const std::vector<torch::Tensor>& parameters, int64_t step) {
-  torch::NoGradGuard no_grad;
-  std::vector<torch::Tensor> parts;
-  for (const auto& p : parameters) {
-    auto flat = p.detach().to(torch::kCPU, torch::kFloat64).flatten();
-    auto weights = torch::arange(1, flat.numel() + 1, flat.options());
-    parts.push_back(torch::stack({flat.sum(), (flat * weights).sum()}));
+// Phase 3: the network, from --pretrained weights or (said aloud) from random weights.
+GLPDepth build_model(RunContext& ctx, double max_depth) {
+  const TrainConfig& c = ctx.config;
+  torch::manual_seed(c.runtime.seed);
+  const bool random_init = c.model.pretrained.empty() || c.model.pretrained == "none";
+  std::optional<StateDict> weights;
+  if (!random_init) weights = read_state_dict(c.model.pretrained);
+  GLPDepthOptions options;
+  options.encoder = choose_encoder(c, weights ? &*weights : nullptr);
+  options.max_depth = max_depth;
+  options.drop_path_rate = c.model.drop_path_rate;
+  options.sync_batchnorm = c.dist.sync_bn && ctx.distributed();
+  options.canonical_focal = c.model.model.canonical_focal;
+  GLPDepth model(options);
+  if (weights) {
+    const bool full = is_full_model(*weights);
+    LoadReport report = load_weights(*model, *weights, full ? LoadMode::Strict : LoadMode::EncoderOnly,
+                                     c.model.pretrained);
+    ctx.log() << "train: loaded " << (full ? "GLPDepth weights" : "encoder weights") << " from "
+              << c.model.pretrained << ": " << report.summary() << "\n";
+  } else if (c.model.pretrained.empty()) {
+    ctx.log() << "warning: no --pretrained: the MiT-" << options.encoder
+              << " encoder starts from random weights. The original fine-tunes ImageNet weights "
+                 "(--pretrained mit_" << options.encoder << ".pth); give --pretrained none to "
+                 "train from scratch on purpose.\n";
   }
-  auto mine = torch::cat(parts);
-  auto reference = mine.clone();
-  group.broadcast(reference, 0);
-  check(torch::equal(mine, reference), "rank ", group.rank(),
-        ": weights differ from rank 0 after step ", step, " (replicas diverged)");
+  model->to(ctx.device);
+  if (c.runtime.channels_last) to_channels_last(*model);
+  if (ctx.distributed() && c.dist.sync_bn) dist::set_sync_batchnorm_group(*model, ctx.group);
+  return model;
 }
 
-struct Resolved {
-  OptimOptions optim;
-  ScheduleOptions schedule;
-  double clip = 0;
+struct Optimisation {
+  std::unique_ptr<torch::optim::Optimizer> optimizer;
+  std::unique_ptr<LrSchedule> schedule;
+  std::unique_ptr<TrainStep> step;
+  bool plateau_on_train_loss = false;
+  bool plateau_on_validation = false;
 };
 
-Resolved resolve_recipe(const TrainConfig& config) {
-  Resolved out;
-  if (!config.recipe.empty()) {
-    TrainRecipe recipe = recipe_preset(config.recipe, config.lr);
-    out.optim = recipe.optim;
-    out.schedule = recipe.schedule;
-    out.clip = recipe.clip_grad_norm;
-    return out;
+// Phase 4: optimiser, schedule and the step (loss scaling, all-reduce, clipping).
+Optimisation build_optimisation(RunContext& ctx, GLPDepth& model, const TrainData& data) {
+  const TrainConfig& c = ctx.config;
+  Optimisation o;
+  o.optimizer = make_optimizer(model->parameters(), c.optim);
+  o.schedule = make_schedule(c.schedule, c.optim.lr, data.iters_per_epoch, c.loop.epochs);
+  o.schedule->apply(*o.optimizer);
+  const bool metric = o.schedule->unit() == StepUnit::kMetric;
+  o.plateau_on_train_loss = metric && c.validation.plateau_monitor == "train_loss";
+  o.plateau_on_validation = metric && !o.plateau_on_train_loss;
+  if (o.plateau_on_validation) {
+    BestMetric check_name(c.validation.plateau_monitor);  // throws for unknown names
+    check(data.val_loader != nullptr, "--plateau_monitor ", c.validation.plateau_monitor,
+          " needs a validation set");
   }
-  out.optim.kind = parse_optimizer_kind(config.optimizer);
-  out.optim.lr = config.lr;
-  out.optim.weight_decay = config.weight_decay;
-  out.optim.momentum = config.momentum;
-  out.optim.nesterov = config.nesterov;
-  out.schedule = config.schedule_options;
-  out.schedule.kind = parse_schedule_kind(config.schedule);
-  out.clip = config.clip_grad;
-  return out;
+  TrainStepOptions step;
+  step.device = ctx.device;
+  step.precision = c.runtime.precision;
+  step.channels_last = c.runtime.channels_last;
+  step.clip_grad = c.loop.clip_grad;
+  step.loss.lambda = c.loop.silog_lambda;
+  step.max_nonfinite = c.loop.max_nonfinite;
+  o.step = std::make_unique<TrainStep>(model, *o.optimizer, step, ctx.group);
+  return o;
 }
+
+struct RunState {
+  fs::path run_dir;
+  nlohmann::json config_json;
+  TrainProgress progress;
+  SeedCounter seeds{0};
+};
+
+// What identifies a run for an exact continuation. Checkpoints before the typed configuration
+// stored a flat JSON; both forms are read.
+struct RunIdentity {
+  std::string dataset;
+  int64_t batch_size = 0;
+  uint64_t seed = 0;
+};
+
+RunIdentity identity_of(const std::string& config_json) {
+  const nlohmann::json j = nlohmann::json::parse(config_json);
+  if (j.contains("loop"))
+    return {canonical_dataset_name(j.at("data").at("dataset").get<std::string>()),
+            j.at("loop").at("batch_size").get<int64_t>(), j.at("runtime").at("seed").get<uint64_t>()};
+  return {canonical_dataset_name(j.value("dataset", std::string())), j.value("batch_size", int64_t{0}),
+          j.value("seed", uint64_t{0})};
+}
+
+// The run folder's config.json: the configuration (what --config reads back) plus a "run"
+// record of where and how it ran.
+nlohmann::json run_config_json(const RunContext& ctx) {
+  nlohmann::json j = train_config_to_json(ctx.config);
+  j["run"] = {{"glpdepth_version", version()},
+              {"source_commit", source_commit()},
+              {"libtorch_version", libtorch_version()},
+              {"device", ctx.device.str()},
+              {"world_size", ctx.group->size()},
+              {"command_line", ctx.hooks.command_line}};
+  return j;
+}
+
+fs::path choose_run_dir(RunContext& ctx, const std::string& signature) {
+  const TrainConfig& c = ctx.config;
+  const std::string dataset = canonical_dataset_name(c.data.dataset);
+  const std::string& resume = c.checkpoint.resume;
+  fs::path run_dir;
+  if (!ctx.is_main()) {
+    // Rank 0 picks the folder and tells the others.
+  } else if (resume == "auto") {
+    run_dir = prepare_run_dir(c.log.log_dir, dataset, c.log.exp_name, RunDirOptions{true, signature});
+  } else if (!resume.empty()) {
+    check(fs::exists(resume), "--resume ", resume, ": no such file");
+    run_dir = fs::path(resume).parent_path().empty() ? fs::path(".") : fs::path(resume).parent_path();
+  } else {
+    run_dir = prepare_run_dir(c.log.log_dir, dataset, c.log.exp_name, RunDirOptions{false, signature});
+  }
+  if (ctx.distributed()) run_dir = ctx.group->broadcast_string(run_dir.string());
+  return run_dir;
+}
+
+void restore(RunContext& ctx, const fs::path& from, GLPDepth& model, Optimisation& o,
+             RunState& state) {
+  const TrainConfig& c = ctx.config;
+  CheckpointData data = load_checkpoint(from, model, o.optimizer.get());
+  const RunIdentity saved = identity_of(data.config_json);
+  check(saved.batch_size == c.loop.batch_size &&
+            saved.dataset == canonical_dataset_name(c.data.dataset) && saved.seed == c.runtime.seed,
+        "--resume ", from.string(), ": the checkpoint was made with another dataset, batch size or "
+        "seed (", saved.dataset, ", ", saved.batch_size, ", ", saved.seed,
+        "): an exact continuation needs the same ones");
+  check(data.model_options.canonical_focal == c.model.model.canonical_focal, "--resume ",
+        from.string(), ": the checkpoint was trained with canonical focal ",
+        data.model_options.canonical_focal, " (0 = off), this run asks for ",
+        c.model.model.canonical_focal);
+  o.schedule->load_state(data.schedule);
+  o.schedule->apply(*o.optimizer);
+  restore_rng_state(data.rng, state.seeds);
+  state.progress = data.progress;
+  o.step->guard().restore(state.progress.skipped_steps, state.progress.consecutive_skipped);
+  if (!data.loss_scaler.empty()) o.step->scaler().load_state(data.loss_scaler);
+  ctx.log() << "train: resumed from " << from.string() << " at epoch " << state.progress.epoch
+            << ", batch " << state.progress.batch_in_epoch << " (step "
+            << state.progress.global_step << ")\n";
+}
+
+// Phase 5: the run folder (new, or the one to continue) and the state to start from.
+RunState open_or_resume(RunContext& ctx, GLPDepth& model, Optimisation& o) {
+  const TrainConfig& c = ctx.config;
+  RunState state;
+  state.seeds = SeedCounter(c.runtime.seed);
+  state.config_json = run_config_json(ctx);
+  state.run_dir = choose_run_dir(ctx, train_config_to_json(c).dump());
+  fs::path from;
+  if (c.checkpoint.resume == "auto") {
+    if (fs::exists(state.run_dir / "last.ckpt")) from = state.run_dir / "last.ckpt";
+    else ctx.log() << "train: --resume auto: no last.ckpt in " << state.run_dir.string()
+                   << ", starting fresh\n";
+  } else if (!c.checkpoint.resume.empty()) {
+    from = c.checkpoint.resume;
+  }
+  if (ctx.is_main())
+    write_bytes_atomic(state.run_dir / "config.json", state.config_json.dump(2) + "\n");
+  if (!from.empty()) restore(ctx, from, model, o, state);
+  return state;
+}
+
+// The run's files: train.csv, metrics.csv and TensorBoard (rank 0 only).
+class RunLogs {
+ public:
+  RunLogs(const RunContext& ctx, const fs::path& run_dir) {
+    if (!ctx.is_main()) return;
+    train_csv_.emplace(run_dir / "train.csv",
+                       std::vector<std::string>{"step", "epoch", "loss", "lr", "grad_norm",
+                                                "images_per_s", "skipped_steps"});
+    std::vector<std::string> columns = {"epoch", "step", "val_loss"};
+    for (const char* name : DepthMetrics::names()) columns.push_back(name);
+    columns.push_back("lr");
+    metrics_csv_.emplace(run_dir / "metrics.csv", columns);
+    tensorboard_.emplace(run_dir);
+  }
+  bool active() const { return tensorboard_.has_value(); }
+  TensorBoardWriter* tensorboard() { return tensorboard_ ? &*tensorboard_ : nullptr; }
+
+  void step_window(int64_t step, int64_t epoch, double loss, double lr, double grad_norm,
+                   double images_per_s, int64_t skipped) {
+    if (!active()) return;
+    train_csv_->row(std::vector<double>{static_cast<double>(step), static_cast<double>(epoch), loss,
+                                        lr, grad_norm, images_per_s, static_cast<double>(skipped)});
+    tensorboard_->add_scalar("train/loss", loss, step);
+    tensorboard_->add_scalar("train/lr", lr, step);
+    tensorboard_->add_scalar("train/grad_norm", grad_norm, step);
+    tensorboard_->add_scalar("train/images_per_s", images_per_s, step);
+  }
+
+  void validation(int64_t epoch, int64_t step, const EvaluateResult& result, double lr) {
+    if (!active()) return;
+    const DepthMetrics mean = result.metrics.mean();
+    std::vector<double> row = {static_cast<double>(epoch), static_cast<double>(step),
+                               result.mean_loss()};
+    for (double v : mean.values()) row.push_back(v);
+    row.push_back(lr);
+    metrics_csv_->row(row);
+    // Every scalar on the global step, so that train/* and val/* curves line up.
+    tensorboard_->add_scalar("val/loss", result.mean_loss(), step);
+    for (size_t i = 0; i < DepthMetrics::names().size(); ++i)
+      tensorboard_->add_scalar(std::string("val/") + DepthMetrics::names()[i], mean.values()[i], step);
+  }
+
+ private:
+  std::optional<CsvWriter> train_csv_, metrics_csv_;
+  std::optional<TensorBoardWriter> tensorboard_;
+};
+
+// Losses, norms and images over the steps between two train.csv rows.
+struct StepWindow {
+  double loss = 0, norm = 0;
+  int64_t steps = 0, images = 0;
+  Clock::time_point start = Clock::now();
+  void add(const StepOutcome& outcome, int64_t batch_images) {
+    images += batch_images;
+    if (!outcome.stepped) return;
+    loss += outcome.loss;
+    norm += outcome.grad_norm;
+    ++steps;
+  }
+  double mean_loss() const { return steps ? loss / steps : std::nan(""); }
+  double mean_norm() const { return steps ? norm / steps : std::nan(""); }
+  void reset() { *this = StepWindow{}; }
+};
+
+// Phase 6: the epochs. Steps, step checkpoints, validation, epoch checkpoints.
+class TrainLoop {
+ public:
+  TrainLoop(RunContext& ctx, TrainData& data, GLPDepth& model, Optimisation& o, RunState& state)
+      : ctx_(ctx), data_(data), model_(model), o_(o), state_(state), logs_(ctx, state.run_dir),
+        best_(ctx.config.validation.best_metric), cadence_(ctx.config.checkpoint) {}
+
+  TrainResult run() {
+    result_.run_dir = state_.run_dir;
+    const TrainConfig& c = ctx_.config;
+    ctx_.log() << "train: MiT-" << model_->options().encoder << " on " << ctx_.device.str() << ", "
+               << data_.train_set->size() << " training samples, " << data_.iters_per_epoch
+               << " steps per epoch, " << c.loop.epochs << " epochs; run folder "
+               << state_.run_dir.string() << "\n";
+    if (auto* tb = logs_.tensorboard())
+      tb->add_text("config", "```\n" + state_.config_json.dump(2) + "\n```", state_.progress.global_step);
+    run_start_step_ = state_.progress.global_step;
+    for (int64_t epoch = state_.progress.epoch; epoch <= c.loop.epochs; ++epoch) {
+      if (!run_epoch(epoch)) return finish(true);
+      end_epoch(epoch);
+    }
+    return finish(false);
+  }
+
+ private:
+  std::string epoch_label(int64_t epoch) const {
+    return cat("epoch ", epoch, "/", ctx_.config.loop.epochs);
+  }
+
+  // Seconds left in the whole run at this process's pace so far.
+  double run_remaining_seconds() const {
+    const int64_t done = state_.progress.global_step - run_start_step_;
+    const int64_t total = ctx_.config.loop.epochs * data_.iters_per_epoch;
+    if (done <= 0) return -1;
+    return seconds_since(run_start_) / done * std::max<int64_t>(0, total - state_.progress.global_step);
+  }
+
+  // Returns false when the run stops (interrupted) inside this epoch.
+  bool run_epoch(int64_t epoch) {
+    TrainProgress& p = state_.progress;
+    // A resumed epoch starts at its next batch: the batches before it are never decoded.
+    data_.train_loader->set_epoch(epoch, p.batch_in_epoch);
+    model_->train();
+    ProgressOptions options;
+    options.terminal = ctx_.is_main() && ctx_.hooks.terminal;
+    options.label = epoch_label(epoch);
+    ProgressReporter bar(ctx_.log(), data_.iters_per_epoch, options);
+    int64_t batch_index = p.batch_in_epoch;
+    for (Batch& batch : *data_.train_loader) {
+      if (batch_index >= data_.iters_per_epoch) break;
+      ++batch_index;
+      if (batch.empty()) {
+        p.batch_in_epoch = batch_index;
+        continue;
+      }
+      const bool stop = step(batch, epoch, batch_index);
+      bar.update(batch_index, loss_lr_fields(window_.steps ? window_.mean_loss() : last_loss_, last_lr_),
+                 run_remaining_seconds());
+      if (stop) {
+        bar.finish();
+        save_last();
+        result_.interrupted = true;
+        result_.epochs_done = epoch - 1;
+        return false;
+      }
+      if (batch_index < data_.iters_per_epoch &&
+          cadence_.step_checkpoint_due(p.global_step, seconds_since(last_save_)))
+        save_last();
+    }
+    bar.finish();
+    return true;
+  }
+
+  // One optimiser step with its schedule step and logs; returns whether the run must stop.
+  bool step(const Batch& batch, int64_t epoch, int64_t batch_index) {
+    const TrainConfig& c = ctx_.config;
+    TrainProgress& p = state_.progress;
+    bool stop_now = (ctx_.hooks.stop && ctx_.hooks.stop->load()) ||
+                    (c.loop.stop_after_steps > 0 && p.global_step + 1 >= c.loop.stop_after_steps);
+    torch::Tensor to_metric;
+    if (model_->options().canonical_focal > 0)
+      to_metric = canonical_to_metric(batch.intrinsics, model_->options().canonical_focal,
+                                      cat("training batch ", batch_index));
+    const StepOutcome outcome = o_.step->run(batch, to_metric, stop_now);
+    ++p.global_step;
+    p.batch_in_epoch = batch_index;
+    result_.step_losses.push_back(outcome.loss);
+    if (outcome.stepped) {
+      if (ctx_.distributed() && c.dist.verify_replicas) verify_replicas(p.global_step);
+      p.train_loss_sum += outcome.loss;
+      ++p.train_loss_count;
+    }
+    window_.add(outcome, batch.size());
+    last_loss_ = outcome.loss;
+    last_lr_ = o_.schedule->lr();  // the lr this step used
+    step_schedule();
+    if (c.log.log_every > 0 && p.global_step % c.log.log_every == 0) write_step_window(epoch);
+    return outcome.stop;
+  }
+
+  void step_schedule() {
+    LrSchedule& schedule = *o_.schedule;
+    const TrainProgress& p = state_.progress;
+    if (!schedule.step_after_iteration(p.global_step)) return;
+    if (o_.plateau_on_train_loss) {
+      if (p.train_loss_count > 0) schedule.step(p.train_loss_sum / p.train_loss_count);
+    } else if (schedule.unit() == StepUnit::kIteration) {
+      schedule.step();
+    }
+    schedule.apply(*o_.optimizer);
+  }
+
+  void write_step_window(int64_t epoch) {
+    const double seconds = seconds_since(window_.start);
+    logs_.step_window(state_.progress.global_step, epoch, window_.mean_loss(), last_lr_,
+                      window_.mean_norm(), window_.images / std::max(seconds, 1e-9),
+                      o_.step->guard().skipped());
+    window_.reset();
+  }
+
+  // Throws unless every rank holds the same weights (a cheap exact fingerprint per tensor).
+  void verify_replicas(int64_t step) {
+    torch::NoGradGuard no_grad;
+    std::vector<torch::Tensor> parts;
+    for (const auto& p : o_.step->parameters()) {
+      auto flat = p.detach().to(torch::kCPU, torch::kFloat64).flatten();
+      auto weights = torch::arange(1, flat.numel() + 1, flat.options());
+      parts.push_back(torch::stack({flat.sum(), (flat * weights).sum()}));
+    }
+    auto mine = torch::cat(parts);
+    auto reference = mine.clone();
+    ctx_.group->broadcast(reference, 0);
+    check(torch::equal(mine, reference), "rank ", ctx_.group->rank(),
+          ": weights differ from rank 0 after step ", step, " (replicas diverged)");
+  }
+
+  void end_epoch(int64_t epoch) {
+    const TrainConfig& c = ctx_.config;
+    TrainProgress& p = state_.progress;
+    if (p.train_loss_count > 0 && logs_.tensorboard())
+      logs_.tensorboard()->add_scalar("train/epoch_loss", p.train_loss_sum / p.train_loss_count,
+                                      p.global_step);
+    if (logs_.tensorboard()) logs_.tensorboard()->add_scalar("epoch", static_cast<double>(epoch), p.global_step);
+    // The epoch is complete: the state below is "at the start of the next epoch".
+    p.epoch = epoch + 1;
+    p.batch_in_epoch = 0;
+    p.train_loss_sum = 0;
+    p.train_loss_count = 0;
+    if (o_.schedule->step_after_epoch()) {
+      o_.schedule->step();
+      o_.schedule->apply(*o_.optimizer);
+    }
+    result_.epochs_done = epoch;
+    const bool validated =
+        data_.val_loader && c.validation.val_freq > 0 && epoch % c.validation.val_freq == 0;
+    if (validated) validate(epoch);
+    save_last();
+    if (cadence_.keep_epoch_file(epoch, validated))
+      save(state_.run_dir / CheckpointCadence::epoch_file(epoch));
+  }
+
+  void validate(int64_t epoch) {
+    const TrainConfig& c = ctx_.config;
+    EvaluatorOptions options = data_.eval;
+    if (c.checkpoint.save_result)
+      options.sinks.push_back(eval_png_sink(state_.run_dir / "results" / cat("epoch_", epoch),
+                                            data_.train_set->defaults().depth_scale > 0
+                                                ? data_.train_set->defaults().depth_scale
+                                                : 256.0));
+    ProgressOptions bar_options;
+    bar_options.terminal = ctx_.is_main() && ctx_.hooks.terminal;
+    bar_options.label = cat("validation ", epoch);
+    bar_options.unit = "batches";
+    ProgressReporter bar(ctx_.log(), data_.val_loader->num_batches(), bar_options);
+    options.on_batch = [&bar](int64_t done, int64_t, int64_t) { bar.update(done); };
+    DepthPredictor predictor(model_, predictor_options());
+    EvaluateResult result = evaluate(predictor, *data_.val_loader, options);
+    bar.finish();
+    if (ctx_.distributed()) {  // exact: sums and counts over every image of every rank
+      const double seconds = result.seconds;
+      result = EvaluateResult::from_state(ctx_.group->allreduce_sum(result.state()));
+      result.seconds = seconds;
+    }
+    model_->train();
+    report_validation(epoch, result);
+    if (ctx_.is_main()) write_preview(predictor);
+    model_->train();
+    if (o_.plateau_on_validation) {
+      o_.schedule->step(BestMetric(c.validation.plateau_monitor).value_of(result));
+      o_.schedule->apply(*o_.optimizer);
+    }
+    TrainProgress& p = state_.progress;
+    const double value = best_.value_of(result);
+    if (best_.improves(value, p.best_epoch > 0, p.best_value)) {
+      p.best_value = value;
+      p.best_epoch = epoch;
+      save(state_.run_dir / "best.ckpt");
+      result_.best_checkpoint = state_.run_dir / "best.ckpt";
+    }
+  }
+
+  PredictorOptions predictor_options() const {
+    PredictorOptions options;
+    options.device = ctx_.device;
+    options.precision = ctx_.config.runtime.precision;
+    options.channels_last = ctx_.config.runtime.channels_last;
+    return options;
+  }
+
+  void report_validation(int64_t epoch, const EvaluateResult& result) {
+    const DepthMetrics mean = result.metrics.mean();
+    logs_.validation(epoch, state_.progress.global_step, result, o_.schedule->lr());
+    result_.val_abs_rel.push_back(mean.abs_rel);
+    result_.val_loss.push_back(result.mean_loss());
+    last_validation_ = result;
+    ctx_.log() << "validation epoch " << epoch << ": loss " << std::setprecision(4)
+               << result.mean_loss() << "  d1 " << mean.d1 << "  abs_rel " << mean.abs_rel
+               << "  rmse " << mean.rmse << "  (" << result.metrics.images() << " images, "
+               << std::setprecision(3) << result.seconds << " s)\n";
+  }
+
+  // TensorBoard: the first validation image with its prediction, ground truth and error.
+  void write_preview(DepthPredictor& predictor) {
+    TensorBoardWriter* tb = logs_.tensorboard();
+    if (!tb || data_.val_set->size() == 0) return;
+    const Sample sample = data_.val_set->get(0);
+    if (!sample.has_depth()) return;
+    const torch::Tensor pred = predictor.predict(sample.rgb, sample.intrinsics);
+    const torch::Tensor gt =
+        torch::from_blob(const_cast<float*>(sample.depth.data()), {sample.height(), sample.width()},
+                         torch::kFloat32).clone();
+    PanelOptions panel;
+    panel.max_depth = model_->options().max_depth;
+    tb->add_image("val/preview", render_preview(sample.rgb, pred, gt, panel),
+                  state_.progress.global_step);
+  }
+
+  CheckpointData checkpoint_data() const {
+    CheckpointData data;
+    data.progress = state_.progress;
+    data.progress.skipped_steps = o_.step->guard().skipped();
+    data.progress.consecutive_skipped = o_.step->guard().consecutive();
+    data.schedule = o_.schedule->state();
+    data.rng = capture_rng_state(state_.seeds);
+    data.config_json = state_.config_json.dump();
+    if (o_.step->scaler().enabled()) data.loss_scaler = o_.step->scaler().state();
+    return data;
+  }
+
+  void save(const fs::path& path) {
+    if (ctx_.is_main()) save_checkpoint(path, model_, o_.optimizer.get(), checkpoint_data());
+    last_save_ = Clock::now();
+  }
+
+  void save_last() {
+    save(state_.run_dir / "last.ckpt");
+    result_.last_checkpoint = state_.run_dir / "last.ckpt";
+  }
+
+  TrainResult finish(bool interrupted) {
+    const TrainConfig& c = ctx_.config;
+    result_.global_step = state_.progress.global_step;
+    result_.skipped_steps = o_.step->guard().skipped();
+    result_.batches_loaded = data_.train_loader->batches_built();
+    if (interrupted || !ctx_.is_main()) return result_;
+    mark_run_finished(state_.run_dir);
+    if (TensorBoardWriter* tb = logs_.tensorboard()) {
+      nlohmann::json hparams = {
+          {"encoder", model_->options().encoder}, {"recipe", c.loop.recipe},
+          {"optimizer", to_string(c.optim.kind)}, {"schedule", to_string(c.schedule.kind)},
+          {"lr", c.optim.lr},                     {"batch_size", c.loop.batch_size},
+          {"epochs", c.loop.epochs},              {"weight_decay", c.optim.weight_decay},
+          {"clip_grad", c.loop.clip_grad},        {"precision", to_string(c.runtime.precision)},
+          {"seed", static_cast<double>(c.runtime.seed)}};
+      std::vector<std::string> tags;
+      if (last_validation_) {
+        const DepthMetrics mean = last_validation_->metrics.mean();
+        for (const char* name : {"abs_rel", "rmse", "d1"}) {
+          tags.push_back(std::string("hparams/") + name);
+          tb->add_scalar(tags.back(), mean.get(name), state_.progress.global_step);
+        }
+      }
+      tb->add_hparams(hparams, tags);
+      tb->end_hparams_session(true);
+    }
+    return result_;
+  }
+
+  RunContext& ctx_;
+  TrainData& data_;
+  GLPDepth& model_;
+  Optimisation& o_;
+  RunState& state_;
+  RunLogs logs_;
+  BestMetric best_;
+  CheckpointCadence cadence_;
+  TrainResult result_;
+  StepWindow window_;
+  double last_loss_ = 0, last_lr_ = 0;
+  int64_t run_start_step_ = 0;
+  Clock::time_point run_start_ = Clock::now(), last_save_ = Clock::now();
+  std::optional<EvaluateResult> last_validation_;
+};
 
 }  // namespace
 
+TrainResult train(const TrainConfig& config, std::ostream& log, const TrainHooks& hooks) {
+  validate(config);
+  std::unique_ptr<RunContext> ctx = join_group(config, log, hooks);
+  TrainData data = build_data(*ctx);
+  GLPDepth model = build_model(*ctx, data.max_depth);
+  Optimisation optimisation = build_optimisation(*ctx, model, data);
+  RunState state = open_or_resume(*ctx, model, optimisation);
+  return TrainLoop(*ctx, data, model, optimisation, state).run();
+}
+
 TrainResult train(const TrainConfig& config, std::ostream& log, const std::atomic<bool>* stop) {
-  using Clock = std::chrono::steady_clock;
-  TrainResult result;
-  check(config.epochs >= 1, "--epochs must be at least 1");
-  check(config.batch_size >= 1, "--batch_size must be at least 1");
-  check(config.val_freq >= 0, "--val_freq must be >= 0");
-  check(!config.data_path.empty(), "--data_path is required");
-  torch::Device device(config.device);
-  const Precision precision = parse_precision(config.amp);
-
-  // Distributed: torchrun / Slurm / `glpdepth launch` tell this process its place.
-  const dist::DistEnv env = dist::detect_env(dist::DetectOptions{config.dist_port});
-  std::shared_ptr<dist::Group> group = dist::Group::single();
-  if (env.distributed()) {
-    if (device.is_cuda() && !device.has_index())
-      device = torch::Device(torch::kCUDA, dist::local_device_index(env, static_cast<int>(torch::cuda::device_count())));
-    dist::GroupOptions group_options;
-    group_options.backend = config.dist_backend.empty() ? dist::default_backend(device)
-                                                        : dist::parse_backend(config.dist_backend);
-    group_options.timeout = std::chrono::milliseconds(static_cast<int64_t>(config.dist_timeout * 1000));
-    group = dist::Group::create(env, group_options);
-  }
-  // Fixed-size training crops: let cuDNN pick the fastest convolution algorithms once.
-  if (device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
-  const bool distributed = group->size() > 1;
-  const bool is_main = group->is_main();
-  std::ostringstream discarded;
-  std::ostream& out = is_main ? log : discarded;
-  const DatasetDefaults& defaults = dataset_defaults(config.dataset);
-  const double max_depth = config.max_depth > 0 ? config.max_depth : defaults.max_depth;
-  const double max_depth_eval = config.max_depth_eval > 0 ? config.max_depth_eval : max_depth;
-
-  // Data.
-  DatasetOptions train_options;
-  train_options.dataset = config.dataset;
-  train_options.data_path = config.data_path;
-  train_options.split = "train";
-  if (!config.train_list.empty()) train_options.list = config.train_list;
-  train_options.max_depth = static_cast<float>(max_depth);
-  train_options.window_h = config.window_h;
-  train_options.window_w = config.window_w;
-  const std::string window = config.no_window ? "off" : config.window;
-  check(window == "auto" || window == "on" || window == "off", "--window ", config.window,
-        ": expected auto, on or off");
-  if (window == "off") {
-    train_options.window = false;
-  } else if (window == "auto") {
-    DatasetDefaults window_defaults = dataset_defaults(config.dataset);
-    if (config.window_h > 0) window_defaults.window.height = config.window_h;
-    if (config.window_w > 0) window_defaults.window.width = config.window_w;
-    DatasetOptions probe_options = train_options;
-    probe_options.window = false;
-    const std::string why = window_does_not_fit(*make_dataset(probe_options), window_defaults);
-    if (!why.empty()) {
-      train_options.window = false;
-      out << "train: " << why << "; training on whole frames (--window auto)\n";
-    }
-  }
-  std::shared_ptr<const Dataset> train_set = make_dataset(train_options);
-
-  std::shared_ptr<const Dataset> val_set;
-  fs::path val_list = config.val_list.empty() ? default_list_path(config.data_path, "val")
-                                              : fs::path(config.val_list);
-  if (config.val_freq > 0) {
-    if (fs::exists(val_list)) {
-      DatasetOptions val_options = train_options;
-      val_options.split = "val";
-      val_options.list = val_list;
-      val_set = make_dataset(val_options);
-    } else {
-      check(config.val_list.empty(), "--val_list ", val_list.string(), ": no such file");
-      out << "train: no validation list (" << val_list.string()
-          << "); training without validation (make one with `glpdepth make-lists`)\n";
-    }
-  }
-
-  const bool camera_aware = config.canonical_focal > 0;
-  check(config.canonical_focal >= 0 && std::isfinite(config.canonical_focal),
-        "--canonical_focal must be >= 0 (0 = off), got ", config.canonical_focal);
-  if (camera_aware) {
-    // Fail before any work when the data cannot say its focal length.
-    Sample first = train_set->get(0);
-    check(first.intrinsics.known(), "--canonical_focal: ", first.source,
-          " has no camera intrinsics (KITTI calib_cam_to_cam.txt, DrivingStereo "
-          "calib/half-image-calib, or camera.json in the dataset root)");
-  }
-  AugmentOptions augment = config.augment;
-  // A zoom by s looks like a camera s times closer to a metric model, but like a focal s times
-  // longer to a camera-aware one (docs/CAMERAS.md).
-  augment.scale_divides_depth = !camera_aware;
-  if (config.crop_h > 0) augment.crop_h = config.crop_h;
-  if (config.crop_w > 0) augment.crop_w = config.crop_w;
-  auto augmenter = std::make_shared<Augmenter>(augment, train_set->defaults());
-
-  LoaderOptions loader_options;
-  loader_options.batch_size = config.batch_size;
-  loader_options.workers = config.workers;
-  loader_options.shuffle = true;
-  loader_options.drop_last = true;
-  loader_options.seed = config.seed;
-  loader_options.pin_memory = device.is_cuda();
-  loader_options.skip_bad_samples = config.skip_bad_samples;
-  loader_options.rank = group->rank();
-  loader_options.world_size = group->size();
-  Loader train_loader(train_set, loader_options, augmenter);
-  check(train_loader.num_batches() > 0, "training list has ", train_set->size(),
-        " samples, fewer than one batch of ", config.batch_size);
-  int64_t iters_per_epoch = train_loader.num_batches();
-  if (config.max_steps_per_epoch > 0)
-    iters_per_epoch = std::min<int64_t>(iters_per_epoch, config.max_steps_per_epoch);
-
-  std::unique_ptr<Loader> val_loader;
-  if (val_set) {
-    LoaderOptions val_loader_options;
-    val_loader_options.batch_size = config.val_batch_size;
-    val_loader_options.workers = std::max(1, config.workers / 2);
-    val_loader_options.seed = config.seed;
-    val_loader_options.skip_bad_samples = config.skip_bad_samples;
-    val_loader_options.pin_memory = device.is_cuda();
-    val_loader_options.rank = group->rank();
-    val_loader_options.world_size = group->size();
-    val_loader = std::make_unique<Loader>(val_set, val_loader_options);
-  }
-
-  // Model, optimiser, schedule.
-  torch::manual_seed(config.seed);
-  GLPDepthOptions model_options;
-  model_options.encoder = mit_variant(config.encoder).name;
-  model_options.max_depth = max_depth;
-  model_options.drop_path_rate = config.drop_path_rate;
-  model_options.sync_batchnorm = config.sync_bn && distributed;
-  model_options.canonical_focal = config.canonical_focal;
-  GLPDepth model(model_options);
-  if (!config.pretrained.empty()) {
-    StateDict weights = read_state_dict(config.pretrained);
-    bool full = is_full_model(weights);
-    LoadReport report = load_weights(*model, weights, full ? LoadMode::Strict : LoadMode::EncoderOnly,
-                                     config.pretrained);
-    out << "train: loaded " << (full ? "GLPDepth weights" : "encoder weights") << " from "
-        << config.pretrained << ": " << report.summary() << "\n";
-  }
-  model->to(device);
-  if (config.channels_last) to_channels_last(*model);
-  if (distributed && config.sync_bn) dist::set_sync_batchnorm_group(*model, group);
-
-  Resolved resolved = resolve_recipe(config);
-  auto optimizer = make_optimizer(model->parameters(), resolved.optim);
-  TrainStepOptions step_options;
-  step_options.device = device;
-  step_options.precision = precision;
-  step_options.channels_last = config.channels_last;
-  step_options.clip_grad = resolved.clip;
-  step_options.loss.lambda = config.silog_lambda;
-  step_options.max_nonfinite = config.max_nonfinite;
-  TrainStep trainer_step(model, *optimizer, step_options, group);
-  NonFiniteGuard& guard = trainer_step.guard();
-  const std::vector<torch::Tensor>& parameters = trainer_step.parameters();
-  auto schedule = make_schedule(resolved.schedule, resolved.optim.lr, iters_per_epoch, config.epochs);
-  schedule->apply(*optimizer);
-  const bool plateau_on_train_loss =
-      schedule->unit() == StepUnit::kMetric && config.plateau_monitor == "train_loss";
-  const bool plateau_on_validation =
-      schedule->unit() == StepUnit::kMetric && config.plateau_monitor != "train_loss";
-  check(!plateau_on_validation || val_loader, "--plateau_monitor ", config.plateau_monitor,
-        " needs a validation set");
-
-  // Run folder and resume.
-  nlohmann::json config_json = config;
-  fs::path resume_from;
-  fs::path run_dir;
-  if (!is_main) {
-    // Rank 0 picks the folder and tells the others below; resume files are read by every rank.
-    if (!config.resume.empty() && config.resume != "auto") resume_from = config.resume;
-  } else if (config.resume == "auto") {
-    run_dir = prepare_run_dir(config.log_dir, defaults.name, config.exp_name,
-                              RunDirOptions{true, config_json.dump()});
-    if (fs::exists(run_dir / "last.ckpt")) resume_from = run_dir / "last.ckpt";
-    else out << "train: --resume auto: no last.ckpt in " << run_dir.string() << ", starting fresh\n";
-  } else if (!config.resume.empty()) {
-    resume_from = config.resume;
-    check(fs::exists(resume_from), "--resume ", config.resume, ": no such file");
-    run_dir = resume_from.parent_path().empty() ? fs::path(".") : resume_from.parent_path();
-  } else {
-    run_dir = prepare_run_dir(config.log_dir, defaults.name, config.exp_name,
-                              RunDirOptions{false, config_json.dump()});
-  }
-  if (distributed) {
-    run_dir = group->broadcast_string(run_dir.string());
-    if (config.resume == "auto" && fs::exists(run_dir / "last.ckpt")) resume_from = run_dir / "last.ckpt";
-  }
-  result.run_dir = run_dir;
-  if (is_main) write_bytes_atomic(run_dir / "config.json", config_json.dump(2) + "\n");
-
-  TrainProgress progress;
-  SeedCounter seeds(config.seed);
-  if (!resume_from.empty()) {
-    CheckpointData data = load_checkpoint(resume_from, model, optimizer.get());
-    TrainConfig saved = nlohmann::json::parse(data.config_json).get<TrainConfig>();
-    check(saved.batch_size == config.batch_size && saved.dataset == config.dataset &&
-              saved.seed == config.seed,
-          "--resume ", resume_from.string(),
-          ": the checkpoint was made with another dataset, batch size or seed (",
-          saved.dataset, ", ", saved.batch_size, ", ", saved.seed,
-          "): an exact continuation needs the same ones");
-    check(data.model_options.canonical_focal == config.canonical_focal, "--resume ",
-          resume_from.string(), ": the checkpoint was trained with canonical focal ",
-          data.model_options.canonical_focal, " (0 = off), this run asks for ",
-          config.canonical_focal);
-    schedule->load_state(data.schedule);
-    schedule->apply(*optimizer);
-    restore_rng_state(data.rng, seeds);
-    progress = data.progress;
-    guard.restore(progress.skipped_steps, progress.consecutive_skipped);
-    if (!data.loss_scaler.empty()) trainer_step.scaler().load_state(data.loss_scaler);
-    out << "train: resumed from " << resume_from.string() << " at epoch " << progress.epoch
-        << ", batch " << progress.batch_in_epoch << " (step " << progress.global_step << ")\n";
-  }
-
-  auto make_checkpoint = [&] {
-    CheckpointData data;
-    data.progress = progress;
-    data.progress.skipped_steps = guard.skipped();
-    data.progress.consecutive_skipped = guard.consecutive();
-    data.schedule = schedule->state();
-    data.rng = capture_rng_state(seeds);
-    if (trainer_step.scaler().enabled()) data.loss_scaler = trainer_step.scaler().state();
-    data.config_json = config_json.dump();
-    return data;
-  };
-  auto save = [&](const fs::path& path) {
-    if (is_main) save_checkpoint(path, model, optimizer.get(), make_checkpoint());
-  };
-
-  const std::vector<std::string> metric_names(DepthMetrics::names().begin(), DepthMetrics::names().end());
-  std::optional<CsvWriter> train_csv, metrics_csv;
-  std::optional<TensorBoardWriter> tensorboard;
-  if (is_main)
-    train_csv.emplace(run_dir / "train.csv", std::vector<std::string>{"step", "epoch", "loss", "lr",
-                                                                      "grad_norm", "images_per_s",
-                                                                      "skipped_steps"});
-  std::vector<std::string> metric_columns = {"epoch", "step", "val_loss"};
-  metric_columns.insert(metric_columns.end(), metric_names.begin(), metric_names.end());
-  metric_columns.push_back("lr");
-  if (is_main) {
-    metrics_csv.emplace(run_dir / "metrics.csv", metric_columns);
-    tensorboard.emplace(run_dir);
-  }
-
-  EvaluatorOptions eval_options;
-  eval_options.settings.dataset = parse_eval_dataset(defaults.name == "folder" ? "generic" : defaults.name);
-  eval_options.settings.kitti_crop = parse_kitti_crop(config.kitti_crop);
-  eval_options.settings.protocol = parse_protocol(config.protocol);
-  eval_options.settings.min_depth_eval = config.min_depth_eval;
-  eval_options.settings.max_depth_eval = max_depth_eval;
-  eval_options.silog_lambda = config.silog_lambda;
-  eval_options.keep_per_image = false;
-  const double png_scale = defaults.depth_scale > 0 ? defaults.depth_scale : 256.0;
-  PredictorOptions predictor_options;
-  predictor_options.device = device;
-  predictor_options.precision = precision;
-  predictor_options.channels_last = config.channels_last;
-
-  out << "train: MiT-" << model_options.encoder << " on " << device.str() << ", "
-      << train_set->size() << " training samples, " << iters_per_epoch << " steps per epoch, "
-      << config.epochs << " epochs; run folder " << run_dir.string() << "\n";
-
-  double window_loss = 0, window_norm = 0;
-  int64_t window_steps = 0, window_images = 0;
-  auto window_start = Clock::now();
-
-  for (int64_t epoch = progress.epoch; epoch <= config.epochs; ++epoch) {
-    train_loader.set_epoch(epoch);
-    model->train();
-    ProgressOptions bar_options;
-    bar_options.terminal = is_main && stderr_is_terminal() && &log == &std::cerr;
-    bar_options.label = cat("epoch ", epoch, "/", config.epochs);
-    ProgressReporter bar(out, iters_per_epoch, bar_options);
-    int64_t batch_index = 0;
-    double epoch_loss_sum = 0;
-    int64_t epoch_loss_count = 0;
-    for (Batch& batch : train_loader) {
-      if (batch_index >= iters_per_epoch) break;
-      if (batch_index < progress.batch_in_epoch) {  // resuming inside this epoch
-        ++batch_index;
-        continue;
-      }
-      if (batch.empty()) {
-        ++batch_index;
-        continue;
-      }
-      bool stop_now = (stop && stop->load()) ||
-                      (config.stop_after_steps > 0 && progress.global_step + 1 >= config.stop_after_steps);
-      torch::Tensor to_metric;
-      if (camera_aware)
-        to_metric = canonical_to_metric(batch.intrinsics, config.canonical_focal,
-                                        cat("training batch ", batch_index));
-      const StepOutcome outcome = trainer_step.run(batch, to_metric, stop_now);
-      stop_now = outcome.stop;
-      const double loss_value = outcome.loss;
-      const double grad_norm = outcome.grad_norm;
-      ++progress.global_step;
-      result.step_losses.push_back(loss_value);
-      if (outcome.stepped) {
-        if (distributed && config.verify_replicas) verify_replicas(*group, parameters, progress.global_step);
-        progress.train_loss_sum += loss_value;
-        ++progress.train_loss_count;
-        epoch_loss_sum += loss_value;
-        ++epoch_loss_count;
-        window_loss += loss_value;
-        window_norm += grad_norm;
-        ++window_steps;
-      }
-      window_images += batch.size();
-      const double lr = schedule->lr();  // the lr this step used
-      if (schedule->step_after_iteration(progress.global_step)) {
-        if (plateau_on_train_loss) {
-          if (progress.train_loss_count > 0)
-            schedule->step(progress.train_loss_sum / progress.train_loss_count);
-        } else if (schedule->unit() == StepUnit::kIteration) {
-          schedule->step();
-        }
-        schedule->apply(*optimizer);
-      }
-      ++batch_index;
-      progress.batch_in_epoch = batch_index;
-      bar.update(batch_index, window_steps ? window_loss / window_steps : loss_value, lr);
-
-      if (config.log_every > 0 && progress.global_step % config.log_every == 0) {
-        double seconds = std::chrono::duration<double>(Clock::now() - window_start).count();
-        double mean_loss = window_steps ? window_loss / window_steps : std::nan("");
-        double mean_norm = window_steps ? window_norm / window_steps : std::nan("");
-        if (train_csv) train_csv->row(std::vector<double>{static_cast<double>(progress.global_step),
-                                          static_cast<double>(epoch), mean_loss, lr, mean_norm,
-                                          window_images / std::max(seconds, 1e-9),
-                                          static_cast<double>(guard.skipped())});
-        if (tensorboard) tensorboard->add_scalar("train/loss", mean_loss, progress.global_step);
-        if (tensorboard) tensorboard->add_scalar("train/lr", lr, progress.global_step);
-        if (tensorboard) tensorboard->add_scalar("train/grad_norm", mean_norm, progress.global_step);
-        window_loss = window_norm = 0;
-        window_steps = window_images = 0;
-        window_start = Clock::now();
-      }
-      if (stop_now) {
-        bar.finish();
-        save(run_dir / "last.ckpt");
-        result.interrupted = true;
-        result.last_checkpoint = run_dir / "last.ckpt";
-        result.global_step = progress.global_step;
-        result.skipped_steps = guard.skipped();
-        result.epochs_done = epoch - 1;
-        return result;
-      }
-    }
-    bar.finish();
-    if (epoch_loss_count > 0)
-      if (tensorboard) tensorboard->add_scalar("train/epoch_loss", epoch_loss_sum / epoch_loss_count, epoch);
-
-    // The epoch is complete: the state below is "at the start of the next epoch".
-    progress.epoch = epoch + 1;
-    progress.batch_in_epoch = 0;
-    progress.train_loss_sum = 0;
-    progress.train_loss_count = 0;
-    if (schedule->step_after_epoch()) {
-      schedule->step();
-      schedule->apply(*optimizer);
-    }
-    result.epochs_done = epoch;
-
-    bool validated = false;
-    if (val_loader && config.val_freq > 0 && epoch % config.val_freq == 0) {
-      EvaluatorOptions options = eval_options;
-      if (config.save_result)
-        options.sinks.push_back(eval_png_sink(run_dir / "results" / cat("epoch_", epoch), png_scale));
-      DepthPredictor predictor(model, predictor_options);
-      EvaluateResult evaluation = evaluate(predictor, *val_loader, options);
-      // Exact reduction: sums and counts over all images of all ranks.
-      if (distributed) {
-        const double seconds = evaluation.seconds;
-        evaluation = EvaluateResult::from_state(group->allreduce_sum(evaluation.state()));
-        evaluation.seconds = seconds;
-      }
-      model->train();
-      validated = true;
-      const DepthMetrics mean = evaluation.metrics.mean();
-      std::vector<double> row = {static_cast<double>(epoch), static_cast<double>(progress.global_step),
-                                 evaluation.mean_loss()};
-      for (double v : mean.values()) row.push_back(v);
-      row.push_back(schedule->lr());
-      if (metrics_csv) metrics_csv->row(row);
-      if (tensorboard) tensorboard->add_scalar("val/loss", evaluation.mean_loss(), epoch);
-      for (size_t i = 0; i < metric_names.size(); ++i)
-        if (tensorboard) tensorboard->add_scalar("val/" + metric_names[i], mean.values()[i], epoch);
-      result.val_abs_rel.push_back(mean.abs_rel);
-      out << "validation epoch " << epoch << ": loss " << std::setprecision(4)
-          << evaluation.mean_loss() << "  d1 " << mean.d1 << "  abs_rel " << mean.abs_rel
-          << "  rmse " << mean.rmse << "  (" << evaluation.metrics.images() << " images, "
-          << std::setprecision(3) << evaluation.seconds << " s)\n";
-      if (plateau_on_validation) {
-        schedule->step(metric_value(config.plateau_monitor, evaluation));
-        schedule->apply(*optimizer);
-      }
-      const double value = metric_value(config.best_metric, evaluation);
-      const bool better = progress.best_epoch == 0 ||
-                          (lower_is_better(config.best_metric) ? value < progress.best_value
-                                                               : value > progress.best_value);
-      if (better) {
-        progress.best_value = value;
-        progress.best_epoch = epoch;
-        save(run_dir / "best.ckpt");
-        result.best_checkpoint = run_dir / "best.ckpt";
-      }
-    }
-    save(run_dir / "last.ckpt");
-    result.last_checkpoint = run_dir / "last.ckpt";
-    if ((config.save_model && validated) || (config.save_freq > 0 && epoch % config.save_freq == 0))
-      save(run_dir / epoch_file("epoch_", epoch));
-  }
-  if (is_main) mark_run_finished(run_dir);
-  result.global_step = progress.global_step;
-  result.skipped_steps = guard.skipped();
-  return result;
+  TrainHooks hooks;
+  hooks.stop = stop;
+  return train(config, log, hooks);
 }
 
 }  // namespace glpdepth

@@ -54,7 +54,7 @@ TEST_F(CameraCli, CheckpointRecordsTheCanonicalFocal) {
   EXPECT_DOUBLE_EQ(model->options().canonical_focal, 90.0);
   EXPECT_DOUBLE_EQ(source.canonical_focal, 90.0);
   auto config = nlohmann::json::parse(read_file_bytes(run_dir("aware") / "config.json"));
-  EXPECT_DOUBLE_EQ(config.at("canonical_focal").get<double>(), 90.0);
+  EXPECT_DOUBLE_EQ(config.at("model").at("model").at("canonical_focal").get<double>(), 90.0);
 }
 
 // The same images with fx doubled (via --intrinsics) must give exactly twice the depth.
@@ -96,13 +96,15 @@ TEST_F(CameraCli, PredictNeedsTheCameraAndRescales) {
     list >> rel;
     fs::copy_file(data() / rel.substr(1), image, fs::copy_options::overwrite_existing);
   }
-  CliRun missing = run("predict " + image.string() + " --ckpt " + ckpt() + " --threads 1 --output " +
+  CliRun missing = run("predict " + image.string() + " --ckpt " + ckpt() +
+                       " --threads 1 --save_png16 --output " +
                        (dir_->path() / "p0").string());
   EXPECT_EQ(missing.code, 2);
   EXPECT_NE(missing.err.find("--intrinsics"), std::string::npos) << missing.err;
   EXPECT_FALSE(fs::exists(dir_->path() / "p0" / "frame_depth16.png"));
   auto predict = [&](const std::string& name, const std::string& k) {
-    CliRun r = run("predict " + image.string() + " --ckpt " + ckpt() + " --threads 1 --save_npy --output " +
+    CliRun r = run("predict " + image.string() + " --ckpt " + ckpt() +
+                   " --threads 1 --save_npy --save_png16 --output " +
                    (dir_->path() / name).string() + " --intrinsics " + k);
     EXPECT_EQ(r.code, 0) << r.err;
     return read_png16(dir_->path() / name / "frame_depth16.png");
@@ -135,7 +137,7 @@ TEST_F(CameraCli, ExportsKeepOrExplainTheMode) {
 // 155x47 frames (smaller than the KITTI kb-crop window). --window on must refuse them.
 TEST_F(CameraCli, WindowAutoTrainsOnWholeSmallFrames) {
   auto config = nlohmann::json::parse(read_file_bytes(run_dir("aware") / "config.json"));
-  EXPECT_EQ(config.at("window").get<std::string>(), "auto");
+  EXPECT_EQ(config.at("data").at("window").get<std::string>(), "auto");
   CliRun on = run(train_args("window-on") + " --window on");
   EXPECT_NE(on.code, 0);
   EXPECT_NE(on.err.find("window"), std::string::npos) << on.err;

@@ -54,7 +54,7 @@ class ExportCli : public ::testing::Test {
 TEST_F(ExportCli, UsageErrors) {
   EXPECT_EQ(run("export --output '" + (dir / "x.pt").string() + "'"), 2) << output;
   EXPECT_NE(output.find("--ckpt"), std::string::npos) << output;
-  EXPECT_EQ(run("export --encoder b0 --format onnx --output x"), 2) << output;
+  EXPECT_EQ(run("export --random_weights --encoder b0 --format onnx --output x"), 2) << output;
   EXPECT_EQ(run("export --ckpt '" + (dir / "missing.ckpt").string() + "' --output '" +
                 (dir / "x.pt").string() + "'"),
             1)
@@ -64,7 +64,7 @@ TEST_F(ExportCli, UsageErrors) {
 
 TEST_F(ExportCli, FreshWeightsLoadStrictlyInPyTorchAndComeBack) {
   auto fresh = dir / "fresh.pt";
-  ASSERT_EQ(run("export --encoder b0 --module_prefix --seed 5 --output '" + fresh.string() + "'"),
+  ASSERT_EQ(run("export --random_weights --encoder b0 --module_prefix --seed 5 --output '" + fresh.string() + "'"),
             0)
       << output;
   StateDict ours = read_state_dict(fresh);
@@ -74,7 +74,7 @@ TEST_F(ExportCli, FreshWeightsLoadStrictlyInPyTorchAndComeBack) {
 
   // Same seed, same weights; safetensors holds the same tensors without the prefix.
   auto st = dir / "fresh.safetensors";
-  ASSERT_EQ(run("export --encoder b0 --seed 5 --format safetensors --output '" + st.string() + "'"),
+  ASSERT_EQ(run("export --random_weights --encoder b0 --seed 5 --format safetensors --output '" + st.string() + "'"),
             0)
       << output;
   StateDict st_state = read_safetensors(st);

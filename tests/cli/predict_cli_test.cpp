@@ -88,7 +88,7 @@ class PredictCli : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     weights_dir_ = new testing::TempDir();
-    CliRun r = run_cli(*weights_dir_, "export --encoder b0 --seed 3 --threads 1 --output " +
+    CliRun r = run_cli(*weights_dir_, "export --random_weights --encoder b0 --seed 3 --threads 1 --output " +
                                        (*weights_dir_ / "w.pth").string());
     ASSERT_EQ(r.code, 0) << r.err;
   }
@@ -118,7 +118,7 @@ TEST_F(PredictCli, OddSizesRoundTripThroughPng16NpyAndPly) {
   const double fx = 40.0, fy = 42.5, cx = 20.25, cy = 33.75;
   CliRun r = run_cli(dir_, "predict " + (dir_ / "in").string() + " --ckpt " + weights() +
                             " --output " + (dir_ / "out").string() +
-                            " --batch_size 2 --threads 1 --save_npy --save_ply --save_panel"
+                            " --batch_size 2 --threads 1 --save_png16 --save_npy --save_ply --save_panel"
                             " --intrinsics 40,42.5,20.25,33.75");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("3 images"), std::string::npos) << r.out;
@@ -180,11 +180,11 @@ TEST_F(PredictCli, FlipTestAndBatchingDoNotChangeSizesAndBatchOneAgrees) {
   // The glob is quoted: the program expands it, not the shell.
   CliRun a = run_cli(dir_, "predict '" + (dir_ / "in" / "*.png").string() + "' --ckpt " + weights() +
                             " --output " + (dir_ / "a").string() +
-                            " --batch_size 2 --flip_test --save_npy --no_png16 --threads 1");
+                            " --batch_size 2 --flip_test --save_npy --threads 1");
   ASSERT_EQ(a.code, 0) << a.err;
   CliRun b = run_cli(dir_, "predict " + (dir_ / "in" / "y.png").string() + " --ckpt " + weights() +
                             " --output " + (dir_ / "b").string() +
-                            " --batch_size 1 --flip_test --save_npy --threads 1");
+                            " --batch_size 1 --flip_test --save_npy --save_png16 --threads 1");
   ASSERT_EQ(b.code, 0) << b.err;
   EXPECT_FALSE(fs::exists(dir_ / "a" / "x_depth16.png"));
   EXPECT_TRUE(fs::exists(dir_ / "b" / "y_depth16.png"));

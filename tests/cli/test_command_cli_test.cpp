@@ -95,7 +95,7 @@ class TestCommandCli : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     shared_ = new testing::TempDir();
-    CliRun w = run_cli(*shared_, "export --encoder b0 --seed 5 --threads 1 --output " +
+    CliRun w = run_cli(*shared_, "export --random_weights --encoder b0 --seed 5 --threads 1 --output " +
                                   (*shared_ / "w.pth").string());
     ASSERT_EQ(w.code, 0) << w.err;
     // 3 drives of 2 frames: the test list gets one drive (2 frames), train gets the rest.
@@ -125,7 +125,7 @@ class TestCommandCli : public ::testing::Test {
     ASSERT_EQ(r.code, 0) << r.err;
     EXPECT_NE(r.out.find("silog"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("SILog(KITTI)"), std::string::npos) << r.out;
-    EXPECT_NE(r.err.find("batch 1/"), std::string::npos) << r.err;  // progress on stderr
+    EXPECT_NE(r.err.find("test 1/"), std::string::npos) << r.err;  // progress on stderr
 
     const fs::path out = results / "e";
     auto j = nlohmann::json::parse(read_file_bytes(out / "metrics.json"));
@@ -231,7 +231,7 @@ TEST_F(TestCommandCli, FullFrameProtocolPlacesThePredictionInTheFullGt) {
 
 TEST_F(TestCommandCli, SplitPicksTheList) {
   CliRun r = run_cli(dir_, "test --dataset kitti --data_path " + root().string() + " --ckpt " +
-                            weights() + " --split train --result_dir " +
+                            weights() + " --eval_split train --result_dir " +
                             (dir_ / "res").string() + " --exp_name t --threads 1 --workers 0");
   ASSERT_EQ(r.code, 0) << r.err;
   auto j = nlohmann::json::parse(read_file_bytes(dir_ / "res" / "t" / "metrics.json"));

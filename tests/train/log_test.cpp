@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "glpdepth/train/log.h"
+#include "glpdepth/util/progress.h"
 #include "glpdepth/util/error.h"
 #include "train_test_util.h"
 
@@ -152,7 +153,8 @@ TEST(ProgressReporter, PlainLinesEveryNSteps) {
   o.every_seconds = 0;
   ProgressReporter p(out, 100, o);
   const auto t0 = Clock::now();
-  for (int i = 1; i <= 95; ++i) p.update(i, 0.5, 1e-4, t0 + std::chrono::milliseconds(100 * i));
+  for (int i = 1; i <= 95; ++i)
+    p.update(i, loss_lr_fields(0.5, 1e-4), -1, t0 + std::chrono::milliseconds(100 * i));
   p.finish(t0 + std::chrono::milliseconds(9500));
   const std::string text = out.str();
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 10);  // steps 10..90 plus the final 95
@@ -171,7 +173,8 @@ TEST(ProgressReporter, PlainLinesEveryNSeconds) {
   o.every_seconds = 1.0;
   ProgressReporter p(out, 0, o);  // unknown total
   const auto t0 = Clock::now();
-  for (int i = 1; i <= 50; ++i) p.update(i, 1.0, 0.1, t0 + std::chrono::milliseconds(100 * i));
+  for (int i = 1; i <= 50; ++i)
+    p.update(i, loss_lr_fields(1.0, 0.1), -1, t0 + std::chrono::milliseconds(100 * i));
   const std::string text = out.str();
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 5);
 }
@@ -183,15 +186,20 @@ TEST(ProgressReporter, TerminalRedrawsOneLineWithEta) {
   o.label = "epoch 1/2";
   ProgressReporter p(out, 40, o);
   const auto t0 = Clock::now();
-  for (int i = 1; i <= 40; ++i) p.update(i, 0.25, 3e-5, t0 + std::chrono::milliseconds(500 * i));
+  for (int i = 1; i <= 40; ++i)
+    p.update(i, loss_lr_fields(0.25, 3e-5), -1, t0 + std::chrono::milliseconds(500 * i));
   p.finish(t0 + std::chrono::milliseconds(20000));
   const std::string text = out.str();
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1);
   EXPECT_EQ(text.back(), '\n');
   EXPECT_EQ(std::count(text.begin(), text.end(), '\r'), 41);
-  EXPECT_EQ(p.format(10, 0.25, 3e-5, 5.0),
+  EXPECT_EQ(p.format(10, loss_lr_fields(0.25, 3e-5), 5.0),
             "epoch 1/2 [######..................] 10/40 2.00 it/s elapsed 00:05 eta 00:15 "
             "loss 0.25 lr 3.000e-05");
+  // With the whole run's ETA beside the epoch's.
+  EXPECT_EQ(p.format(10, "loss 0.25", 5.0, 3723.0),
+            "epoch 1/2 [######..................] 10/40 2.00 it/s elapsed 00:05 eta 00:15 "
+            "(run eta 1:02:03) loss 0.25");
 }
 
 }  // namespace

@@ -39,20 +39,20 @@ fs::path make_small_set(const fs::path& root) {
 
 TrainConfig small_config(const fs::path& data, const fs::path& logs, const std::string& name) {
   TrainConfig config;
-  config.dataset = "kitti";
-  config.data_path = data.string();
-  config.encoder = "b0";
-  config.epochs = 2;
-  config.batch_size = 2;
-  config.workers = 1;
-  config.no_window = true;
-  config.crop_h = 32;
-  config.crop_w = 64;
-  config.max_steps_per_epoch = 3;
-  config.log_dir = logs.string();
-  config.exp_name = name;
-  config.seed = 7;
-  config.log_every = 1;
+  config.data.dataset = "kitti";
+  config.data.data_path = data.string();
+  config.model.model.encoder = "b0";
+  config.loop.epochs = 2;
+  config.loop.batch_size = 2;
+  config.data.workers = 1;
+  config.data.window = WindowChoice::kOff;
+  config.augment.crop_h = 32;
+  config.augment.crop_w = 64;
+  config.loop.max_steps_per_epoch = 3;
+  config.log.log_dir = logs.string();
+  config.log.exp_name = name;
+  config.runtime.seed = 7;
+  config.log.log_every = 1;
   return config;
 }
 
@@ -85,13 +85,13 @@ TEST_F(TrainerTest, InterruptedAndResumedRunEqualsUninterruptedRun) {
   EXPECT_EQ(full.val_abs_rel.size(), 2u);
 
   TrainConfig first_half = small_config(data_->path(), logs_.path(), "halves");
-  first_half.stop_after_steps = 4;  // inside epoch 2, after one validation
+  first_half.loop.stop_after_steps = 4;  // inside epoch 2, after one validation
   TrainResult part1 = train(first_half, log_);
   ASSERT_TRUE(part1.interrupted);
   ASSERT_EQ(part1.step_losses.size(), 4u);
 
   TrainConfig second_half = small_config(data_->path(), logs_.path(), "halves");
-  second_half.resume = part1.last_checkpoint.string();
+  second_half.checkpoint.resume = part1.last_checkpoint.string();
   TrainResult part2 = train(second_half, log_);
   ASSERT_FALSE(part2.interrupted);
   ASSERT_EQ(part2.step_losses.size(), 2u);
@@ -137,13 +137,12 @@ TEST_F(TrainerTest, RunFilesAndCheckpointContents) {
 
 TEST_F(TrainerTest, NonFiniteStepsStopTheRunWithAClearMessage) {
   TrainConfig config = small_config(data_->path(), logs_.path(), "explode");
-  config.recipe = "";
-  config.optimizer = "sgd";
-  config.schedule = "constant";
-  config.lr = 1e12;  // the first step blows the weights up; the following losses are NaN
-  config.max_nonfinite = 2;
-  config.epochs = 1;
-  config.max_steps_per_epoch = 5;
+  config.optim.kind = OptimizerKind::kSGD;
+  config.schedule.kind = ScheduleKind::kConstant;
+  config.optim.lr = 1e12;  // the first step blows the weights up; the following losses are NaN
+  config.loop.max_nonfinite = 2;
+  config.loop.epochs = 1;
+  config.loop.max_steps_per_epoch = 5;
   try {
     train(config, log_);
     FAIL() << "expected the run to stop";

@@ -59,6 +59,9 @@ class Dataset {
   virtual Sample get(int64_t index) const = 0;
   // "list /x/lists/train.txt line 12" or the image path.
   virtual std::string describe(int64_t index) const = 0;
+  // The image file of sample `index` (for probing sizes before decoding); empty when the
+  // dataset has no files (in-memory sets).
+  virtual std::filesystem::path image_file(int64_t index) const { return {}; }
   // Whether samples carry depth (false for image folders).
   virtual bool has_depth() const = 0;
 

@@ -62,16 +62,19 @@ class Loader {
   Loader(const Loader&) = delete;
   Loader& operator=(const Loader&) = delete;
 
-  // Selects the shuffle order and augmentation streams of the next epoch(s).
-  void set_epoch(int64_t epoch);
+  // Selects the shuffle order and augmentation streams of the next epoch(s). The next pass
+  // starts at batch `first_batch` of the epoch: the batches before it are never decoded (exact
+  // mid-epoch resume); later passes start at 0 again.
+  void set_epoch(int64_t epoch, int64_t first_batch = 0);
   int64_t epoch() const { return epoch_; }
   // Batches per epoch on this rank (the same on every rank).
   int64_t num_batches() const;
   // The dataset indices of each batch of the current epoch on this rank.
   std::vector<std::vector<int64_t>> plan() const;
 
-  // One epoch: start() (re)starts the workers; next() yields batches in order and returns false
-  // at the end. Errors of a sample are rethrown by next() for the batch that holds it.
+  // One epoch: start() (re)starts the workers at the first batch set_epoch chose; next() yields
+  // batches in order and returns false at the end. Errors of a sample are rethrown by next()
+  // for the batch that holds it.
   void start();
   bool next(Batch& batch);
 
@@ -93,6 +96,10 @@ class Loader {
   iterator begin();
   iterator end() { return iterator(); }
 
+  // Batches decoded since construction (all passes), e.g. to show that a resumed run does
+  // not decode the batches it skips.
+  int64_t batches_built() const { return batches_built_.load(); }
+
   // Samples left out under skip_bad_samples since construction, with their messages.
   int64_t skipped() const;
   std::vector<std::string> skipped_messages() const;
@@ -109,6 +116,8 @@ class Loader {
   LoaderOptions options_;
   std::shared_ptr<const Augmenter> augmenter_;
   int64_t epoch_ = 0;
+  int64_t first_batch_ = 0;
+  mutable std::atomic<int64_t> batches_built_{0};
   std::unique_ptr<Run> run_;
   mutable std::mutex skipped_mutex_;
   mutable std::vector<std::string> skipped_messages_;

@@ -31,15 +31,12 @@ struct PredictorOptions {
   bool channels_last = false;
   // Average with the prediction of the mirrored image (both in one forward of 2B images).
   bool flip_test = false;
-  // Must name the file's encoder when not empty ("b0".."b5").
-  std::string encoder;
-  // > 0: replaces the head scale the file records (our checkpoints record theirs).
-  double max_depth = 0;
+  // encoder: must name the file's when not empty. max_depth > 0 replaces the head scale the
+  // file records. canonical_focal > 0 makes plain weights files camera-aware; for files that
+  // record the mode it may only confirm it.
+  ModelChoice model;
   // Head scale for files that record none (PyTorch state_dicts, safetensors).
   double fallback_max_depth = 80.0;
-  // Camera-aware mode (docs/CAMERAS.md): > 0 makes plain weights files camera-aware with this
-  // canonical focal; for files that record the mode it may only confirm it. 0 = as the file says.
-  double canonical_focal = 0;
 };
 
 class DepthPredictor {

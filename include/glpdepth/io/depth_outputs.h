@@ -64,6 +64,14 @@ Image8 render_colorbar(int height, const PanelOptions& options);
 // left out.
 Image8 render_panel(const Image8& rgb, const torch::Tensor& depth, const PanelOptions& options);
 
+// A validation preview in two rows of equal width:
+//   image        | prediction                       | depth colour bar [min_depth, max_depth]
+//   ground truth | absolute error |pred - gt|       | error colour bar [0, max_depth / 4]
+// Prediction and ground truth share the depth colours; invalid ground truth (0) is black, and
+// so is the error there.
+Image8 render_preview(const Image8& rgb, const torch::Tensor& pred, const torch::Tensor& gt,
+                      const PanelOptions& options);
+
 // Draws text with the built-in 5x7 font (digits, '.', '-', '+', 'm', 'e' and space), each
 // glyph pixel a scale x scale block; (x, y) is the top-left corner. Unknown characters are blank.
 void draw_text(Image8& image, int x, int y, const std::string& text, int scale,

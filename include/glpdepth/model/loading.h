@@ -13,6 +13,14 @@ namespace glpdepth {
 // Marker key of our training checkpoints (a dict; its value is the format version).
 inline constexpr const char* kCheckpointFormatKey = "glpdepth_checkpoint";
 
+// What a user asks of the model (the --encoder, --max_depth and --canonical_focal flags of every
+// command), checked against or applied to a weights file.
+struct ModelChoice {
+  std::string encoder;         // "b0".."b5"; "" = the weights file's own, else b4
+  double max_depth = 0;        // head output range in metres; 0 = the file's, else the dataset's
+  double canonical_focal = 0;  // camera-aware mode (docs/CAMERAS.md); 0 = as the file says
+};
+
 struct ModelSource {
   std::string description;   // "glpdepth checkpoint", "PyTorch state_dict", "safetensors"
   std::string encoder;       // variant the weights belong to

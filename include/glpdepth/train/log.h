@@ -1,6 +1,5 @@
-// Training logs: CSV, TensorBoard event files and a console progress reporter.
+// Training logs: CSV and TensorBoard event files (the console progress is util/progress.h).
 #pragma once
-#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -8,6 +7,10 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "glpdepth/io/image.h"
 
 namespace glpdepth {
 
@@ -33,7 +36,7 @@ class CsvWriter {
 uint32_t crc32c(std::string_view data, uint32_t crc = 0);
 uint32_t masked_crc32c(std::string_view data);
 
-// Writes TensorBoard scalars to <dir>/events.out.tfevents.<unix seconds>.<hostname>: TFRecord
+// Writes TensorBoard summaries (scalars, images, text, hyperparameters) to <dir>/events.out.tfevents.<unix seconds>.<hostname>: TFRecord
 // frames holding Event protobufs, the first with file_version "brain.Event:2". Each write is
 // flushed. The folder is created if needed.
 class TensorBoardWriter {
@@ -41,51 +44,26 @@ class TensorBoardWriter {
   explicit TensorBoardWriter(const std::filesystem::path& dir);
   // wall_time: seconds since the epoch; < 0 means now.
   void add_scalar(const std::string& tag, double value, int64_t step, double wall_time = -1.0);
+  // An 8-bit RGB image (PNG-encoded, TensorBoard's Images tab).
+  void add_image(const std::string& tag, const Image8& image, int64_t step);
+  // Markdown text (the Text tab): a string tensor of the text plugin.
+  void add_text(const std::string& tag, const std::string& text, int64_t step);
+  // Hyperparameters of this run for the HParams tab: the experiment (hparam names and the
+  // metric tags, which are ordinary scalars written with add_scalar) and the session's values.
+  // Values are numbers, strings or booleans (JSON scalars).
+  void add_hparams(const nlohmann::json& hparams, const std::vector<std::string>& metric_tags);
+  // Marks the session finished (status success, or failure).
+  void end_hparams_session(bool success);
   const std::filesystem::path& path() const { return path_; }
 
  private:
   void write_record(const std::string& data);
+  void write_summary_value(const std::string& value, int64_t step);
   std::filesystem::path path_;
   std::ofstream out_;
 };
 
-// Progress of a loop of `total` steps. On a terminal: one line redrawn with '\r' (bar, step,
-// rate, ETA, loss, lr), at most every 0.1 s. Otherwise one plain line every `every_steps` steps
-// or `every_seconds` seconds (whichever comes first; 0 turns that trigger off), and at the end.
-struct ProgressOptions {
-  bool terminal = false;  // use stderr_is_terminal() for the real thing
-  int64_t every_steps = 50;
-  double every_seconds = 30.0;
-  int bar_width = 24;
-  std::string label;  // e.g. "epoch 3/25"
-};
-bool stderr_is_terminal();
-
-class ProgressReporter {
- public:
-  using Clock = std::chrono::steady_clock;
-  ProgressReporter(std::ostream& out, int64_t total, ProgressOptions options = {});
-  // step: 1-based steps done. `now` lets tests drive the clock.
-  void update(int64_t step, double loss, double lr);
-  void update(int64_t step, double loss, double lr, Clock::time_point now);
-  // Prints the final state (and the newline that ends the redrawn line on a terminal).
-  void finish();
-  void finish(Clock::time_point now);
-  // The text of one report (without '\r' or '\n').
-  std::string format(int64_t step, double loss, double lr, double elapsed_s) const;
-
- private:
-  std::ostream& out_;
-  int64_t total_;
-  ProgressOptions options_;
-  Clock::time_point start_;
-  Clock::time_point last_print_;
-  int64_t last_step_printed_ = 0;
-  int64_t step_ = 0;
-  double loss_ = 0.0;
-  double lr_ = 0.0;
-  bool printed_any_ = false;
-  bool finished_ = false;
-};
+// "loss 0.3012 lr 1.000e-04": the fields training progress lines carry.
+std::string loss_lr_fields(double loss, double lr);
 
 }  // namespace glpdepth

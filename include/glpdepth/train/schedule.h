@@ -1,5 +1,5 @@
-// Learning-rate schedules (spec §5.2–5.4) with PyTorch's semantics, their state as plain numbers
-// for exact resume, and the seed's training recipes as presets.
+// Learning-rate schedules (spec §5.2–5.4) with PyTorch's semantics and their state as plain
+// numbers for exact resume. The seed's recipes are in train/config.h.
 //
 // Usage, as with torch.optim.lr_scheduler: construct (this is PyTorch's initial step), call
 // apply(optimizer) once, then after each optimizer.step() decide with step_after_iteration() /
@@ -229,22 +229,5 @@ class CosineSchedule : public LrSchedule {
 // their own lr bounds, as in the seed). Throws glpdepth::Error on invalid options.
 std::unique_ptr<LrSchedule> make_schedule(const ScheduleOptions& options, double base_lr,
                                           int64_t iters_per_epoch, int64_t epochs);
-
-// The seed's training recipes (spec §5.2–5.4):
-//   "glp"        Adam, one-cycle poly 3e-5..1e-4, no clipping (the GLPDepth paper setting);
-//   "plateau"    Adam(lr), ReduceLROnPlateau(min, 0.5, patience 10, threshold 3e-4 abs) stepped
-//                30x per epoch on the training loss, clip 1.0;
-//   "plateau-l2" the same with coupled weight_decay 5e-5;
-//   "cyclic"     SGD(momentum 0.9), CyclicLR(0.005..0.05, step 2500, triangular2, momentum
-//                0.8..0.9) per iteration, clip 1.0.
-struct TrainRecipe {
-  std::string name;
-  OptimOptions optim;
-  ScheduleOptions schedule;
-  double clip_grad_norm = 0.0;  // 0: no clipping
-};
-std::vector<std::string> recipe_names();
-// lr: the optimiser's initial lr (the CLI --lr); throws glpdepth::Error for an unknown name.
-TrainRecipe recipe_preset(const std::string& name, double lr = 1e-4);
 
 }  // namespace glpdepth

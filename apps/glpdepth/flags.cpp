@@ -1,0 +1,177 @@
+#include "flags.h"
+
+#include "glpdepth/util/error.h"
+
+namespace glpdepth::cli {
+
+void add_dataset_name_flag(CLI::App& app, std::string& dataset) {
+  add_option(app, "dataset", dataset,
+             "kitti, drivingstereo or nyudepthv2 (any case: DrivingStereo works; synthetic sets "
+             "use kitti or drivingstereo)",
+             section::kData);
+}
+
+void add_data_path_flag(CLI::App& app, std::string& data_path) {
+  add_option(app, "data_path", data_path,
+             "the dataset folder, or as in the original the folder holding it (kitti/, "
+             "DrivingStereo/, nyu_depth_v2/)",
+             section::kData);
+}
+
+void add_workers_flag(CLI::App& app, int& workers) {
+  add_option(app, "workers", workers, "threads that load (train, test) or render (synth) frames",
+             section::kData);
+}
+
+void add_dataset_flags(CLI::App& app, const DatasetFlags& f) {
+  add_dataset_name_flag(app, f.dataset);
+  add_data_path_flag(app, f.data_path);
+  add_enum_option(app, "window", f.window,
+                  {{"auto", WindowChoice::kAuto}, {"on", WindowChoice::kOn}, {"off", WindowChoice::kOff}},
+                  "dataset window (KITTI kb-crop 352x1216, DrivingStereo 384x864): auto (off for "
+                  "frames smaller than it), on or off",
+                  section::kData);
+  add_option(app, "window_h", f.window_h, "window height (0: the dataset's)", section::kData);
+  add_option(app, "window_w", f.window_w, "window width (0: the dataset's)", section::kData);
+  add_workers_flag(app, f.workers);
+  add_flag(app, "skip_bad_samples", f.skip_bad_samples,
+           "leave out unreadable samples and bad list lines (counted and listed) instead of "
+           "stopping",
+           section::kData);
+}
+
+void add_model_flags(CLI::App& app, ModelChoice& model) {
+  add_option(app, "encoder", model.encoder,
+             "MiT variant b0..b5 (\"\": the weights file's own, else b4); must match the weights",
+             section::kModel);
+  add_option(app, "max_depth", model.max_depth,
+             "head output range in metres (0: the weights file's, else the dataset's: 80 "
+             "driving, 10 NYU)",
+             section::kModel);
+  add_option(app, "canonical_focal", model.canonical_focal,
+             "camera-aware mode: depth for this focal length in px, rescaled by fx/F per image "
+             "(0: off, or as the weights file says; docs/CAMERAS.md)",
+             section::kModel);
+}
+
+void add_weights_flags(CLI::App& app, std::string& ckpt, bool& random_weights) {
+  add_option(app, "ckpt", ckpt,
+             "weights: our checkpoint, an official GLPDepth .ckpt, a PyTorch/HF state_dict or "
+             "safetensors",
+             section::kModel, {"--ckpt_dir", "--ckpt-dir"});
+  add_flag(app, "random_weights", random_weights,
+           "use untrained weights on purpose (instead of --ckpt): for speed tests and checks",
+           section::kModel);
+}
+
+void add_eval_flags(CLI::App& app, EvalSettings& settings, int& do_kb_crop) {
+  // The flag's default is the dataset's bound (resolved by each command), shown as 0.
+  settings.max_depth_eval = 0;
+  add_enum_option(app, "kitti_crop", settings.kitti_crop,
+                  {{"none", EvalCrop::none}, {"garg", EvalCrop::garg}, {"garg_crop", EvalCrop::garg},
+                   {"eigen", EvalCrop::eigen}, {"eigen_crop", EvalCrop::eigen}},
+                  "KITTI evaluation crop: garg, eigen or none (valid pixels only)",
+                  section::kValidation);
+  add_enum_option(app, "protocol", settings.protocol,
+                  {{"kb-crop", KittiProtocol::kb_crop}, {"kb_crop", KittiProtocol::kb_crop},
+                   {"full-frame", KittiProtocol::full_frame}, {"full_frame", KittiProtocol::full_frame}},
+                  "KITTI protocol: kb-crop (GLPDepth's: crops on the 352x1216 frame) or "
+                  "full-frame (the prediction placed in the full ground-truth frame)",
+                  section::kValidation);
+  add_option(app, "min_depth_eval", settings.min_depth_eval, "evaluate ground truth > this (m)",
+             section::kValidation);
+  add_option(app, "max_depth_eval", settings.max_depth_eval,
+             "evaluate ground truth < this (m; 0: the dataset's, 80 driving, 10 NYU)",
+             section::kValidation);
+  app.add_flag_function(
+         option_names("no_nyu_crop"),
+         [&settings](int64_t count) { settings.nyu_crop = count == 0; },
+         "NYU: evaluate the whole frame instead of the Eigen crop 45:471, 41:601")
+      ->default_str("off")
+      ->group(section::kValidation);
+  // The original's train/test take "--do_kb_crop 1" (an int), its eval_with_pngs a bare
+  // "--do_kb_crop": main writes both as "--do_kb_crop=N".
+  app.add_option(option_names("do_kb_crop"), do_kb_crop,
+                 "the original's flag: 1 = GLPDepth's kb-crop evaluation (our default)")
+      ->capture_default_str()
+      ->group(section::kCompat);
+}
+
+void check_do_kb_crop(int do_kb_crop) {
+  if (do_kb_crop != 0 && do_kb_crop != 1)
+    throw UsageError(cat("--do_kb_crop ", do_kb_crop, ": expected 1 (or 0)"));
+  if (do_kb_crop == 0)
+    throw UsageError("--do_kb_crop 0: the original kb-cropped KITTI frames in its loader anyway, "
+                     "so 0 changed nothing; for the standard full-frame evaluation use "
+                     "--protocol full-frame");
+}
+
+void add_precision_flags(CLI::App& app, Precision& precision, bool& channels_last) {
+  add_enum_option(app, "amp", precision,
+                  {{"none", Precision::kFloat32}, {"fp32", Precision::kFloat32},
+                   {"bf16", Precision::kBFloat16}, {"fp16", Precision::kFloat16}},
+                  "mixed precision on CUDA: none, bf16 or fp16 (fp16 trains with loss scaling)",
+                  section::kDevice);
+  add_flag(app, "channels_last", channels_last, "channels-last memory format (faster on CUDA)",
+           section::kDevice);
+}
+
+void add_batch_size_flag(CLI::App& app, int64_t& batch_size) {
+  add_option(app, "batch_size", batch_size,
+             "images per step (0: the command's default: train the recipe's, 12 or 32; "
+             "test, predict and bench 1)",
+             section::kData);
+}
+
+void add_seed_flag(CLI::App& app, uint64_t& seed) {
+  add_option(app, "seed", seed, "random seed: the same seed gives the same result",
+             section::kDevice);
+}
+
+void add_exp_name_flag(CLI::App& app, std::string& exp_name) {
+  add_option(app, "exp_name", exp_name, "name of this run: its folder under --output",
+             section::kOutput);
+}
+
+void add_flip_test_flag(CLI::App& app, bool& flip_test) {
+  add_flag(app, "flip_test", flip_test,
+           "average with the prediction of the mirrored image (one batched forward)",
+           section::kModel);
+}
+
+void add_intrinsics_flag(CLI::App& app, std::string& intrinsics) {
+  add_option(app, "intrinsics", intrinsics,
+             "fx,fy,cx,cy in pixels, or a KITTI calibration file, for every image (default: "
+             "the dataset's calibration or camera.json)",
+             section::kData);
+}
+
+void add_val_fraction_flag(CLI::App& app, double& val_fraction) {
+  add_option(app, "val_fraction", val_fraction,
+             "fraction of sequences held out for validation", section::kData);
+}
+
+void add_visualization_flags(CLI::App& app, VisualizationFlags& flags) {
+  add_enum_option(app, "colormap", flags.colormap,
+                  {{"turbo", Colormap::turbo}, {"magma", Colormap::magma},
+                   {"inferno", Colormap::inferno}, {"rainbow", Colormap::rainbow},
+                   {"gray", Colormap::gray}},
+                  "colour map: turbo, magma, inferno, rainbow or gray", section::kOutput);
+  add_option(app, "vis_min", flags.vis_min, "colour range start (m)", section::kOutput);
+  add_option(app, "vis_max", flags.vis_max,
+             "colour range end (m; 0: max_depth); fixed, never per image", section::kOutput);
+}
+
+void add_output_flag(CLI::App& app, std::string& output, const std::vector<std::string>& aliases) {
+  add_option(app, "output", output,
+             "where outputs go (\"\": train ./logs/<dataset>/<exp_name>, test "
+             "./results/<exp_name>, predict ./predictions, make-lists <dataset>/lists, eval-pngs "
+             "<pred>/metrics.json; synth and export need one)",
+             section::kOutput, aliases);
+}
+
+std::string output_or(const std::string& output, const std::string& fallback) {
+  return output.empty() ? fallback : output;
+}
+
+}  // namespace glpdepth::cli

@@ -1,0 +1,77 @@
+// Flags that several commands share, each declared once here and bound straight into the
+// library's option structs. A flag means the same in every command that has it, with one
+// default and one help text (tests/cli/flags_cli_test.cpp checks it); where commands need
+// different values the default is 0 or "" and the help says what each command takes.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "cli.h"
+#include "glpdepth/data/window.h"
+#include "glpdepth/eval/crops.h"
+#include "glpdepth/io/colormap.h"
+#include "glpdepth/model/loading.h"
+#include "glpdepth/util/precision.h"
+
+namespace glpdepth::cli {
+
+// --dataset --data_path --window --window_h --window_w --workers --skip_bad_samples
+struct DatasetFlags {
+  std::string& dataset;
+  std::string& data_path;
+  WindowChoice& window;
+  int& window_h;
+  int& window_w;
+  int& workers;
+  bool& skip_bad_samples;
+};
+void add_dataset_flags(CLI::App& app, const DatasetFlags& flags);
+// The parts, for commands that have only some of them.
+void add_dataset_name_flag(CLI::App& app, std::string& dataset);
+void add_data_path_flag(CLI::App& app, std::string& data_path);
+void add_workers_flag(CLI::App& app, int& workers);
+
+// --encoder --max_depth --canonical_focal
+void add_model_flags(CLI::App& app, ModelChoice& model);
+
+// --ckpt (the original's --ckpt_dir) --random_weights
+void add_weights_flags(CLI::App& app, std::string& ckpt, bool& random_weights);
+
+// --kitti_crop --protocol --min_depth_eval --max_depth_eval --no_nyu_crop, and the original's
+// --do_kb_crop (checked by check_do_kb_crop after parsing).
+void add_eval_flags(CLI::App& app, EvalSettings& settings, int& do_kb_crop);
+// The original's --do_kb_crop: 1 is GLPDepth's kb-crop evaluation (our default); 0 did nothing
+// in the original either, so it is refused with what to use instead.
+void check_do_kb_crop(int do_kb_crop);
+
+// --amp --channels_last
+void add_precision_flags(CLI::App& app, Precision& precision, bool& channels_last);
+
+// --batch_size (0 = the command's default: train the recipe's, others 1)
+void add_batch_size_flag(CLI::App& app, int64_t& batch_size);
+// --seed
+void add_seed_flag(CLI::App& app, uint64_t& seed);
+// --exp_name
+void add_exp_name_flag(CLI::App& app, std::string& exp_name);
+// --flip_test
+void add_flip_test_flag(CLI::App& app, bool& flip_test);
+// --intrinsics
+void add_intrinsics_flag(CLI::App& app, std::string& intrinsics);
+// --val_fraction
+void add_val_fraction_flag(CLI::App& app, double& val_fraction);
+
+// --colormap --vis_min --vis_max
+struct VisualizationFlags {
+  Colormap colormap = Colormap::turbo;
+  double vis_min = 0, vis_max = 0;
+};
+void add_visualization_flags(CLI::App& app, VisualizationFlags& flags);
+
+// --output, with the names the original (or an older glpdepth) used for it in this command,
+// e.g. {"--log_dir"} for train, {"--result_dir"} for test, {"--out"} for synth.
+void add_output_flag(CLI::App& app, std::string& output, const std::vector<std::string>& aliases);
+
+// The --output of a command, or its default when not given.
+std::string output_or(const std::string& output, const std::string& fallback);
+
+}  // namespace glpdepth::cli
