@@ -1,5 +1,6 @@
 // `glpdepth export`: writes a model's weights as a PyTorch state_dict (torch.load-able, keys as
-// the reference GLPDepth expects) or as safetensors.
+// the reference GLPDepth expects) or as safetensors, or the whole network as an ONNX model
+// (docs/DEPLOY.md).
 #include <torch/torch.h>
 
 #include <cstdio>
@@ -7,6 +8,7 @@
 #include <map>
 
 #include "cli.h"
+#include "glpdepth/deploy/onnx_export.h"
 #include "glpdepth/io/pytorch_file.h"
 #include "glpdepth/io/safetensors.h"
 #include "glpdepth/io/weights.h"
@@ -23,14 +25,38 @@ struct ExportOptions {
   bool module_prefix = false;
   std::string output;
   int64_t seed = 0;
+  std::string onnx_shape;  // BxHxW; empty = dynamic
+  bool onnx_fp16_weights = false;
 };
+
+void export_onnx(const ExportOptions& o, GLPDepth& model, const ModelSource& source) {
+  OnnxExportOptions options;
+  if (!o.onnx_shape.empty()) options.fixed_shape = parse_onnx_input_shape(o.onnx_shape);
+  options.fp16_weights = o.onnx_fp16_weights;
+  options.metadata["source"] = source.description;
+  const OnnxExportSummary summary = write_onnx_model(model, o.output, options);
+  const std::string input =
+      options.fixed_shape ? cat("[", options.fixed_shape->batch, ",3,", options.fixed_shape->height,
+                                ",", options.fixed_shape->width, "]")
+                          : "[batch,3,height,width] (height, width multiples of 32)";
+  std::cerr << "wrote MiT-" << source.encoder << " GLPDepth (" << source.description << ") to "
+            << o.output << ": ONNX opset " << options.opset << ", " << summary.nodes << " nodes, "
+            << (o.onnx_fp16_weights ? "float16" : "float32") << " weights, "
+            << (summary.bytes + (1 << 19)) / (1 << 20) << " MB; input image " << input
+            << ", RGB 0..1\n";
+}
 
 void run_export(const ExportOptions& o, const CommonOptions& common) {
   apply_threads(common);
-  if (o.format != "pytorch" && o.format != "safetensors") {
-    throw UsageError(cat("--format must be pytorch or safetensors, not '", o.format, "'"));
+  if (o.format != "pytorch" && o.format != "safetensors" && o.format != "onnx") {
+    throw UsageError(cat("--format must be pytorch, safetensors or onnx, not '", o.format, "'"));
   }
   if (o.output.empty()) throw UsageError("--output is required");
+  if (o.format != "onnx" && (!o.onnx_shape.empty() || o.onnx_fp16_weights))
+    throw UsageError(cat(o.onnx_shape.empty() ? "--onnx_fp16_weights" : "--onnx_shape",
+                         " only applies to --format onnx"));
+  // Before the model is read, so that a bad shape costs nothing.
+  if (!o.onnx_shape.empty()) parse_onnx_input_shape(o.onnx_shape);
   if (o.ckpt.empty() && o.encoder.empty()) {
     throw UsageError("give --ckpt FILE, or --encoder bN to export freshly initialised weights");
   }
@@ -38,6 +64,7 @@ void run_export(const ExportOptions& o, const CommonOptions& common) {
   torch::manual_seed(static_cast<uint64_t>(o.seed));
   ModelSource source;
   GLPDepth model = load_model_for_inference(o.ckpt, o.encoder, 0.0, 80.0, &source);
+  if (o.format == "onnx") return export_onnx(o, model, source);
   StateDict state = module_state_dict(*model);
   const std::string prefix = o.module_prefix ? "module." : "";
   if (o.format == "pytorch") {
@@ -65,7 +92,7 @@ void run_export(const ExportOptions& o, const CommonOptions& common) {
 
 }  // namespace
 
-GLPDEPTH_COMMAND({"export", "Write weights for PyTorch (torch.load) or safetensors", 700,
+GLPDEPTH_COMMAND({"export", "Write weights for PyTorch (torch.load) or safetensors, or an ONNX model", 700,
                   [](CLI::App& command, CommonOptions& common) {
                     auto options = std::make_shared<ExportOptions>();
                     add_option(command, "ckpt", options->ckpt,
@@ -74,14 +101,21 @@ GLPDEPTH_COMMAND({"export", "Write weights for PyTorch (torch.load) or safetenso
                     add_option(command, "encoder", options->encoder,
                                "MiT variant b0..b5: checked against --ckpt, or the variant of "
                                "fresh weights when --ckpt is not given");
-                    add_option(command, "format", options->format, "pytorch | safetensors")
-                        ->check(CLI::IsMember({"pytorch", "safetensors"}));
+                    add_option(command, "format", options->format,
+                               "pytorch | safetensors | onnx (the whole network, opset 17)")
+                        ->check(CLI::IsMember({"pytorch", "safetensors", "onnx"}));
                     add_flag(command, "module_prefix", options->module_prefix,
                              "prefix every key with 'module.' (DataParallel layout, as the "
                              "official checkpoints)");
                     add_option(command, "output", options->output, "file to write")->required();
                     add_option(command, "seed", options->seed,
                                "random seed for fresh weights");
+                    add_option(command, "onnx_shape", options->onnx_shape,
+                               "onnx: fixed input shape BxHxW (H, W multiples of 32) instead of "
+                               "dynamic batch, height and width");
+                    add_flag(command, "onnx_fp16_weights", options->onnx_fp16_weights,
+                             "onnx: store weights as float16 (half the file; the graph casts "
+                             "them to float32 and computes in float32)");
                     command.callback([options, &common] { run_export(*options, common); });
                   }});
 

@@ -54,7 +54,7 @@ class ExportCli : public ::testing::Test {
 TEST_F(ExportCli, UsageErrors) {
   EXPECT_EQ(run("export --output '" + (dir / "x.pt").string() + "'"), 2) << output;
   EXPECT_NE(output.find("--ckpt"), std::string::npos) << output;
-  EXPECT_EQ(run("export --encoder b0 --format onnx --output x"), 2) << output;
+  EXPECT_EQ(run("export --encoder b0 --format tflite --output x"), 2) << output;
   EXPECT_EQ(run("export --ckpt '" + (dir / "missing.ckpt").string() + "' --output '" +
                 (dir / "x.pt").string() + "'"),
             1)
