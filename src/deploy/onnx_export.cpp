@@ -32,6 +32,16 @@ void check_fixed_shape(const OnnxInputShape& shape, const std::string& text) {
                          shape.height, "x", shape.width));
 }
 
+// Requests the exporter cannot satisfy, refused before anything is written.
+void check_options(const OnnxExportOptions& options) {
+  if (options.opset != kOnnxOpset)
+    throw Error(cat("ONNX export: opset ", options.opset, " is not written; only opset ", kOnnxOpset));
+  if (options.fixed_shape) {
+    const auto& s = *options.fixed_shape;
+    check_fixed_shape(s, cat(s.batch, "x", s.height, "x", s.width));
+  }
+}
+
 }  // namespace
 
 OnnxInputShape parse_onnx_input_shape(const std::string& text) {
@@ -63,7 +73,8 @@ OnnxInputShape parse_onnx_input_shape(const std::string& text) {
 bool onnx_export_available() { return false; }
 
 OnnxExportSummary write_onnx_model(GLPDepth&, const std::filesystem::path& path,
-                                   const OnnxExportOptions&) {
+                                   const OnnxExportOptions& options) {
+  check_options(options);
   throw Error(cat("cannot write ", path.string(),
                   ": this glpdepth was built without ONNX export (install libonnx-dev and "
                   "libprotobuf-dev, scripts/install-deps.sh, and configure again)"));
@@ -82,9 +93,13 @@ static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 // newer IR versions read it, and Debian's onnx checker accepts it.
 constexpr int64_t kIrVersion = 8;
 
+// The shortest text that reads back as the same double (721.5377, not 721.53769999999997).
 std::string format_number(double value) {
   char text[32];
-  std::snprintf(text, sizeof text, "%.17g", value);
+  for (int digits = 6; digits <= 17; ++digits) {
+    std::snprintf(text, sizeof text, "%.*g", digits, value);
+    if (std::strtod(text, nullptr) == value) break;
+  }
   return text;
 }
 
@@ -537,12 +552,7 @@ void set_tensor_type(onnx::ValueInfoProto& value, const std::string& name,
 
 OnnxExportSummary write_onnx_model(GLPDepth& model, const std::filesystem::path& path,
                                    const OnnxExportOptions& options) {
-  if (options.opset != kOnnxOpset)
-    throw Error(cat("ONNX export: opset ", options.opset, " is not written; only opset ", kOnnxOpset));
-  if (options.fixed_shape) {
-    const auto& s = *options.fixed_shape;
-    check_fixed_shape(s, cat(s.batch, "x", s.height, "x", s.width));
-  }
+  check_options(options);
   const GLPDepthOptions& net = model->options();
 
   onnx::ModelProto proto;
