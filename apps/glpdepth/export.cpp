@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <cstdio>
+#include <iomanip>
 #include <iostream>
 #include <map>
 
@@ -42,7 +43,7 @@ void export_onnx(const ExportOptions& o, GLPDepth& model, const ModelSource& sou
   std::cerr << "wrote MiT-" << source.encoder << " GLPDepth (" << source.description << ") to "
             << o.output << ": ONNX opset " << options.opset << ", " << summary.nodes << " nodes, "
             << (o.onnx_fp16_weights ? "float16" : "float32") << " weights, "
-            << (summary.bytes + (1 << 19)) / (1 << 20) << " MB; input image " << input
+            << cat(std::fixed, std::setprecision(1), summary.bytes / 1e6) << " MB; input image " << input
             << ", RGB 0..1\n";
 }
 
