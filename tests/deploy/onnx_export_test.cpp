@@ -70,6 +70,9 @@ TEST(OnnxExport, RefusedRequestsWriteNothingAndKeepTheOldFile) {
   options.fixed_shape.reset();
   options.opset = 18;
   EXPECT_THROW(write_onnx_model(model, path, options), Error);
+  options.opset = kOnnxOpset;
+  options.metadata["max_depth"] = "1000";  // extra metadata cannot overrule the model's own
+  EXPECT_THROW(write_onnx_model(model, path, options), Error);
   EXPECT_EQ(read_file_bytes(path), "previous");
   // Nothing else was left in the folder (no temporary file).
   EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.path()),
