@@ -28,6 +28,12 @@ constexpr double kFloat32Tolerance = 1e-5;
 // 4.5e-4 (b4) on these disturbed weights (docs/DEPLOY.md); the bound is three times the larger.
 constexpr double kFloat16WeightsTolerance = 3e-3;
 
+#define GLPDEPTH_REQUIRE_ONNX_EXPORT()                                                      \
+  do {                                                                                    \
+    if (!onnx_export_available())                                                         \
+      GTEST_SKIP() << "built without ONNX export (libonnx-dev, libprotobuf-dev missing)"; \
+  } while (0)
+
 torch::Tensor forward(GLPDepth& model, const torch::Tensor& images) {
   torch::InferenceMode inference;
   return model->forward(images);
@@ -52,6 +58,7 @@ struct Case {
 // as closely as float32 (it computes in float32): two more forwards, so b0 only.
 void check_against_onnxruntime(const std::string& encoder, uint64_t seed,
                                const std::vector<Case>& cases, bool check_rounded) {
+  GLPDEPTH_REQUIRE_ONNX_EXPORT();
   GLPDEPTH_REQUIRE_ONNXRUNTIME();
   TempDir dir;
   GLPDepth model = testing::make_disturbed_model(encoder, seed);
@@ -119,6 +126,7 @@ TEST(OnnxRuntime, MitB4DynamicShapesMatchTheModel) {
 }
 
 TEST(OnnxRuntime, FixedShapeModelMatchesTheModel) {
+  GLPDEPTH_REQUIRE_ONNX_EXPORT();
   GLPDEPTH_REQUIRE_ONNXRUNTIME();
   TempDir dir;
   GLPDepth model = testing::make_disturbed_model("b0", 13);
