@@ -9,6 +9,8 @@ packages=(
   libgloo-dev           # c10d Gloo headers for CPU distributed training
   libstb-dev libcli11-dev nlohmann-json3-dev   # header-only: image codecs, CLI, JSON
   googletest libgtest-dev
+  libonnx-dev libprotobuf-dev   # ONNX export: the ONNX schema's protobuf classes (docs/DEPLOY.md)
+  python3-onnx          # tests check exported models with onnx.checker
   python3-torch python3-numpy   # tests make and check PyTorch files; bench/reference
 )
 missing=()

@@ -9,7 +9,11 @@
 #include <sstream>
 #include <string>
 
+#include "common/onnx_python.h"
 #include "common/temp_dir.h"
+#include "glpdepth/deploy/onnx_export.h"
+#include "glpdepth/io/depth_outputs.h"
+#include "glpdepth/io/image.h"
 #include "glpdepth/io/pytorch_file.h"
 #include "glpdepth/io/safetensors.h"
 #include "glpdepth/util/atomic_file.h"
@@ -54,7 +58,7 @@ class ExportCli : public ::testing::Test {
 TEST_F(ExportCli, UsageErrors) {
   EXPECT_EQ(run("export --output '" + (dir / "x.pt").string() + "'"), 2) << output;
   EXPECT_NE(output.find("--ckpt"), std::string::npos) << output;
-  EXPECT_EQ(run("export --random_weights --encoder b0 --format onnx --output x"), 2) << output;
+  EXPECT_EQ(run("export --random_weights --encoder b0 --format tflite --output x"), 2) << output;
   EXPECT_EQ(run("export --ckpt '" + (dir / "missing.ckpt").string() + "' --output '" +
                 (dir / "x.pt").string() + "'"),
             1)
@@ -116,6 +120,74 @@ torch.save(collections.OrderedDict(('module.' + k, v * 2 if v.is_floating_point(
     torch::Tensor expected = t.is_floating_point() ? t * 2 : t;
     EXPECT_TRUE(torch::equal(doubled[k].second, expected)) << ours[k].first;
   }
+}
+
+TEST_F(ExportCli, OnnxBadRequestsAreUsageErrorsNamingTheFlagAndWriteNothing) {
+  const auto onnx = dir / "model.onnx";
+  const std::string base = "export --random_weights --encoder b0 --format onnx --output '" + onnx.string() + "' ";
+  for (const std::string shape : {"1x352x700", "banana", "1x352", "0x352x704"}) {
+    EXPECT_EQ(run(base + "--onnx_shape " + shape), 2) << shape << ": " << output;
+    EXPECT_NE(output.find("--onnx_shape"), std::string::npos) << output;
+    EXPECT_NE(output.find(shape), std::string::npos) << output;
+  }
+  EXPECT_EQ(run("export --random_weights --encoder b0 --onnx_fp16_weights --output '" + (dir / "x.pt").string() + "'"), 2)
+      << output;
+  EXPECT_NE(output.find("--onnx_fp16_weights"), std::string::npos) << output;
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.path()),
+                          std::filesystem::directory_iterator()),
+            1)  // log.txt only
+      << "something was written";
+}
+
+// The acceptance check end to end: a weights file exported as ONNX runs in ONNX Runtime
+// and gives what `glpdepth predict` gives on the same weights and image.
+TEST_F(ExportCli, OnnxFromAWeightsFileMatchesPredict) {
+  if (!onnx_export_available())
+    GTEST_SKIP() << "built without ONNX export (libonnx-dev, libprotobuf-dev missing)";
+  const auto weights = dir / "weights.safetensors";
+  ASSERT_EQ(run("export --random_weights --encoder b0 --seed 9 --format safetensors --output '" + weights.string() + "'"), 0)
+      << output;
+  const auto onnx = dir / "model.onnx";
+  ASSERT_EQ(run("export --ckpt '" + weights.string() + "' --format onnx --output '" + onnx.string() + "'"), 0)
+      << output;
+  EXPECT_NE(output.find("ONNX opset 17"), std::string::npos) << output;
+
+  // A 96x160 colour image with structure (gradients and a block) rather than noise only.
+  Image8 image(160, 96, 3);
+  for (int y = 0; y < image.height; ++y)
+    for (int x = 0; x < image.width; ++x) {
+      uint8_t* p = image.at(x, y);
+      const bool block = x > 40 && x < 90 && y > 30 && y < 70;
+      p[0] = static_cast<uint8_t>(block ? 220 : x * 255 / image.width);
+      p[1] = static_cast<uint8_t>(y * 255 / image.height);
+      p[2] = static_cast<uint8_t>((x * 7 + y * 13) % 256);
+    }
+  const auto png = dir / "scene.png";
+  write_image(png, image);
+  ASSERT_EQ(run("predict '" + png.string() + "' --ckpt '" + weights.string() + "' --save_npy --output '" +
+                (dir / "predicted").string() + "'"),
+            0)
+      << output;
+  const torch::Tensor predicted = read_npy(dir / "predicted" / "scene_depth.npy");
+
+  GLPDEPTH_REQUIRE_ONNXRUNTIME();
+  // The ONNX input convention, from the pixels themselves: RGB, NCHW, value / 255.
+  const torch::Tensor input =
+      torch::from_blob(image.pixels.data(), {1, image.height, image.width, 3}, torch::kUInt8)
+          .permute({0, 3, 1, 2})
+          .to(torch::kFloat32)
+          .div(255.0f)
+          .contiguous();
+  write_npy(dir / "input.npy", input);
+  testing::run_onnxruntime(onnx.string(), {{(dir / "input.npy").string(), (dir / "onnx.npy").string()}});
+  ASSERT_FALSE(HasFailure());
+  const torch::Tensor from_onnx = read_npy(dir / "onnx.npy");
+  ASSERT_EQ(from_onnx.sizes(), (std::vector<int64_t>{1, 1, 96, 160}));
+  const auto a = from_onnx.reshape({96, 160}).to(torch::kFloat64), b = predicted.to(torch::kFloat64);
+  const double error = ((a - b).norm() / b.norm()).item<double>();
+  std::cout << "ONNX Runtime vs glpdepth predict: relative L2 error " << error << "\n";
+  EXPECT_LT(error, 1e-5);
+  testing::check_onnx_models({onnx.string()});
 }
 
 }  // namespace
