@@ -159,7 +159,10 @@ void check_option_names(const CLI::App& command, const std::vector<std::string>&
     if (arg.size() < 3 || arg.compare(0, 2, "--") != 0) continue;
     const std::string name = arg.substr(0, arg.find('='));
     if (known.count(name)) continue;
-    const std::string guess = closest_match(name, names);
+    std::string guess = closest_match(name, names);
+    // Answer in the spelling the user typed (--val-fraction for --val-fractoin).
+    if (name.find('-', 2) != std::string::npos) guess = "--" + kebab(guess.substr(guess.empty() ? 0 : 2));
+    if (guess == "--") guess.clear();
     throw UsageError(cat(command.get_name(), ": unknown option ", name,
                          guess.empty() ? std::string() : cat("; did you mean ", guess, "?"),
                          " (see glpdepth ", command.get_name(), " --help)"));
@@ -175,14 +178,21 @@ std::vector<std::string> given_options(const CLI::App& command) {
   return given;
 }
 
-DepthPredictor open_predictor(const std::string& ckpt, bool random_weights,
-                              const PredictorOptions& options, const std::string& purpose) {
+void check_weights_choice(const std::string& ckpt, bool random_weights, const std::string& purpose) {
   if (ckpt.empty() && !random_weights)
     throw UsageError(cat(purpose, " needs weights: give --ckpt FILE (our checkpoint, an official "
                          "GLPDepth .ckpt, a PyTorch state_dict or safetensors), or "
                          "--random_weights to run an untrained model on purpose"));
   if (!ckpt.empty() && random_weights)
     throw UsageError("--ckpt and --random_weights are alternatives; give one");
+  std::error_code ec;
+  if (!ckpt.empty() && !std::filesystem::exists(ckpt, ec))
+    throw Error(cat("--ckpt ", ckpt, ": no such file"));
+}
+
+DepthPredictor open_predictor(const std::string& ckpt, bool random_weights,
+                              const PredictorOptions& options, const std::string& purpose) {
+  check_weights_choice(ckpt, random_weights, purpose);
   DepthPredictor predictor = ckpt.empty() ? DepthPredictor::random_weights(options)
                                           : DepthPredictor::open(ckpt, options);
   if (random_weights)

@@ -134,6 +134,10 @@ void check_option_names(const CLI::App& command, const std::vector<std::string>&
 // The names of the options the user gave explicitly (snake_case, without dashes).
 std::vector<std::string> given_options(const CLI::App& command);
 
+// Throws UsageError unless exactly one of --ckpt and --random_weights is given, and Error when
+// the --ckpt file does not exist: commands call it before any other work.
+void check_weights_choice(const std::string& ckpt, bool random_weights, const std::string& purpose);
+
 // The predictor of test/predict/bench: the weights file, or (only when asked for with
 // `random_weights`) freshly initialised weights. Says on stderr when the model is camera-aware.
 DepthPredictor open_predictor(const std::string& ckpt, bool random_weights,

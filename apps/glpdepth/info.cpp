@@ -12,6 +12,7 @@ namespace {
 
 void run_info(const CommonOptions& common) {
   int threads = apply_threads(common);
+  const torch::Device device = resolve_device(common.device);
   std::cout << "glpdepth " << version() << " (" << source_commit() << ")\n"
             << "LibTorch " << TORCH_VERSION_MAJOR << "." << TORCH_VERSION_MINOR << "."
             << TORCH_VERSION_PATCH << "\n"
@@ -19,7 +20,7 @@ void run_info(const CommonOptions& common) {
             << "\n"
             << "CUDA available: " << (torch::cuda::is_available() ? "yes" : "no");
   if (torch::cuda::is_available()) std::cout << " (" << torch::cuda::device_count() << " device(s))";
-  std::cout << "\n";
+  std::cout << "\ndevice: " << device.str() << "\n";
 #ifdef GLPDEPTH_HAVE_GLOO
   std::cout << "distributed: gloo";
 #else

@@ -122,6 +122,7 @@ void run_predict(const PredictCli& o, const CommonOptions& common) {
   PredictorOptions predictor_options = o.predictor;
   predictor_options.device = resolve_device(common.device);
   if (o.inputs.empty()) throw UsageError("no inputs: give images, folders, globs or list files");
+  check_weights_choice(o.ckpt, o.random_weights, "predict");
   if (o.batch_size < 0) throw UsageError("--batch_size must be >= 0 (0: one image per forward)");
   if (!o.intrinsics.empty() && !o.calib.empty())
     throw UsageError("--intrinsics and --calib are alternatives; give one");

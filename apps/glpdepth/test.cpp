@@ -55,6 +55,7 @@ struct TestCli {
 void run_test(const TestCli& o, const CommonOptions& common) {
   const int threads = apply_threads(common);
   check_do_kb_crop(o.do_kb_crop);
+  check_weights_choice(o.ckpt, o.random_weights, "test");
   PredictorOptions predictor_options = o.predictor;
   predictor_options.device = resolve_device(common.device);
   if (o.batch_size < 0) throw UsageError("--batch_size must be >= 0 (0: one image per forward)");

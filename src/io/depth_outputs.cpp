@@ -408,15 +408,19 @@ Image8 render_preview(const Image8& rgb, const torch::Tensor& pred, const torch:
   check(p.sizes() == g.sizes(), "preview: prediction ", p.sizes(), " and ground truth ", g.sizes(),
         " differ in size");
   const torch::Tensor valid = g > 0;
-  Image8 top = render_panel(rgb, p, options);
   const int h = static_cast<int>(g.size(0)), w = static_cast<int>(g.size(1));
   Image8 truth = colorize(g.data_ptr<float>(), h, w, options.colormap, options.min_depth,
                           options.max_depth);
-  PanelOptions error_options = options;
+  // Both colour bars as wide as the depth bar, whatever their labels, so the rows line up.
+  PanelOptions depth_options = options;
+  if (depth_options.colorbar_width <= 0)
+    depth_options.colorbar_width = render_colorbar(static_cast<int>(g.size(0)), options).width;
+  PanelOptions error_options = depth_options;
   error_options.colormap = Colormap::magma;
   error_options.min_depth = 0.0;
   error_options.max_depth = options.max_depth / 4;
   torch::Tensor error = torch::where(valid, (p - g).abs(), torch::zeros_like(g)).contiguous();
+  Image8 top = render_panel(rgb, p, depth_options);
   Image8 bottom = render_panel(truth, error, error_options);
   // Invalid ground truth is black in both bottom tiles (the colour maps would show it as 0 m).
   const bool* mask = valid.contiguous().data_ptr<bool>();

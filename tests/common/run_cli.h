@@ -33,10 +33,13 @@ struct CliRun {
   std::string out, err;
 };
 
-// Runs `glpdepth <args>` with stdout and stderr kept apart (in files under `scratch`).
-inline CliRun run_glpdepth_split(const std::filesystem::path& scratch, const std::string& args) {
+// Runs `glpdepth <args>` with stdout and stderr kept apart (in files under `scratch`); with
+// `cwd`, in that folder (where relative default outputs such as ./logs then land).
+inline CliRun run_glpdepth_split(const std::filesystem::path& scratch, const std::string& args,
+                                 const std::filesystem::path& cwd = {}) {
   const std::filesystem::path out = scratch / "stdout.txt", err = scratch / "stderr.txt";
-  std::string command = std::string(GLPDEPTH_CLI_PATH) + " " + args + " > " + out.string() +
+  std::string command = (cwd.empty() ? std::string() : "cd '" + cwd.string() + "' && ") +
+                        std::string(GLPDEPTH_CLI_PATH) + " " + args + " > " + out.string() +
                         " 2> " + err.string();
   int status = std::system(command.c_str());
   CliRun run{WIFEXITED(status) ? WEXITSTATUS(status) : -1, "", ""};

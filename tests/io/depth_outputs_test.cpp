@@ -306,5 +306,27 @@ TEST(Panel, GlyphsAreDistinct) {
   draw_text(clipped, -2, -2, "88", 2, {1, 2, 3});  // clipping, no crash
 }
 
+TEST(Preview, TwoRowsOfEqualWidthWithInvalidTruthInBlack) {
+  Image8 rgb(40, 12, 3);
+  for (auto& v : rgb.pixels) v = 200;
+  torch::Tensor pred = torch::full({12, 40}, 10.0f);
+  torch::Tensor gt = torch::full({12, 40}, 12.0f);
+  gt.slice(1, 0, 5).zero_();  // the five left columns have no ground truth
+  PanelOptions options;
+  options.max_depth = 80;
+  Image8 preview = render_preview(rgb, pred, gt, options);
+  const Image8 top = render_panel(rgb, pred, options);
+  EXPECT_EQ(preview.height, 24);
+  EXPECT_EQ(preview.width, top.width);
+  // Row 1 is the panel of the image and the prediction.
+  EXPECT_EQ(0, std::memcmp(preview.pixels.data(), top.pixels.data(), top.pixels.size()));
+  // Row 2: ground truth, then |pred - gt|, both black where the ground truth is missing.
+  for (int x : {0, 4, 40, 44})
+    for (int k = 0; k < 3; ++k) EXPECT_EQ(preview.at(x, 18)[k], 0) << x;
+  const Image8 truth = colorize(gt, options.colormap, 0, 80);
+  for (int k = 0; k < 3; ++k) EXPECT_EQ(preview.at(7, 18)[k], truth.at(7, 6)[k]);
+  EXPECT_THROW(render_preview(rgb, pred, gt.slice(1, 0, 20), options), Error);
+}
+
 }  // namespace
 }  // namespace glpdepth

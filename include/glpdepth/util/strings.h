@@ -8,7 +8,8 @@ namespace glpdepth {
 // ASCII lower case.
 std::string to_lower(std::string text);
 
-// Levenshtein distance (insertions, deletions, substitutions, each 1).
+// Edit distance: insertions, deletions, substitutions and swaps of two neighbours, each 1
+// (optimal string alignment), so "trian" is 1 from "train".
 int edit_distance(const std::string& a, const std::string& b);
 
 // The candidate closest to `word` when it is close enough to be a likely typo (distance at most

@@ -1,0 +1,117 @@
+// Flags are declared once: every flag name has exactly one registration in apps/glpdepth, and a
+// flag that several subcommands share shows the same default and the same help in each of them.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "common/run_cli.h"
+
+namespace glpdepth {
+namespace {
+namespace fs = std::filesystem;
+
+const std::vector<std::string> kCommands = {"train",      "test",   "predict", "eval-pngs",
+                                            "make-lists", "synth",  "bench",   "export",
+                                            "launch",     "info"};
+
+struct Shown {
+  std::string default_value, help;
+};
+
+// name -> (command -> what --help shows). Lines look like
+//   "  --max_depth,--max-depth FLOAT=0       head output range ..." or, for long names, the
+//   help on the next line.
+std::map<std::string, std::map<std::string, Shown>> help_of_every_command() {
+  std::map<std::string, std::map<std::string, Shown>> flags;
+  for (const std::string& command : kCommands) {
+    auto [code, text] = testing::run_glpdepth(command + " --help");
+    EXPECT_EQ(code, 0) << command;
+    std::istringstream lines(text);
+    std::string line, pending;
+    while (std::getline(lines, line)) {
+      const size_t start = line.find_first_not_of(' ');
+      if (start == std::string::npos) continue;
+      if (line.compare(start, 2, "--") == 0) {
+        const size_t gap = line.find("  ", start);
+        const std::string head = line.substr(start, gap == std::string::npos ? std::string::npos : gap - start);
+        const std::string name = head.substr(0, head.find_first_of(", ="));
+        if (name == "--help") continue;
+        const size_t eq = head.find('=');
+        Shown shown;
+        if (eq != std::string::npos) shown.default_value = head.substr(eq + 1, head.find(' ', eq) - eq - 1);
+        if (gap != std::string::npos) shown.help = line.substr(line.find_first_not_of(' ', gap));
+        flags[name][command] = shown;
+        pending = gap == std::string::npos ? name : "";
+      } else if (!pending.empty()) {
+        flags[pending][command].help = line.substr(start);
+        pending.clear();
+      }
+    }
+  }
+  return flags;
+}
+
+TEST(Flags, SharedFlagsHaveOneDefaultAndOneHelp) {
+  const auto flags = help_of_every_command();
+  ASSERT_GT(flags.size(), 50u);
+  int shared = 0;
+  for (const auto& [name, by_command] : flags) {
+    if (by_command.size() < 2) continue;
+    ++shared;
+    const auto& [first_command, first] = *by_command.begin();
+    for (const auto& [command, shown] : by_command) {
+      EXPECT_EQ(shown.default_value, first.default_value)
+          << name << ": default in " << command << " differs from " << first_command;
+      EXPECT_EQ(shown.help, first.help)
+          << name << ": help in " << command << " differs from " << first_command;
+    }
+  }
+  EXPECT_GE(shared, 25) << "fewer shared flags than expected: is the help parsed?";
+  // Spot checks of sharing that matters to users.
+  for (const char* name : {"--encoder", "--max_depth", "--ckpt", "--amp", "--output",
+                           "--dataset", "--kitti_crop", "--batch_size", "--seed", "--workers"})
+    EXPECT_GE(flags.at(name).size(), 2u) << name;
+}
+
+TEST(Flags, EveryFlagNameIsRegisteredExactlyOnce) {
+  // Registrations in the CLI sources: our helpers take the snake_case name as a string literal
+  // (add_option, add_flag, add_enum_option, option_names); CLI11's own add_option/add_flag take
+  // "--a,--b" lists.
+  const std::regex helper(R"((?:add_option|add_flag|add_enum_option)\(\s*\w+,\s*"([a-z0-9_]+)\")");
+  const std::regex names_call(R"re(option_names\("([a-z0-9_]+)")re");
+  const std::regex cli11(R"re(\.add_(?:option|flag)\("(--[^"]+)")re");
+  std::map<std::string, std::vector<std::string>> where;
+  for (const auto& entry : fs::directory_iterator(fs::path(GLPDEPTH_SOURCE_DIR) / "apps" / "glpdepth")) {
+    if (entry.path().extension() != ".cpp") continue;
+    std::ifstream in(entry.path());
+    std::stringstream text;
+    text << in.rdbuf();
+    const std::string source = text.str();
+    const std::string file = entry.path().filename().string();
+    for (const std::regex* re : {&helper, &names_call}) {
+      for (std::sregex_iterator it(source.begin(), source.end(), *re), end; it != end; ++it)
+        where[(*it)[1]].push_back(file);
+    }
+    for (std::sregex_iterator it(source.begin(), source.end(), cli11), end; it != end; ++it) {
+      std::stringstream list((*it)[1].str());
+      std::string name;
+      while (std::getline(list, name, ','))
+        if (name.rfind("--", 0) == 0 && name.find('-', 2) == std::string::npos)
+          where[name.substr(2)].push_back(file);
+    }
+  }
+  ASSERT_GT(where.size(), 80u);
+  for (const auto& [name, files] : where) {
+    std::string list;
+    for (const std::string& f : files) list += " " + f;
+    EXPECT_EQ(files.size(), 1u) << "--" << name << " is registered in:" << list;
+  }
+}
+
+}  // namespace
+}  // namespace glpdepth
