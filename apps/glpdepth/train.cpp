@@ -43,9 +43,6 @@ void install_stop_handlers() {
   for (int signal : {SIGINT, SIGTERM, SIGUSR1}) sigaction(signal, &action, nullptr);
 }
 
-// Exit code of a run stopped by a signal: the requeue convention (docs/RELIABILITY.md).
-constexpr int kExitInterrupted = 3;
-
 void run_train(TrainCli& cli, CommonOptions common, const CLI::App& command) {
   TrainConfig config = cli.config;
   if (cli.batch_size > 0) config.loop.batch_size = cli.batch_size;
@@ -73,9 +70,14 @@ void run_train(TrainCli& cli, CommonOptions common, const CLI::App& command) {
               << (signal ? cat(" (signal ", signal, ")") : std::string()) << "; state saved to "
               << result.last_checkpoint.string() << "\n"
               << "train: continue with the same command plus --resume auto (or --resume "
-              << result.last_checkpoint.string() << "); under Slurm, requeue the job\n";
-    if (signal) throw ExitRequest{kExitInterrupted};
-    return;
+              << result.last_checkpoint.string() << ")\n";
+    if (!signal) return;
+    // Preemption (Slurm's --signal=B:USR1@120, SIGTERM before a kill): a distinct code lets the
+    // job script requeue instead of treating the stop as a failure.
+    std::cerr << "train: exit code " << kExitInterrupted
+              << " = interrupted with the state saved: requeue the job (Slurm: scontrol requeue "
+                 "$SLURM_JOB_ID, as docs/slurm/train.sbatch does) with --resume auto\n";
+    throw ExitRequest{kExitInterrupted};
   }
   std::cerr << "train: done, " << result.epochs_done << " epochs, " << result.global_step
             << " steps";
