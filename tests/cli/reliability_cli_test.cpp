@@ -206,6 +206,30 @@ TEST_F(ReliabilityCli, PreemptionSignalSavesTheStepAndExitsWithTheRequeueCode) {
   expect_same_weights(logs / "kitti" / "straight" / "last.ckpt", run / "last.ckpt");
 }
 
+// SIGUSR1 reaching only rank 1 of 2 (one task of an srun step got it first): the ranks agree to
+// stop after the same step, rank 0 saves it and nobody exits before that file is complete; both
+// exit 3, which `launch` hands on without restarting.
+TEST_F(ReliabilityCli, PreemptionOfOneRankStopsEveryRankAtTheSameSavedStep) {
+  const fs::path logs = dir_ / "logs";
+  const fs::path run = logs / "kitti" / "preempted";
+  Background launcher(cli() + " launch --nproc 2 --master_port 0 --max_restarts 1 -- train" +
+                          train_flags(logs, "preempted", 50) + " --dist_timeout 30",
+                      dir_ / "launch.log");
+  ASSERT_TRUE(wait_until(120, [&] { return csv_rows(run / "train.csv") >= 2 || !launcher.running(); }));
+  const pid_t rank1 = child_with_env(launcher.pid(), "RANK=1");
+  ASSERT_GT(rank1, 0) << launcher.output();
+  ::kill(rank1, SIGUSR1);
+  EXPECT_EQ(launcher.wait(60), 3) << launcher.output();
+  const std::string said = launcher.output();
+  EXPECT_EQ(said.find("restarting"), std::string::npos) << said;
+  const int64_t saved = glpdepth::peek_checkpoint(run / "last.ckpt").progress.global_step;
+  EXPECT_EQ(saved, csv_rows(run / "train.csv"));
+  const std::string stopped = "train: stopped after step " + std::to_string(saved) + " ";
+  const size_t first = said.find(stopped);
+  ASSERT_NE(first, std::string::npos) << said;
+  EXPECT_NE(said.find(stopped, first + 1), std::string::npos) << "both ranks stop at step " << saved << "\n" << said;
+}
+
 // `launch --nproc 2 --max_restarts 1`: rank 1 is SIGKILLed mid-epoch; rank 0 notices, every rank
 // stops, the group starts again and continues from the last step checkpoint, and the weights at
 // the end are the uninterrupted 2-rank run's.
