@@ -61,6 +61,11 @@ struct ExitRequest {
   int code;
 };
 
+// Exit codes besides 0 (success) and 1 (error): a usage error, and a training stopped by a signal
+// with its state saved in last.ckpt: the job should be requeued (docs/RELIABILITY.md).
+constexpr int kExitUsage = 2;
+constexpr int kExitInterrupted = 3;
+
 std::string kebab(const std::string& snake_name);
 
 // "--snake_name,--kebab-name" plus `aliases` (given with their dashes, e.g. "--ckpt_dir").

@@ -14,6 +14,7 @@ struct LaunchArgs {
   int master_port = 29500;
   std::string master_addr = "127.0.0.1";
   double grace = 10.0;
+  int max_restarts = 0;
   std::vector<std::string> command;
 };
 
@@ -27,12 +28,17 @@ void run_launch(const LaunchArgs& args) {
     throw UsageError(cat("--master_port: ", args.master_port, " is not a TCP port"));
   }
   if (!(args.grace >= 0)) throw UsageError(cat("--grace: ", args.grace, " must be >= 0"));
+  if (args.max_restarts < 0)
+    throw UsageError(cat("--max_restarts: ", args.max_restarts, " must be >= 0"));
   dist::LaunchOptions options;
   options.nproc = args.nproc;
   options.master_port = args.master_port;
   options.master_addr = args.master_addr;
   options.args = args.command;
   options.grace = std::chrono::milliseconds(static_cast<int64_t>(args.grace * 1000));
+  options.max_restarts = args.max_restarts;
+  // A restart cannot cure a usage error, and an interrupted training was asked to stop.
+  options.final_exit_codes = {kExitUsage, kExitInterrupted};
   options.log = [](const std::string& line) { std::cerr << line << std::endl; };
   int code = dist::launch_local(options);
   if (code != 0) throw ExitRequest{code};
@@ -51,6 +57,10 @@ GLPDEPTH_COMMAND({"launch", "Start N local ranks of a command (one machine, no t
                     add_option(command, "grace", args->grace,
                                "seconds the other ranks get to stop after one fails, before "
                                "SIGTERM (and again before SIGKILL)",
+                               "Launch");
+                    add_option(command, "max_restarts", args->max_restarts,
+                               "restart the whole group this many times after a rank fails "
+                               "(train with --resume auto continues from last.ckpt)",
                                "Launch");
                     command
                         .add_option("command", args->command,

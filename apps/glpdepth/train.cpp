@@ -43,8 +43,28 @@ void install_stop_handlers() {
   for (int signal : {SIGINT, SIGTERM, SIGUSR1}) sigaction(signal, &action, nullptr);
 }
 
-// Exit code of a run stopped by a signal: the requeue convention (docs/RELIABILITY.md).
-constexpr int kExitInterrupted = 3;
+// A stopped run: where its state is and how to continue. A stop that a signal asked for (here,
+// or on another rank: the ranks stop together) exits 3 so that job scripts requeue; a stop at
+// --stop_after_steps is what was asked for and exits 0.
+void report_interrupted(const TrainConfig& config, const TrainResult& result) {
+  const int signal = stop_signal.load();
+  const bool at_limit =
+      config.loop.stop_after_steps > 0 && result.global_step >= config.loop.stop_after_steps;
+  const std::string why = signal     ? cat(" (signal ", signal, ")")
+                          : at_limit ? std::string(" (--stop_after_steps)")
+                                     : std::string(" (another rank was asked to stop)");
+  std::cerr << "train: stopped after step " << result.global_step << why << "; state saved to "
+            << result.last_checkpoint.string() << "\n"
+            << "train: continue with the same command plus --resume auto (or --resume "
+            << result.last_checkpoint.string() << ")\n";
+  if (at_limit && !signal) return;
+  // Preemption (Slurm's --signal=B:USR1@120, SIGTERM before a kill): a distinct code lets the
+  // job script requeue instead of treating the stop as a failure.
+  std::cerr << "train: exit code " << kExitInterrupted
+            << " = interrupted with the state saved: requeue the job (Slurm: scontrol requeue "
+               "$SLURM_JOB_ID, as docs/slurm/train.sbatch does) with --resume auto\n";
+  throw ExitRequest{kExitInterrupted};
+}
 
 void run_train(TrainCli& cli, CommonOptions common, const CLI::App& command) {
   TrainConfig config = cli.config;
@@ -67,16 +87,7 @@ void run_train(TrainCli& cli, CommonOptions common, const CLI::App& command) {
   hooks.terminal = stderr_is_terminal();
   hooks.command_line = cli.command_line;
   TrainResult result = train(config, std::cerr, hooks);
-  if (result.interrupted) {
-    const int signal = stop_signal.load();
-    std::cerr << "train: stopped after step " << result.global_step
-              << (signal ? cat(" (signal ", signal, ")") : std::string()) << "; state saved to "
-              << result.last_checkpoint.string() << "\n"
-              << "train: continue with the same command plus --resume auto (or --resume "
-              << result.last_checkpoint.string() << "); under Slurm, requeue the job\n";
-    if (signal) throw ExitRequest{kExitInterrupted};
-    return;
-  }
+  if (result.interrupted) return report_interrupted(config, result);
   std::cerr << "train: done, " << result.epochs_done << " epochs, " << result.global_step
             << " steps";
   if (result.skipped_steps) std::cerr << " (" << result.skipped_steps << " non-finite steps skipped)";

@@ -1,5 +1,6 @@
 #include "glpdepth/io/pytorch_file.h"
 
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -179,8 +180,9 @@ void write_pytorch_file(const std::filesystem::path& path, const PyValue& value,
           return std::to_string(storages.size() - 1);
         });
     write_file_atomic(path, [&](const std::filesystem::path& temporary) {
+      errno = 0;
       std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-      check(static_cast<bool>(out), "cannot create ", temporary.string());
+      check(static_cast<bool>(out), "cannot create ", temporary.string(), ": ", errno_text());
       detail::ZipWriter zip(out);
       const std::string prefix = "archive/";
       zip.add(prefix + "data.pkl", pickled.data(), pickled.size());
@@ -192,8 +194,9 @@ void write_pytorch_file(const std::filesystem::path& path, const PyValue& value,
       }
       zip.add(prefix + "version", "3\n", 2);
       zip.finish();
+      errno = 0;
       out.close();
-      check(!out.fail(), "write failed");
+      check(!out.fail(), "write failed: ", errno_text());
     });
   } catch (const std::exception& e) {
     throw Error(cat("file ", path.string(), ": ", describe(e)));

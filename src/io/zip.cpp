@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <cstring>
 
+#include "glpdepth/util/atomic_file.h"
 #include "glpdepth/util/error.h"
 
 namespace glpdepth::detail {
@@ -163,8 +165,9 @@ void ZipReader::read_into(const ZipEntry& entry, void* destination) {
 }
 
 void ZipWriter::put(const void* data, uint64_t n) {
+  errno = 0;  // the stream only says that it failed; errno says why (disk full, ...)
   out_.write(static_cast<const char*>(data), static_cast<std::streamsize>(n));
-  check(static_cast<bool>(out_), "write failed");
+  check(static_cast<bool>(out_), "write failed: ", errno_text());
   offset_ += n;
 }
 

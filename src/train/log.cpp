@@ -3,9 +3,11 @@
 #include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <iomanip>
 #include <ostream>
@@ -13,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "glpdepth/util/atomic_file.h"
 #include "glpdepth/util/error.h"
 
 namespace glpdepth {
@@ -65,15 +68,17 @@ CsvWriter::CsvWriter(const fs::path& path, std::vector<std::string> columns)
     check(first == join_csv(columns_), "csv ", path.string(), ": exists with a different header ('",
           first, "' instead of '", join_csv(columns_), "')");
   }
+  errno = 0;
   out_.open(path, std::ios::app | std::ios::binary);
-  check(out_.good(), "csv ", path.string(), ": cannot open for writing");
+  check(out_.good(), "csv ", path.string(), ": cannot open for writing: ", errno_text());
   if (fresh) write_line(columns_);
 }
 
 void CsvWriter::write_line(const std::vector<std::string>& fields) {
+  errno = 0;
   out_ << join_csv(fields) << '\n';
   out_.flush();
-  check(out_.good(), "csv ", path_.string(), ": write failed");
+  check(out_.good(), "csv ", path_.string(), ": write failed: ", errno_text());
 }
 
 void CsvWriter::row(const std::vector<double>& values) {
@@ -87,6 +92,29 @@ void CsvWriter::row(const std::vector<std::string>& fields) {
   check(fields.size() == columns_.size(), "csv ", path_.string(), ": row has ", fields.size(),
         " fields, header has ", columns_.size());
   write_line(fields);
+}
+
+int64_t drop_csv_rows_after(const fs::path& path, size_t column, double last) {
+  if (!fs::exists(path)) return 0;
+  std::istringstream in(read_file_bytes(path));
+  std::string kept, line;
+  int64_t dropped = 0;
+  for (bool header = true; std::getline(in, line); header = false) {
+    // Numbers never hold commas (only quoted text fields could), so splitting is exact here.
+    std::istringstream fields(line);
+    std::string field;
+    size_t read = 0;
+    while (read <= column && std::getline(fields, field, ',')) ++read;
+    char* end = nullptr;
+    const double value = read > column ? std::strtod(field.c_str(), &end) : 0.0;
+    if (!header && (end == nullptr || end == field.c_str() || value > last)) {
+      ++dropped;
+      continue;
+    }
+    kept += line + "\n";
+  }
+  if (dropped > 0) write_bytes_atomic(path, kept);
+  return dropped;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -188,8 +216,9 @@ TensorBoardWriter::TensorBoardWriter(const fs::path& dir) {
     path = dir / cat("events.out.tfevents.", seconds, ".", hostname(), ".", k);
   }
   path_ = path;
+  errno = 0;
   out_.open(path_, std::ios::binary | std::ios::app);
-  check(out_.good(), "tensorboard ", path_.string(), ": cannot open for writing");
+  check(out_.good(), "tensorboard ", path_.string(), ": cannot open for writing: ", errno_text());
   std::string e = event_header(now, 0);
   put_bytes_field(e, 3, "brain.Event:2");
   write_record(e);
@@ -202,9 +231,10 @@ void TensorBoardWriter::write_record(const std::string& data) {
   put_little_endian(frame, masked_crc32c(header));
   frame += data;
   put_little_endian(frame, masked_crc32c(data));
+  errno = 0;
   out_.write(frame.data(), static_cast<std::streamsize>(frame.size()));
   out_.flush();
-  check(out_.good(), "tensorboard ", path_.string(), ": write failed");
+  check(out_.good(), "tensorboard ", path_.string(), ": write failed: ", errno_text());
 }
 
 void TensorBoardWriter::add_scalar(const std::string& tag, double value, int64_t step,

@@ -394,6 +394,25 @@ void restore(RunContext& ctx, const fs::path& from, GLPDepth& model, Optimisatio
             << state.progress.global_step << ")\n";
 }
 
+// A process killed while writing a checkpoint leaves its temporary file; the run folder is
+// this run's own, so whatever is there is left over.
+void remove_unfinished_writes(RunContext& ctx, const fs::path& run_dir) {
+  for (const fs::path& file : remove_stale_temporaries(run_dir))
+    ctx.log() << "train: removed " << file.filename().string()
+              << ", left by a checkpoint write that was killed\n";
+}
+
+// A run killed after its last checkpoint (or before its first: then everything goes) had logged
+// steps that the continuation does again.
+void drop_rows_after_checkpoint(RunContext& ctx, const RunState& state) {
+  const auto last = static_cast<double>(state.progress.global_step);
+  for (const auto& [file, step_column] : {std::pair{"train.csv", 0}, std::pair{"metrics.csv", 1}}) {
+    if (const int64_t dropped = drop_csv_rows_after(state.run_dir / file, step_column, last))
+      ctx.log() << "train: dropped " << dropped << " rows of " << file << " logged after step "
+                << state.progress.global_step << " (they are done again)\n";
+  }
+}
+
 // Phase 5: the run folder (new, or the one to continue) and the state to start from.
 RunState open_or_resume(RunContext& ctx, GLPDepth& model, Optimisation& o) {
   const TrainConfig& c = ctx.config;
@@ -401,6 +420,7 @@ RunState open_or_resume(RunContext& ctx, GLPDepth& model, Optimisation& o) {
   state.seeds = SeedCounter(c.runtime.seed);
   state.config_json = run_config_json(ctx);
   state.run_dir = choose_run_dir(ctx, train_config_to_json(c).dump());
+  if (ctx.is_main()) remove_unfinished_writes(ctx, state.run_dir);
   fs::path from;
   if (c.checkpoint.resume == "auto") {
     if (fs::exists(state.run_dir / "last.ckpt")) from = state.run_dir / "last.ckpt";
@@ -412,6 +432,7 @@ RunState open_or_resume(RunContext& ctx, GLPDepth& model, Optimisation& o) {
   if (ctx.is_main())
     write_bytes_atomic(state.run_dir / "config.json", state.config_json.dump(2) + "\n");
   if (!from.empty()) restore(ctx, from, model, o, state);
+  if (!c.checkpoint.resume.empty() && ctx.is_main()) drop_rows_after_checkpoint(ctx, state);
   return state;
 }
 
@@ -493,6 +514,7 @@ class TrainLoop {
                << data_.train_set->size() << " training samples, " << data_.iters_per_epoch
                << " steps per epoch, " << c.loop.epochs << " epochs; run folder "
                << state_.run_dir.string() << "\n";
+    if (ctx_.distributed()) describe_group();
     if (auto* tb = logs_.tensorboard())
       tb->add_text("config", "```\n" + state_.config_json.dump(2) + "\n```", state_.progress.global_step);
     run_start_step_ = state_.progress.global_step;
@@ -506,6 +528,15 @@ class TrainLoop {
  private:
   std::string epoch_label(int64_t epoch) const {
     return cat("epoch ", epoch, "/", ctx_.config.loop.epochs);
+  }
+
+  // Where the ranks run: the names a failed collective's error will use.
+  void describe_group() {
+    const std::vector<dist::PeerInfo>& peers = ctx_.group->peers();
+    ctx_.log() << "train: " << peers.size() << " ranks:";
+    for (size_t rank = 0; rank < peers.size(); ++rank)
+      ctx_.log() << (rank ? ", " : " ") << dist::describe_peer(static_cast<int>(rank), peers[rank]);
+    ctx_.log() << "\n";
   }
 
   // Seconds left in the whole run at this process's pace so far.
@@ -540,6 +571,9 @@ class TrainLoop {
       if (stop) {
         bar.finish();
         save_last();
+        // No rank may exit before rank 0's last.ckpt is complete: srun --kill-on-bad-exit and
+        // the launcher take the first exit as a reason to kill the others.
+        ctx_.group->barrier();
         result_.interrupted = true;
         result_.epochs_done = epoch - 1;
         return false;
@@ -728,8 +762,20 @@ class TrainLoop {
     return data;
   }
 
+  // Rank 0 writes; a failed write (disk full, read-only folder) stops the run with the reason,
+  // and the atomic write has left the previous file as it was.
   void save(const fs::path& path) {
-    if (ctx_.is_main()) save_checkpoint(path, model_, o_.optimizer.get(), checkpoint_data());
+    if (ctx_.is_main()) {
+      try {
+        save_checkpoint(path, model_, o_.optimizer.get(), checkpoint_data());
+      } catch (const Error& e) {
+        throw Error(cat("cannot write checkpoint ", path.string(), " after step ",
+                        state_.progress.global_step, ": ", e.what(), ". The previous ",
+                        path.filename().string(), " (if any) is unchanged; free space or make ",
+                        path.parent_path().string(), " writable, then continue with --resume auto"));
+      }
+      if (ctx_.hooks.on_checkpoint) ctx_.hooks.on_checkpoint(path);
+    }
     last_save_ = Clock::now();
   }
 

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <string>
+#include <tuple>
 #include <utility>
 
 namespace {
@@ -40,6 +41,17 @@ TEST(LaunchCli, ReturnsTheExitCodeOfAFailingRank) {
   EXPECT_EQ(code, 2) << output;
   EXPECT_EQ(count(output, "--threads"), 2) << output;
   EXPECT_NE(output.find("failed with exit code 2"), std::string::npos) << output;
+}
+
+TEST(LaunchCli, AUsageErrorIsNotRestarted) {
+  // A restart cannot cure a usage error (2): one start, two messages, not three starts.
+  auto [code, output] = run_cli("launch --nproc 2 --master_port 0 --grace 1 --max-restarts 2 -- info --threads x");
+  EXPECT_EQ(code, 2) << output;
+  EXPECT_EQ(count(output, "--threads"), 2) << output;
+  EXPECT_EQ(count(output, "restarting"), 0) << output;
+  std::tie(code, output) = run_cli("launch --nproc 1 --max_restarts -1 -- info");
+  EXPECT_EQ(code, 2) << output;
+  EXPECT_NE(output.find("--max_restarts"), std::string::npos) << output;
 }
 
 TEST(LaunchCli, RejectsMissingCommandAndBadCounts) {

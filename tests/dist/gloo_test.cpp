@@ -2,6 +2,7 @@
 // launch_local, filtered to DistWorker.Run) that meet over Gloo on 127.0.0.1.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
 #include <torch/torch.h>
 
 #include <chrono>
@@ -36,6 +37,12 @@ std::string slurp(const std::filesystem::path& path) {
 
 void write_text(const std::filesystem::path& path, const std::string& text) {
   std::ofstream(path) << text;
+}
+
+std::string host_name() {
+  char name[256] = {};
+  ::gethostname(name, sizeof(name) - 1);
+  return name;
 }
 
 // ---- the model the broadcast check rebuilds in the parent -------------------------------------
@@ -98,6 +105,11 @@ std::string payload() {
 void collectives(Group& group, const std::filesystem::path& dir) {
   const int rank = group.rank();
   ASSERT_EQ(group.size(), 2);
+
+  // Every rank knows where every rank runs (exchanged through the store at creation).
+  std::string peers;
+  for (const PeerInfo& peer : group.peers()) peers += peer.host + " " + peer.address + "\n";
+  write_text(dir / ("peers_" + std::to_string(rank)), peers);
 
   // Different seeds per rank, one broadcast: everybody holds rank 0's weights and buffers.
   torch::nn::Sequential model = make_small_model(100 + rank, rank + 1);
@@ -327,6 +339,10 @@ TEST(DistGloo, CollectivesBroadcastAndGradientAverage) {
   ASSERT_EQ(run_ranks("collectives", dir, 60000), 0);
   ASSERT_EQ(slurp(dir / "done_0"), "collectives");
   ASSERT_EQ(slurp(dir / "done_1"), "collectives");
+  // Both ranks run here and meet on 127.0.0.1: both see this host twice, by name and address.
+  const std::string here = host_name() + " 127.0.0.1\n";
+  EXPECT_EQ(slurp(dir / "peers_0"), here + here);
+  EXPECT_EQ(slurp(dir / "peers_1"), here + here);
   std::vector<torch::Tensor> rank0, rank1;
   torch::load(rank0, (dir / "bcast_0.pt").string());
   torch::load(rank1, (dir / "bcast_1.pt").string());
@@ -361,6 +377,9 @@ TEST(DistGloo, AKilledRankMakesTheOtherFail) {
   std::string report = slurp(dir / "failure_0");
   EXPECT_NE(report.find("distributed allreduce failed on rank 0 of 2"), std::string::npos)
       << report;
+  // The error names the lost peer by rank, host and address.
+  EXPECT_NE(report.find("the peer rank 1 on " + host_name() + " (127.0.0.1)"), std::string::npos)
+      << report;
   EXPECT_LT(std::stod(report), 5.0 + 2.0) << report;
   EXPECT_LT(std::stod(slurp(dir / "destroyed_0")), 5.0 + 2.0);
   std::cout << "rank 0 noticed the dead rank after " << report << "\n";
@@ -373,6 +392,8 @@ TEST(DistGloo, AHangingRankMakesTheOtherFailAfterTheTimeout) {
   EXPECT_EQ(run_ranks("hang", dir, 2000, std::chrono::milliseconds(500)), 3);
   std::string report = slurp(dir / "failure_0");
   EXPECT_NE(report.find("distributed allreduce failed on rank 0 of 2"), std::string::npos)
+      << report;
+  EXPECT_NE(report.find("the peer rank 1 on " + host_name() + " (127.0.0.1)"), std::string::npos)
       << report;
   double waited = std::stod(report);
   EXPECT_GE(waited, 1.5) << report;

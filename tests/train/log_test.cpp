@@ -32,6 +32,22 @@ TEST(CsvWriter, HeaderOnceRowsFlushedAndAppendOnResume) {
   EXPECT_THROW(CsvWriter(path, {"epoch", "loss"}), Error);
 }
 
+// A killed run logged steps 4 and 5 after its checkpoint at step 3, the last row only half.
+TEST(CsvWriter, RowsAfterACheckpointAreDroppedBeforeTheyAreDoneAgain) {
+  test::TempDir tmp;
+  const fs::path path = tmp.path() / "train.csv";
+  test::write_text(path, "step,epoch,loss\n1,1,0.5\n2,1,0.4\n3,2,0.3\n4,2,0.2\n5,2,0.");
+  EXPECT_EQ(drop_csv_rows_after(path, 0, 3), 2);
+  EXPECT_EQ(test::read_text(path), "step,epoch,loss\n1,1,0.5\n2,1,0.4\n3,2,0.3\n");
+  EXPECT_EQ(drop_csv_rows_after(path, 0, 3), 0);  // nothing after step 3 any more
+  // Another column (metrics.csv: epoch, step, ...); a row cut before that column goes too.
+  test::write_text(path, "epoch,step,abs_rel\n1,4,0.3\n2,8,0.2\n3\n");
+  EXPECT_EQ(drop_csv_rows_after(path, 1, 4), 2);
+  EXPECT_EQ(test::read_text(path), "epoch,step,abs_rel\n1,4,0.3\n");
+  EXPECT_EQ(drop_csv_rows_after(tmp.path() / "missing.csv", 0, 1), 0);
+  EXPECT_FALSE(fs::exists(tmp.path() / "missing.csv"));
+}
+
 TEST(Crc32c, KnownValues) {
   EXPECT_EQ(crc32c("123456789"), 0xE3069283u);  // the standard check value
   EXPECT_EQ(crc32c(""), 0u);

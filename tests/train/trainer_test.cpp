@@ -1,12 +1,18 @@
 // The training loop as a whole: exact resume, atomic checkpoints, non-finite steps, run files.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/mount.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <torch/torch.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <thread>
 
@@ -175,4 +181,217 @@ TEST_F(TrainerTest, KilledCheckpointWriteLeavesThePreviousFileValid) {
     bool is_second = torch::equal(weight, second->named_parameters()["encoder.block1.0.attn.q.weight"]);
     EXPECT_TRUE(is_first || is_second);
   }
+}
+
+namespace {
+
+// Batches per epoch of the small set: 8 training frames (two drives) in batches of 2.
+constexpr int64_t kBatchesPerEpoch = 4;
+
+// small_config with whole epochs: the loader then decodes exactly the batches that are trained
+// on (a cut epoch would decode up to its prefetch beyond the cut), so decoded batches count
+// exactly.
+TrainConfig whole_epochs_config(const fs::path& data, const fs::path& logs, const std::string& name) {
+  TrainConfig config = small_config(data, logs, name);
+  config.loop.max_steps_per_epoch = 0;
+  config.validation.val_freq = 0;
+  return config;
+}
+
+void expect_same_weights(const fs::path& a_path, const fs::path& b_path) {
+  auto a = checkpoint_weights(a_path);
+  auto b = checkpoint_weights(b_path);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].first, b[i].first);
+    EXPECT_TRUE(torch::equal(a[i].second, b[i].second)) << a[i].first;
+  }
+}
+
+std::vector<fs::path> temporaries_in(const fs::path& folder) {
+  std::vector<fs::path> found;
+  for (const auto& entry : fs::directory_iterator(folder))
+    if (entry.path().filename().string().find(".tmp.") != std::string::npos)
+      found.push_back(entry.path());
+  return found;
+}
+
+}  // namespace
+
+// --save_every_steps 3 over two epochs of 4 steps: last.ckpt after steps 3 and 6 (and at the
+// epoch ends, 4 and 8), each copied aside as it is written. The one written after batch k of
+// epoch e holds that position; a run resumed from it starts at batch k+1 of e, decodes only the
+// batches after it, and ends where the uninterrupted run ended (same losses bit for bit: the
+// poly schedule's state, the optimiser's, and the RNG that drop-path draws from came back too).
+TEST_F(TrainerTest, StepCheckpointsResumeAtTheNextBatchWithoutDecodingEarlierOnes) {
+  TrainConfig config = whole_epochs_config(data_->path(), logs_.path(), "steps");
+  config.checkpoint.save_every_steps = 3;
+  const fs::path copies = logs_ / "copies";
+  std::vector<int64_t> written_at;
+  TrainHooks hooks;
+  hooks.on_checkpoint = [&](const fs::path& written) {
+    const int64_t step = peek_checkpoint(written).progress.global_step;
+    written_at.push_back(step);
+    fs::create_directories(copies / cat("step_", step));
+    fs::copy_file(written, copies / cat("step_", step) / "last.ckpt",
+                  fs::copy_options::overwrite_existing);
+  };
+  TrainResult full = train(config, log_, hooks);
+  const int64_t total = 2 * kBatchesPerEpoch;
+  ASSERT_EQ(full.global_step, total);
+  EXPECT_EQ(full.batches_loaded, total);
+  EXPECT_EQ(written_at, (std::vector<int64_t>{3, 4, 6, 8}));
+
+  for (int64_t k : {int64_t{3}, int64_t{6}}) {  // inside epoch 1, inside epoch 2
+    const fs::path from = copies / cat("step_", k) / "last.ckpt";
+    ASSERT_TRUE(fs::exists(from)) << from;
+    const CheckpointData saved = peek_checkpoint(from);
+    EXPECT_EQ(saved.progress.global_step, k);
+    EXPECT_EQ(saved.progress.epoch, 1 + (k - 1) / kBatchesPerEpoch);
+    EXPECT_EQ(saved.progress.batch_in_epoch, 1 + (k - 1) % kBatchesPerEpoch);
+    EXPECT_FALSE(saved.schedule.empty());
+    EXPECT_FALSE(saved.rng.torch_cpu.empty());
+
+    TrainConfig resumed_config = whole_epochs_config(data_->path(), logs_.path(), "steps");
+    resumed_config.checkpoint.resume = from.string();
+    TrainResult resumed = train(resumed_config, log_);
+    ASSERT_EQ(resumed.step_losses.size(), static_cast<size_t>(total - k));
+    for (int64_t i = k; i < total; ++i)
+      EXPECT_EQ(resumed.step_losses[i - k], full.step_losses[i]) << "step " << i + 1;
+    EXPECT_EQ(resumed.batches_loaded, total - k) << "batches decoded by the run resumed at step " << k;
+    expect_same_weights(full.last_checkpoint, resumed.last_checkpoint);
+  }
+}
+
+// A checkpoint write killed mid-way leaves .last.ckpt.tmp.<pid>.<n>; the next start in that run
+// folder removes it (and says so) and leaves other files alone.
+TEST_F(TrainerTest, ALeftoverTemporaryCheckpointIsRemovedAtStart) {
+  TrainConfig config = whole_epochs_config(data_->path(), logs_.path(), "leftover");
+  config.loop.epochs = 1;
+  config.loop.stop_after_steps = 2;
+  TrainResult first = train(config, log_);
+  ASSERT_TRUE(first.interrupted);
+  const fs::path leftover = first.run_dir / ".last.ckpt.tmp.4194304.7";
+  const fs::path unrelated = first.run_dir / ".notes.tmp.txt";
+  std::ofstream(leftover) << "half a checkpoint";
+  std::ofstream(unrelated) << "not ours";
+
+  config.loop.stop_after_steps = 0;
+  config.checkpoint.resume = "auto";
+  std::ostringstream log;
+  TrainResult second = train(config, log);
+  EXPECT_EQ(second.run_dir, first.run_dir);
+  EXPECT_FALSE(fs::exists(leftover));
+  EXPECT_TRUE(fs::exists(unrelated));
+  EXPECT_NE(log.str().find("removed .last.ckpt.tmp.4194304.7"), std::string::npos) << log.str();
+}
+
+namespace {
+
+// A mount that is undone (lazily, even with files still open) when the test ends.
+class ScopedMount {
+ public:
+  ~ScopedMount() {
+    for (auto it = targets_.rbegin(); it != targets_.rend(); ++it) ::umount2(it->c_str(), MNT_DETACH);
+  }
+  // Returns "" or why the mount failed (no privilege: the caller skips).
+  std::string mount(const std::string& source, const fs::path& target, const char* type,
+                    unsigned long flags, const std::string& data = "") {
+    if (::mount(source.c_str(), target.c_str(), type, flags, data.empty() ? nullptr : data.c_str()) != 0)
+      return cat("mount ", target.string(), ": ", std::strerror(errno));
+    if (!(flags & MS_REMOUNT)) targets_.push_back(target);
+    return "";
+  }
+
+ private:
+  std::vector<fs::path> targets_;
+};
+
+void expect_loadable_at_step(const fs::path& checkpoint, int64_t step) {
+  GLPDepth model(GLPDepthOptions{"b0", 80.0});
+  CheckpointData data;
+  ASSERT_NO_THROW(data = load_checkpoint(checkpoint, model, nullptr)) << checkpoint;
+  EXPECT_EQ(data.progress.global_step, step);
+}
+
+}  // namespace
+
+// The disk fills up between two checkpoints (a tmpfs, filled from the first checkpoint's hook
+// to half a checkpoint short of the next): the run stops with an error naming last.ckpt and the
+// reason, the first last.ckpt still loads and no temporary file is left.
+TEST_F(TrainerTest, AFullDiskDuringACheckpointWriteKeepsThePreviousCheckpoint) {
+  const fs::path mount_point = logs_ / "small-disk";
+  fs::create_directories(mount_point);
+  ScopedMount mounts;
+  const std::string failed = mounts.mount("tmpfs", mount_point, "tmpfs", 0, "size=256m");
+  if (!failed.empty()) GTEST_SKIP() << "cannot make a small disk (needs root): " << failed;
+  TrainConfig config = whole_epochs_config(data_->path(), mount_point, "full");
+  config.checkpoint.save_every_steps = 1;
+  TrainHooks hooks;
+  int checkpoints = 0;
+  hooks.on_checkpoint = [&](const fs::path& written) {
+    if (checkpoints++ > 0) return;
+    struct statvfs disk {};
+    ASSERT_EQ(::statvfs(mount_point.c_str(), &disk), 0);
+    const auto free_bytes = static_cast<off_t>(disk.f_bavail * disk.f_frsize);
+    const auto filler_size = free_bytes - static_cast<off_t>(fs::file_size(written) / 2);
+    const int fd = ::open((mount_point / "filler").c_str(), O_CREAT | O_WRONLY, 0644);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::posix_fallocate(fd, 0, filler_size), 0);
+    ::close(fd);
+  };
+  try {
+    train(config, log_, hooks);
+    FAIL() << "the run went on with a full disk";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    std::cout << "the run stopped with: " << message << "\n";
+    EXPECT_NE(message.find("cannot write checkpoint " + (mount_point / "kitti" / "full" / "last.ckpt").string()),
+              std::string::npos) << message;
+    EXPECT_NE(message.find(std::strerror(ENOSPC)), std::string::npos) << message;
+  }
+  EXPECT_EQ(checkpoints, 1);
+  const fs::path run_dir = mount_point / "kitti" / "full";
+  expect_loadable_at_step(run_dir / "last.ckpt", 1);
+  EXPECT_TRUE(temporaries_in(run_dir).empty());
+}
+
+// The run folder turns read-only after the first checkpoint (a read-only bind mount over it for
+// root, whom permission bits do not stop; chmod otherwise): the same promises as a full disk.
+TEST_F(TrainerTest, AReadOnlyRunFolderDuringACheckpointWriteKeepsThePreviousCheckpoint) {
+  TrainConfig config = whole_epochs_config(data_->path(), logs_.path(), "readonly");
+  config.checkpoint.save_every_steps = 1;
+  ScopedMount mounts;
+  std::string failed;
+  TrainHooks hooks;
+  int checkpoints = 0;
+  hooks.on_checkpoint = [&](const fs::path& written) {
+    if (checkpoints++ > 0) return;
+    const fs::path folder = written.parent_path();
+    if (::geteuid() != 0) {
+      fs::permissions(folder, fs::perms::owner_read | fs::perms::owner_exec);
+      return;
+    }
+    failed = mounts.mount(folder.string(), folder, nullptr, MS_BIND);
+    if (failed.empty())
+      failed = mounts.mount("", folder, nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY);
+    if (!failed.empty()) throw std::runtime_error(failed);
+  };
+  try {
+    train(config, log_, hooks);
+    FAIL() << "the run went on in a read-only folder";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    std::cout << "the run stopped with: " << message << "\n";
+    EXPECT_NE(message.find("cannot write checkpoint "), std::string::npos) << message;
+    EXPECT_NE(message.find("last.ckpt after step 2"), std::string::npos) << message;
+    EXPECT_NE(message.find(std::strerror(::geteuid() == 0 ? EROFS : EACCES)), std::string::npos)
+        << message;
+  } catch (const std::runtime_error& e) {
+    GTEST_SKIP() << "cannot make the run folder read-only: " << e.what();
+  }
+  const fs::path run_dir = logs_ / "kitti" / "readonly";
+  expect_loadable_at_step(run_dir / "last.ckpt", 1);
+  EXPECT_TRUE(temporaries_in(run_dir).empty());
+  if (::geteuid() != 0) fs::permissions(run_dir, fs::perms::owner_all);  // lets TempDir remove it
 }

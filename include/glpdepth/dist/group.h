@@ -39,6 +39,17 @@ struct GroupOptions {
   bool c10d_for_one = false;
 };
 
+// Where a rank runs: its host name and the address it reaches the others from. Exchanged through
+// the rendezvous store when the group is created, so that the error of a failed collective can
+// name the peer that went away.
+struct PeerInfo {
+  std::string host;
+  std::string address;  // IPv4/IPv6 text; "" when unknown (a group of one)
+};
+
+// "rank 1 on nodeB (10.0.0.2)"
+std::string describe_peer(int rank, const PeerInfo& peer);
+
 // A collective started with *_async; wait() rethrows its failure as Error.
 class Pending {
  public:
@@ -62,6 +73,8 @@ class Group {
   // Where the tensors of collectives must live: the CPU for Gloo, cuda:LOCAL_RANK for NCCL.
   virtual torch::Device device() const = 0;
   virtual Backend backend() const = 0;
+  // Every rank's host and address, indexed by rank (this process's own entry included).
+  virtual const std::vector<PeerInfo>& peers() const = 0;
 
   // In place: every rank ends with the elementwise sum over ranks.
   virtual void allreduce_sum(torch::Tensor& tensor) = 0;

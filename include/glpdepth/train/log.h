@@ -32,6 +32,12 @@ class CsvWriter {
   std::ofstream out_;
 };
 
+// A run continued from a checkpoint redoes the steps after it; the rows a killed run had logged
+// for them would appear twice. Keeps the header and the rows whose numeric field `column`
+// (0-based) is at most `last`, rewriting the file atomically; returns how many rows went. A
+// missing file is left alone.
+int64_t drop_csv_rows_after(const std::filesystem::path& path, size_t column, double last);
+
 // CRC-32C (Castagnoli) and TFRecord's masked form ((crc >> 15 | crc << 17) + 0xa282ead8).
 uint32_t crc32c(std::string_view data, uint32_t crc = 0);
 uint32_t masked_crc32c(std::string_view data);

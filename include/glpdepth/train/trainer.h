@@ -5,6 +5,7 @@
 #pragma once
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -36,6 +37,9 @@ struct TrainHooks {
   bool terminal = false;
   // Recorded in config.json (e.g. the command line that started the run).
   std::string command_line;
+  // Called on rank 0 after each checkpoint (last.ckpt, best.ckpt, epoch_XX.ckpt) is complete
+  // on disk, e.g. to copy it elsewhere. An exception it throws stops the run.
+  std::function<void(const std::filesystem::path& checkpoint)> on_checkpoint;
 };
 
 // Runs the training. Messages and progress go to `log` (the console); files go to the run
