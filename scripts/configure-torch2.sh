@@ -45,6 +45,9 @@ args=(-S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release
       -DTORCH_CUDA_ARCH_LIST=9.0)
 if [ "$TORCH_CUDA" != none ]; then
   cuda_home=${CUDA_HOME:-/usr/local/cuda}
+  if [ ! -x "$cuda_home/bin/nvcc" ] && command -v nvcc >/dev/null; then
+    cuda_home=$(dirname "$(dirname "$(readlink -f "$(command -v nvcc)")")")
+  fi
   [ -x "$cuda_home/bin/nvcc" ] || { echo "configure-torch2: torch is a CUDA build but no CUDA toolkit at $cuda_home (set CUDA_HOME)" >&2; exit 1; }
   args+=(-DCUDAToolkit_ROOT="$cuda_home" -DCMAKE_CUDA_COMPILER="$cuda_home/bin/nvcc")
   [ "$NCCL_INCLUDE" != - ] && args+=(-DGLPDEPTH_NCCL_INCLUDE="$NCCL_INCLUDE")

@@ -89,7 +89,7 @@ step synth-data 60 cpu "$GLPDEPTH" synth --out "$WORK/data" --count 160 --seed 1
   --scale 0.25 --val_fraction 0.1 --test_fraction 0.1
 train_flags=(--dataset kitti --data_path "$WORK/data" --encoder b0 --epochs 2 --batch_size 16
              --crop_h 94 --crop_w 256 --lr 5e-4 --optimizer adamw --schedule cosine
-             --warmup_steps 5 --workers 4 --log_dir "$WORK/logs" --log_every 2 --seed 1
+             --warmup_steps 5 --workers 4 --pretrained none --log_dir "$WORK/logs" --log_every 2 --seed 1
              --device "$DEVICE")
 if [ "$MODE" = dry ]; then  # the same training path on the CPU, in float32
   step train-fp32-cpu 300 cpu "$GLPDEPTH" train "${train_flags[@]}" --exp_name fp32 --max_steps_per_epoch 2
@@ -104,7 +104,7 @@ done
 bench() {  # bench NAME FLAGS...
   local name=$1
   shift
-  step "bench-$name" 180 gpu "$GLPDEPTH" bench --device cuda --json "$REPORT/bench-$name.json" "$@"
+  step "bench-$name" 180 gpu "$GLPDEPTH" bench --random_weights --device cuda --json "$REPORT/bench-$name.json" "$@"
 }
 bench b4-infer-fp32 --encoder b4 --mode infer --height 352 --width 1216 --batch_size 1 --iters 50 --warmup 10
 bench b4-infer-bf16-cl --encoder b4 --mode infer --height 352 --width 1216 --batch_size 1 --iters 50 --warmup 10 --amp bf16 --channels_last

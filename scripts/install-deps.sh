@@ -13,6 +13,10 @@ packages=(
   python3-onnx          # tests check exported models with onnx.checker
   python3-torch python3-numpy   # tests make and check PyTorch files; bench/reference
 )
+# Debian 13 also packages ONNX Runtime: the ONNX tests then run against it (on Debian 12 they use
+# the test venv's, or skip).
+. /etc/os-release 2>/dev/null || true
+if [ "${VERSION_CODENAME:-}" = trixie ]; then packages+=(python3-onnxruntime); fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

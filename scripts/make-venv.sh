@@ -23,6 +23,10 @@ fi
 # an environment that breaks when pyenv changes.
 PYTHON=/usr/bin/python3
 [ -x "$PYTHON" ] || PYTHON=python3
+if ! "$PYTHON" -c "import ensurepip, venv" 2>/dev/null; then
+  echo "make-venv: installing Debian's python3-venv"
+  ${SUDO:-} apt-get update -qq && DEBIAN_FRONTEND=noninteractive ${SUDO:-} apt-get install -y -qq python3-venv
+fi
 if [ ! -x "$VENV/bin/python" ]; then
   echo "make-venv: creating $VENV with $($PYTHON --version)"
   "$PYTHON" -m venv "$VENV"

@@ -15,6 +15,8 @@
 #include "glpdepth/dist/launch.h"
 #include "glpdepth/infer/predictor.h"
 #include "glpdepth/io/pytorch_file.h"
+#include "glpdepth/model/glpdepth.h"
+#include "glpdepth/model/mit.h"
 #include "glpdepth/train/loss_scaler.h"
 #include "glpdepth/train/optim.h"
 #include "glpdepth/train/run_dir.h"
@@ -98,6 +100,38 @@ TEST(Cuda, ChannelsLastGivesTheSameDepth) {
   const double error = relative_l2(last, plain);
   std::cout << "channels-last vs contiguous relative L2: " << error << "\n";
   EXPECT_LT(error, 1e-5);
+}
+
+// SDPA (flash / memory-efficient kernels on CUDA) against the plain formula on the same weights,
+// for the depth and for the gradients of a training step.
+TEST(Cuda, SdpaAttentionMatchesTheFormula) {
+  REQUIRE_CUDA();
+  if (!sdpa_available()) GTEST_SKIP() << "this LibTorch has no scaled_dot_product_attention";
+  StrictFloat32 strict_float;
+  const torch::Tensor images = test_images().to(torch::kCUDA);
+  auto run = [&](AttentionKernel kernel) {
+    set_attention_kernel(kernel);
+    torch::manual_seed(14);
+    GLPDepthOptions options;
+    options.encoder = "b0";
+    options.drop_path_rate = 0;  // no randomness: eval mode, autograd still on
+    GLPDepth model(options);
+    model->to(torch::kCUDA);
+    model->eval();
+    torch::Tensor depth = model->forward(images);
+    depth.mean().backward();
+    torch::Tensor grad = model->encoder->parameters()[0].grad().clone();
+    set_attention_kernel(AttentionKernel::kAuto);
+    return std::make_pair(depth.detach(), grad);
+  };
+  auto [formula_depth, formula_grad] = run(AttentionKernel::kFormula);
+  auto [sdpa_depth, sdpa_grad] = run(AttentionKernel::kSdpa);
+  const double depth_error = relative_l2(sdpa_depth, formula_depth);
+  const double grad_error = relative_l2(sdpa_grad, formula_grad);
+  std::cout << "SDPA vs formula on CUDA, relative L2: depth " << depth_error << ", gradient "
+            << grad_error << "\n";
+  EXPECT_LT(depth_error, 1e-5);
+  EXPECT_LT(grad_error, 1e-4);
 }
 
 namespace {
