@@ -11,6 +11,7 @@
 
 #ifdef GLPDEPTH_HAVE_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAFunctions.h>
 #endif
 
 #include "cli.h"
@@ -63,10 +64,17 @@ double peak_rss_mib() {
   return usage.ru_maxrss / 1024.0;  // Linux reports KiB
 }
 
+#ifdef GLPDEPTH_HAVE_CUDA
+// "cuda" without an index means the current device; the allocator wants a real index.
+c10::DeviceIndex cuda_index(const torch::Device& device) {
+  return device.has_index() ? device.index() : c10::cuda::current_device();
+}
+#endif
+
 double peak_cuda_mib(const torch::Device& device) {
 #ifdef GLPDEPTH_HAVE_CUDA
   if (device.is_cuda()) {
-    auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index());
+    auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(cuda_index(device));
     return stats.allocated_bytes[0].peak / (1024.0 * 1024.0);
   }
 #endif
@@ -134,7 +142,7 @@ void run_bench(BenchCli options, const CommonOptions& common) {
   for (int i = 0; i < options.warmup; ++i) step();
   synchronize(device);
 #ifdef GLPDEPTH_HAVE_CUDA
-  if (device.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(device.index());
+  if (device.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(cuda_index(device));
 #endif
   std::vector<double> seconds;
   for (int i = 0; i < options.iters; ++i) {

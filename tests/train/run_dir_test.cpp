@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "glpdepth/model/glpdepth.h"
+#include "glpdepth/train/checkpoint.h"
 #include "glpdepth/train/run_dir.h"
 #include "glpdepth/util/error.h"
 #include "train_test_util.h"
@@ -80,6 +82,27 @@ TEST(RngState, RestoreReplaysTorchRandomNumbers) {
   RngState broken = saved;
   broken.torch_cpu.resize(3);
   EXPECT_THROW(restore_rng_state(broken, other), Error);
+}
+
+// Every generator state goes into the checkpoint and comes back byte for byte, the CUDA ones too
+// (written on a GPU machine, read anywhere): a list of one state per device.
+TEST(RngState, SurvivesACheckpointWithCudaStates) {
+  test::TempDir dir;
+  GLPDepthOptions model_options;
+  model_options.encoder = "b0";
+  GLPDepth model(model_options);
+  CheckpointData data;
+  data.model_options = model_options;
+  torch::manual_seed(5);
+  data.rng = capture_rng_state(SeedCounter(3));
+  data.rng.torch_cuda = {std::vector<uint8_t>(16, 7), std::vector<uint8_t>{1, 2, 3, 250, 0, 9}};
+  data.rng.seed_count = 11;
+  save_checkpoint(dir.path() / "rng.ckpt", model, nullptr, data);
+  const CheckpointData read = load_checkpoint(dir.path() / "rng.ckpt", model, nullptr);
+  EXPECT_EQ(read.rng.torch_cpu, data.rng.torch_cpu);
+  EXPECT_EQ(read.rng.torch_cuda, data.rng.torch_cuda);
+  EXPECT_EQ(read.rng.seed, 3u);
+  EXPECT_EQ(read.rng.seed_count, 11u);
 }
 
 }  // namespace
