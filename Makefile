@@ -37,8 +37,9 @@ test-torch2: deps
 test-debian13:
 	@scripts/debian13.sh make-test
 
+# MiT-b4 inference 352x1216 on this machine's CPU (docs/PERFORMANCE.md has the figures and more).
 bench: build
-	@scripts/bench.sh $(BUILD_DIR)
+	$(GLPDEPTH) bench --random_weights --encoder b4 --iters 3 --warmup 1
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.h')

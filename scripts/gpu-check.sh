@@ -87,8 +87,13 @@ step build 420 cpu cmake --build "$BUILD" -j "$(nproc)" --target glpdepth_cli te
 # The resume test trains three short runs; alone, so that a crash there hides no other result.
 step cuda-tests 240 cpu "$BUILD/tests/test_cuda" --gtest_filter=-Cuda.RngState* \
   --gtest_output="json:$REPORT/cuda-tests.json"
-step cuda-resume-test 240 cpu "$BUILD/tests/test_cuda" --gtest_filter=Cuda.RngState* \
-  --gtest_output="json:$REPORT/cuda-resume-test.json"
+if ! step cuda-resume-test 240 cpu "$BUILD/tests/test_cuda" --gtest_filter=Cuda.RngState* \
+     --gtest_output="json:$REPORT/cuda-resume-test.json" && [ "$MODE" = run ] &&
+   command -v cuda-gdb >/dev/null; then
+  # It crashed with SIGSEGV on the first GPU machine (docs/GPU.md): keep a backtrace.
+  step cuda-resume-backtrace 180 gpu cuda-gdb -q -batch -ex run -ex bt -ex "thread apply all bt 8" \
+    --args "$BUILD/tests/test_cuda" --gtest_filter=Cuda.RngState*
+fi
 step synth-data 60 cpu "$GLPDEPTH" synth --out "$WORK/data" --count 160 --seed 1 --camera kitti \
   --scale 0.25 --val_fraction 0.1 --test_fraction 0.1
 train_flags=(--dataset kitti --data_path "$WORK/data" --encoder b0 --epochs 2 --batch_size 16

@@ -17,11 +17,13 @@
 #include "cli.h"
 #include "flags.h"
 #include "glpdepth/infer/predictor.h"
+#include "glpdepth/model/mit.h"
 #include "glpdepth/io/depth_outputs.h"
 #include "glpdepth/train/optim.h"
 #include "glpdepth/train/step.h"
 #include "glpdepth/util/atomic_file.h"
 #include "glpdepth/util/error.h"
+#include "glpdepth/version.h"
 
 namespace glpdepth::cli {
 namespace {
@@ -38,6 +40,7 @@ struct BenchCli {
   int warmup = 2;
   std::string json;
   std::string save_output;
+  AttentionKernel attention = AttentionKernel::kAuto;
 };
 
 // The deterministic image bench/reference/glpdepth_ref.py builds too (same formula).
@@ -101,6 +104,10 @@ void run_bench(BenchCli options, const CommonOptions& common) {
   if (options.height < 32 || options.width < 32 || options.batch_size < 1)
     throw UsageError("--height/--width must be >= 32 and --batch_size >= 1");
 
+  if (options.attention == AttentionKernel::kSdpa && !sdpa_available())
+    throw UsageError(cat("--attention sdpa: this LibTorch (", libtorch_version(),
+                         ") has no scaled_dot_product_attention (2.1+); use auto or formula"));
+  set_attention_kernel(options.attention);
   torch::manual_seed(0);
   PredictorOptions predictor_options = options.predictor;
   predictor_options.device = device;
@@ -159,6 +166,8 @@ void run_bench(BenchCli options, const CommonOptions& common) {
       {"batch_size", options.batch_size},    {"device", device.str()},
       {"amp", to_string(precision)},         {"channels_last", options.predictor.channels_last},
       {"threads", threads},                  {"iters", options.iters},
+      {"attention", attention_kernel() == AttentionKernel::kSdpa ? "sdpa" : "formula"},
+      {"libtorch", libtorch_version()},
       {"warmup", options.warmup},            {"median_s", median},
       {"min_s", quantile(seconds, 0.0)},     {"max_s", quantile(seconds, 1.0)},
       {"p10_s", quantile(seconds, 0.1)},     {"p90_s", quantile(seconds, 0.9)},
@@ -197,6 +206,11 @@ void setup_bench(CLI::App& command, CommonOptions& common) {
   add_option(command, "warmup", o->warmup, "untimed warm-up iterations", g);
   add_option(command, "json", o->json, "write the results as JSON to this file", g);
   add_option(command, "save_output", o->save_output, "write the last inference output as float32 .npy", g);
+  add_enum_option(command, "attention", o->attention,
+                  {{"auto", AttentionKernel::kAuto},
+                   {"formula", AttentionKernel::kFormula},
+                   {"sdpa", AttentionKernel::kSdpa}},
+                  "MiT attention: auto (SDPA where LibTorch has it, 2.1+), formula or sdpa", g);
   command.callback([o, &common] { run_bench(*o, common); });
 }
 

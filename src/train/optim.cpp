@@ -60,6 +60,20 @@ std::unique_ptr<torch::optim::OptimizerOptions> group_options(const OptimOptions
   throw Error("make_optimizer: bad optimizer kind");
 }
 
+void set_weight_decay(OptimizerKind kind, torch::optim::OptimizerOptions& options, double decay) {
+  switch (kind) {
+    case OptimizerKind::kAdam:
+      static_cast<torch::optim::AdamOptions&>(options).weight_decay(decay);
+      return;
+    case OptimizerKind::kAdamW:
+      static_cast<torch::optim::AdamWOptions&>(options).weight_decay(decay);
+      return;
+    case OptimizerKind::kSGD:
+      static_cast<torch::optim::SGDOptions&>(options).weight_decay(decay);
+      return;
+  }
+}
+
 }  // namespace
 
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::vector<torch::Tensor>& params,
@@ -85,17 +99,30 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::vector<torch:
   if (!decay.empty()) groups.emplace_back(decay, group_options(o, o.weight_decay));
   if (!no_decay.empty()) groups.emplace_back(no_decay, group_options(o, 0.0));
 
+  std::unique_ptr<torch::optim::Optimizer> optimizer;
   switch (o.kind) {
     case OptimizerKind::kAdam:
-      return std::make_unique<torch::optim::Adam>(
+      optimizer = std::make_unique<torch::optim::Adam>(
           groups, *adam_like<torch::optim::AdamOptions>(o, o.weight_decay));
+      break;
     case OptimizerKind::kAdamW:
-      return std::make_unique<torch::optim::AdamW>(
+      optimizer = std::make_unique<torch::optim::AdamW>(
           groups, *adam_like<torch::optim::AdamWOptions>(o, o.weight_decay));
+      break;
     case OptimizerKind::kSGD:
-      return std::make_unique<torch::optim::SGD>(groups, *sgd_options(o, o.weight_decay));
+      optimizer = std::make_unique<torch::optim::SGD>(groups, *sgd_options(o, o.weight_decay));
+      break;
   }
-  throw Error("make_optimizer: bad optimizer kind");
+  check(optimizer != nullptr, "make_optimizer: bad optimizer kind");
+  // Since LibTorch 2.x (seen with 2.15) a group option equal to its type's default-constructed
+  // value is replaced by the optimiser's default, which turned the no-decay group's 0 into the
+  // decay group's value. Each group's decay is set again after construction.
+  auto& built = optimizer->param_groups();
+  for (size_t i = 0; i < built.size(); ++i) {
+    const double group_decay = (!decay.empty() && i == 0) ? o.weight_decay : 0.0;
+    set_weight_decay(o.kind, built[i].options(), group_decay);
+  }
+  return optimizer;
 }
 
 }  // namespace glpdepth

@@ -436,6 +436,30 @@ RunState open_or_resume(RunContext& ctx, GLPDepth& model, Optimisation& o) {
   return state;
 }
 
+// Losses, norms and images over the steps between two train.csv rows. The loss of a step the
+// fp16 scaler skipped is still a real loss (only its gradients overflowed), so it counts; its
+// gradient norm (inf) does not.
+struct StepWindow {
+  double loss = 0, norm = 0;
+  int64_t losses = 0, norms = 0, images = 0, scaler_skipped = 0;
+  Clock::time_point start = Clock::now();
+  void add(const StepOutcome& outcome, int64_t batch_images) {
+    images += batch_images;
+    if (outcome.scaler_skipped) ++scaler_skipped;
+    if (outcome.stepped || outcome.scaler_skipped) {
+      loss += outcome.loss;
+      ++losses;
+    }
+    if (outcome.stepped) {
+      norm += outcome.grad_norm;
+      ++norms;
+    }
+  }
+  double mean_loss() const { return losses ? loss / losses : std::nan(""); }
+  double mean_norm() const { return norms ? norm / norms : std::nan(""); }
+  void reset() { *this = StepWindow{}; }
+};
+
 // The run's files: train.csv, metrics.csv and TensorBoard (rank 0 only).
 class RunLogs {
  public:
@@ -443,7 +467,8 @@ class RunLogs {
     if (!ctx.is_main()) return;
     train_csv_.emplace(run_dir / "train.csv",
                        std::vector<std::string>{"step", "epoch", "loss", "lr", "grad_norm",
-                                                "images_per_s", "skipped_steps"});
+                                                "images_per_s", "skipped_steps", "loss_scale",
+                                                "scaler_skipped"});
     std::vector<std::string> columns = {"epoch", "step", "val_loss"};
     for (const char* name : DepthMetrics::names()) columns.push_back(name);
     columns.push_back("lr");
@@ -453,15 +478,21 @@ class RunLogs {
   bool active() const { return tensorboard_.has_value(); }
   TensorBoardWriter* tensorboard() { return tensorboard_ ? &*tensorboard_ : nullptr; }
 
-  void step_window(int64_t step, int64_t epoch, double loss, double lr, double grad_norm,
-                   double images_per_s, int64_t skipped) {
+  // One train.csv row and the TensorBoard scalars for the steps since the previous row.
+  // loss_scale is 1 without fp16; scaler_skipped counts the fp16 steps the scaler skipped.
+  void step_window(int64_t step, int64_t epoch, const StepWindow& window, double lr,
+                   int64_t skipped, double loss_scale) {
     if (!active()) return;
-    train_csv_->row(std::vector<double>{static_cast<double>(step), static_cast<double>(epoch), loss,
-                                        lr, grad_norm, images_per_s, static_cast<double>(skipped)});
-    tensorboard_->add_scalar("train/loss", loss, step);
+    const double images_per_s = window.images / std::max(seconds_since(window.start), 1e-9);
+    train_csv_->row(std::vector<double>{
+        static_cast<double>(step), static_cast<double>(epoch), window.mean_loss(), lr,
+        window.mean_norm(), images_per_s, static_cast<double>(skipped), loss_scale,
+        static_cast<double>(window.scaler_skipped)});
+    tensorboard_->add_scalar("train/loss", window.mean_loss(), step);
     tensorboard_->add_scalar("train/lr", lr, step);
-    tensorboard_->add_scalar("train/grad_norm", grad_norm, step);
+    tensorboard_->add_scalar("train/grad_norm", window.mean_norm(), step);
     tensorboard_->add_scalar("train/images_per_s", images_per_s, step);
+    if (loss_scale != 1.0) tensorboard_->add_scalar("train/loss_scale", loss_scale, step);
   }
 
   void validation(int64_t epoch, int64_t step, const EvaluateResult& result, double lr) {
@@ -483,22 +514,6 @@ class RunLogs {
   std::optional<TensorBoardWriter> tensorboard_;
 };
 
-// Losses, norms and images over the steps between two train.csv rows.
-struct StepWindow {
-  double loss = 0, norm = 0;
-  int64_t steps = 0, images = 0;
-  Clock::time_point start = Clock::now();
-  void add(const StepOutcome& outcome, int64_t batch_images) {
-    images += batch_images;
-    if (!outcome.stepped) return;
-    loss += outcome.loss;
-    norm += outcome.grad_norm;
-    ++steps;
-  }
-  double mean_loss() const { return steps ? loss / steps : std::nan(""); }
-  double mean_norm() const { return steps ? norm / steps : std::nan(""); }
-  void reset() { *this = StepWindow{}; }
-};
 
 // Phase 6: the epochs. Steps, step checkpoints, validation, epoch checkpoints.
 class TrainLoop {
@@ -566,7 +581,7 @@ class TrainLoop {
         continue;
       }
       const bool stop = step(batch, epoch, batch_index);
-      bar.update(batch_index, loss_lr_fields(window_.steps ? window_.mean_loss() : last_loss_, last_lr_),
+      bar.update(batch_index, loss_lr_fields(window_.losses ? window_.mean_loss() : last_loss_, last_lr_),
                  run_remaining_seconds());
       if (stop) {
         bar.finish();
@@ -626,10 +641,8 @@ class TrainLoop {
   }
 
   void write_step_window(int64_t epoch) {
-    const double seconds = seconds_since(window_.start);
-    logs_.step_window(state_.progress.global_step, epoch, window_.mean_loss(), last_lr_,
-                      window_.mean_norm(), window_.images / std::max(seconds, 1e-9),
-                      o_.step->guard().skipped());
+    logs_.step_window(state_.progress.global_step, epoch, window_, last_lr_,
+                      o_.step->guard().skipped(), o_.step->scaler().scale());
     window_.reset();
   }
 
