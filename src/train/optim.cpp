@@ -47,19 +47,6 @@ std::unique_ptr<torch::optim::SGDOptions> sgd_options(const OptimOptions& o, dou
   return options;
 }
 
-std::unique_ptr<torch::optim::OptimizerOptions> group_options(const OptimOptions& o,
-                                                              double weight_decay) {
-  switch (o.kind) {
-    case OptimizerKind::kAdam:
-      return adam_like<torch::optim::AdamOptions>(o, weight_decay);
-    case OptimizerKind::kAdamW:
-      return adam_like<torch::optim::AdamWOptions>(o, weight_decay);
-    case OptimizerKind::kSGD:
-      return sgd_options(o, weight_decay);
-  }
-  throw Error("make_optimizer: bad optimizer kind");
-}
-
 void set_weight_decay(OptimizerKind kind, torch::optim::OptimizerOptions& options, double decay) {
   switch (kind) {
     case OptimizerKind::kAdam:
@@ -95,9 +82,17 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::vector<torch:
   }
   check(!decay.empty() || !no_decay.empty(), "optimizer: no trainable parameters");
 
+  // Groups start from the optimiser's defaults; each one's weight decay is set below.
   std::vector<torch::optim::OptimizerParamGroup> groups;
-  if (!decay.empty()) groups.emplace_back(decay, group_options(o, o.weight_decay));
-  if (!no_decay.empty()) groups.emplace_back(no_decay, group_options(o, 0.0));
+  std::vector<double> group_decays;
+  if (!decay.empty()) {
+    groups.emplace_back(decay);
+    group_decays.push_back(o.weight_decay);
+  }
+  if (!no_decay.empty()) {
+    groups.emplace_back(no_decay);
+    group_decays.push_back(0.0);
+  }
 
   std::unique_ptr<torch::optim::Optimizer> optimizer;
   switch (o.kind) {
@@ -114,14 +109,11 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::vector<torch:
       break;
   }
   check(optimizer != nullptr, "make_optimizer: bad optimizer kind");
-  // Since LibTorch 2.x (seen with 2.15) a group option equal to its type's default-constructed
-  // value is replaced by the optimiser's default, which turned the no-decay group's 0 into the
-  // decay group's value. Each group's decay is set again after construction.
+  // Set after construction: since LibTorch 2.x (seen with 2.15) a group option passed in that
+  // equals its type's default-constructed value is replaced by the optimiser's default, which
+  // turned the no-decay group's 0 into the decay group's value.
   auto& built = optimizer->param_groups();
-  for (size_t i = 0; i < built.size(); ++i) {
-    const double group_decay = (!decay.empty() && i == 0) ? o.weight_decay : 0.0;
-    set_weight_decay(o.kind, built[i].options(), group_decay);
-  }
+  for (size_t i = 0; i < built.size(); ++i) set_weight_decay(o.kind, built[i].options(), group_decays[i]);
   return optimizer;
 }
 

@@ -98,15 +98,13 @@ TEST(Launch, ARankKilledBySignalReports128PlusSignal) {
   EXPECT_EQ(launch_local(options), 128 + 9);
 }
 
-TEST(Launch, ForwardsSigtermToTheRanks) {
-  testing::TempDir dir;
+// Runs launch_local(options) in a child process (two ranks whose shells write $D/ready_RANK
+// first), sends `signal` to that child once both are ready and waiting, and gives its exit code.
+void launch_then_signal(const LaunchOptions& options, const testing::TempDir& dir, int signal,
+                        int& exit_code) {
   pid_t launcher = ::fork();
   ASSERT_GE(launcher, 0);
   if (launcher == 0) {
-    LaunchOptions options = shell(2,
-                                  "trap 'echo got > $D/sig_$RANK; kill $!; exit 0' TERM; "
-                                  "echo > $D/ready_$RANK; sleep 20 & wait $!",
-                                  dir);
     int code = 99;
     try {
       code = launch_local(options);
@@ -120,11 +118,23 @@ TEST(Launch, ForwardsSigtermToTheRanks) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(100));  // let the shells reach `wait`
-  ::kill(launcher, SIGTERM);
+  ::kill(launcher, signal);
   int status = 0;
   ASSERT_EQ(::waitpid(launcher, &status, 0), launcher);
   ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 0);  // the ranks stopped cleanly
+  exit_code = WEXITSTATUS(status);
+}
+
+TEST(Launch, ForwardsSigtermToTheRanks) {
+  testing::TempDir dir;
+  LaunchOptions options = shell(2,
+                                "trap 'echo got > $D/sig_$RANK; kill $!; exit 0' TERM; "
+                                "echo > $D/ready_$RANK; sleep 20 & wait $!",
+                                dir);
+  auto start = Clock::now();
+  int code = -1;
+  ASSERT_NO_FATAL_FAILURE(launch_then_signal(options, dir, SIGTERM, code));
+  EXPECT_EQ(code, 0);  // the ranks stopped cleanly
   EXPECT_EQ(slurp(dir / "sig_0"), "got\n");
   EXPECT_EQ(slurp(dir / "sig_1"), "got\n");
   EXPECT_LT(seconds_since(start), 15.0);
@@ -198,34 +208,16 @@ TEST(Launch, FinalExitCodesAreNotRestarted) {
 
 TEST(Launch, ASignalPassedOnIsNotRestarted) {
   testing::TempDir dir;
-  pid_t launcher = ::fork();
-  ASSERT_GE(launcher, 0);
-  if (launcher == 0) {
-    // SIGUSR1 (Slurm's preemption warning) reaches the ranks, which stop with code 3 as
-    // glpdepth train does; a stop that was asked for is not a failure to restart.
-    LaunchOptions options = shell(2,
-                                  "trap 'kill $!; exit 3' USR1; echo x >> $D/ready_$RANK; "
-                                  "sleep 20 & wait $!",
-                                  dir);
-    options.max_restarts = 2;
-    int code = 99;
-    try {
-      code = launch_local(options);
-    } catch (...) {
-    }
-    ::_exit(code);
-  }
-  auto start = Clock::now();
-  while (!(std::filesystem::exists(dir / "ready_0") && std::filesystem::exists(dir / "ready_1"))) {
-    ASSERT_LT(seconds_since(start), 20.0) << "ranks did not start";
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // let the shells reach `wait`
-  ::kill(launcher, SIGUSR1);
-  int status = 0;
-  ASSERT_EQ(::waitpid(launcher, &status, 0), launcher);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 3);
+  // SIGUSR1 (Slurm's preemption warning) reaches the ranks, which stop with code 3 as glpdepth
+  // train does; a stop that was asked for is not a failure to restart.
+  LaunchOptions options = shell(2,
+                                "trap 'kill $!; exit 3' USR1; echo x >> $D/ready_$RANK; "
+                                "sleep 20 & wait $!",
+                                dir);
+  options.max_restarts = 2;
+  int code = -1;
+  ASSERT_NO_FATAL_FAILURE(launch_then_signal(options, dir, SIGUSR1, code));
+  EXPECT_EQ(code, 3);
   EXPECT_EQ(lines_of(dir / "ready_0").size(), 1u);  // started once
   EXPECT_EQ(lines_of(dir / "ready_1").size(), 1u);
 }
