@@ -9,11 +9,15 @@ GLPDEPTH := $(BUILD_DIR)/glpdepth
 
 all: build
 
+# Debian's packages, then the OpenVINO wheel of the CPU backend in .venv-openvino (about 280 MB;
+# GLPDEPTH_OPENVINO=0 skips it and glpdepth runs on LibTorch alone).
 deps:
 	@scripts/install-deps.sh
+	@scripts/make-openvino-env.sh
 
+# Configured again when the OpenVINO environment is newer than the build's cache (it came later).
 configure: deps
-	@if [ ! -f $(BUILD_DIR)/build.ninja ]; then \
+	@if [ ! -f $(BUILD_DIR)/build.ninja ] || [ .venv-openvino/.glpdepth-packages -nt $(BUILD_DIR)/CMakeCache.txt ]; then \
 	  cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_ARGS); fi
 
 build: configure

@@ -96,7 +96,7 @@ double quantile(std::vector<double> values, double q) {
 void run_bench(BenchCli options, const CommonOptions& common) {
   const int threads = apply_threads(common);
   const torch::Device device = resolve_device(common.device);
-  const Precision precision = options.predictor.precision;
+  const Precision precision = resolve_precision(options.predictor.precision, device);
   if (options.mode != "infer" && options.mode != "flip" && options.mode != "train")
     throw UsageError(cat("--mode ", options.mode, ": expected infer, flip or train"));
   if (options.iters < 1) throw UsageError("--iters must be at least 1");
@@ -165,6 +165,8 @@ void run_bench(BenchCli options, const CommonOptions& common) {
       {"height", options.height},            {"width", options.width},
       {"batch_size", options.batch_size},    {"device", device.str()},
       {"amp", to_string(precision)},         {"channels_last", options.predictor.channels_last},
+      {"backend", options.mode == "train" ? "libtorch" : to_string(predictor.backend())},
+      {"precision", to_string(options.mode == "train" ? precision : predictor.precision())},
       {"threads", threads},                  {"iters", options.iters},
       {"attention", attention_kernel() == AttentionKernel::kSdpa ? "sdpa" : "formula"},
       {"libtorch", libtorch_version()},
@@ -177,8 +179,11 @@ void run_bench(BenchCli options, const CommonOptions& common) {
 
   std::cout << std::fixed << std::setprecision(2) << "glpdepth bench: MiT-" << result["encoder"].get<std::string>()
             << " " << options.mode << " " << options.batch_size << "x3x" << options.height << "x"
-            << options.width << " on " << device.str() << " (" << threads << " threads, amp "
-            << to_string(precision) << (options.predictor.channels_last ? ", channels-last" : "") << ")\n"
+            << options.width << " on "
+            << (options.mode == "train" ? cat("libtorch ", to_string(precision), " on ", device.str())
+                                        : predictor.describe_runtime())
+            << " (" << threads << " threads"
+            << (options.predictor.channels_last ? ", channels-last" : "") << ")\n"
             << "  median " << median * 1e3 << " ms  min " << quantile(seconds, 0.0) * 1e3
             << " ms  p90 " << quantile(seconds, 0.9) * 1e3 << " ms  " << options.batch_size / median
             << " images/s  peak RSS " << peak_rss_mib() << " MiB";
@@ -197,7 +202,7 @@ void setup_bench(CLI::App& command, CommonOptions& common) {
   add_weights_flags(command, o->ckpt, o->random_weights);
   add_model_flags(command, o->predictor.model);
   add_batch_size_flag(command, o->batch_size);
-  add_precision_flags(command, o->predictor.precision, o->predictor.channels_last);
+  add_inference_flags(command, o->predictor);
   const char* g = "Benchmark";
   add_option(command, "height", o->height, "input height", g);
   add_option(command, "width", o->width, "input width", g);

@@ -198,6 +198,9 @@ DepthPredictor open_predictor(const std::string& ckpt, bool random_weights,
   if (random_weights)
     std::cerr << "note: --random_weights: " << purpose << " with untrained MiT-"
               << predictor.model_options().encoder << " weights\n";
+  if (options.backend == Backend::kAuto && options.device.is_cpu() && !openvino_available())
+    std::cerr << "note: backend auto: this glpdepth was built without OpenVINO; running on "
+                 "LibTorch (make installs it: scripts/make-openvino-env.sh)\n";
   if (predictor.camera_aware())
     std::cerr << purpose << ": camera-aware model, depth = output x fx / "
               << predictor.model_options().canonical_focal << " px\n";

@@ -110,10 +110,32 @@ void add_precision_flags(CLI::App& app, Precision& precision, bool& channels_las
   add_enum_option(app, "amp", precision,
                   {{"none", Precision::kFloat32}, {"fp32", Precision::kFloat32},
                    {"bf16", Precision::kBFloat16}, {"fp16", Precision::kFloat16}},
-                  "mixed precision on CUDA: none, bf16 or fp16 (fp16 trains with loss scaling)",
+                  "mixed precision: none, bf16 (CUDA, or the CPU's autocast) or fp16 (CUDA; trains "
+                  "with loss scaling)",
                   section::kDevice);
-  add_flag(app, "channels_last", channels_last, "channels-last memory format (faster on CUDA)",
-           section::kDevice);
+  add_channels_last_flag(app, channels_last);
+}
+
+void add_channels_last_flag(CLI::App& app, bool& channels_last) {
+  add_flag(app, "channels_last", channels_last,
+           "channels-last memory format (LibTorch; faster on CUDA)", section::kDevice);
+}
+
+void add_inference_flags(CLI::App& app, PredictorOptions& options) {
+  add_enum_option(app, "backend", options.backend,
+                  {{"auto", Backend::kAuto}, {"libtorch", Backend::kLibTorch},
+                   {"torch", Backend::kLibTorch}, {"openvino", Backend::kOpenVino}},
+                  "who runs the network: auto (OpenVINO on the CPU where this build has it, else "
+                  "LibTorch), libtorch or openvino (CPU)",
+                  section::kDevice);
+  add_enum_option(app, "precision", options.precision,
+                  {{"fp32", Precision::kFloat32}, {"none", Precision::kFloat32},
+                   {"bf16", Precision::kBFloat16}, {"fp16", Precision::kFloat16},
+                   {"auto", Precision::kAuto}},
+                  "inference arithmetic: fp32, bf16 (CPU and CUDA), fp16 (CUDA) or auto (bf16 "
+                  "where the CPU has AMX or AVX512-BF16 or on CUDA 8.0+, else fp32)",
+                  section::kDevice, {"--amp"});
+  add_channels_last_flag(app, options.channels_last);
 }
 
 void add_batch_size_flag(CLI::App& app, int64_t& batch_size) {

@@ -44,8 +44,14 @@ void add_eval_flags(CLI::App& app, EvalSettings& settings, int& do_kb_crop);
 // in the original either, so it is refused with what to use instead.
 void check_do_kb_crop(int do_kb_crop);
 
-// --amp --channels_last
+// --amp --channels_last (training: train, bench --mode train reads --precision)
 void add_precision_flags(CLI::App& app, Precision& precision, bool& channels_last);
+// --channels_last
+void add_channels_last_flag(CLI::App& app, bool& channels_last);
+
+// --backend --precision (its old name --amp stays as an alias) --channels_last: how test,
+// predict and bench run the network.
+void add_inference_flags(CLI::App& app, PredictorOptions& options);
 
 // --batch_size (0 = the command's default: train the recipe's, others 1)
 void add_batch_size_flag(CLI::App& app, int64_t& batch_size);

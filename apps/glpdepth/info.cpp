@@ -4,6 +4,10 @@
 #include <iostream>
 
 #include "cli.h"
+#include "glpdepth/deploy/onnx_export.h"
+#include "glpdepth/infer/backend.h"
+#include "glpdepth/util/error.h"
+#include "glpdepth/util/precision.h"
 #include "glpdepth/util/threads.h"
 #include "glpdepth/version.h"
 
@@ -26,7 +30,16 @@ void run_info(const CommonOptions& common) {
 #else
   std::cout << "distributed: none (built without Gloo headers)";
 #endif
-  std::cout << "\n";
+  std::cout << "\n"
+            << "inference backends: libtorch"
+            << (openvino_available() ? cat(", openvino (OpenVINO ", openvino_version(), ")")
+                                     : std::string(" (built without OpenVINO)"))
+            << "; --backend auto runs "
+            << (openvino_available() ? "openvino" : "libtorch") << " on the CPU\n"
+            << "CPU bf16: " << (cpu_has_native_bf16() ? "native (AMX or AVX512-BF16)" : "emulated")
+            << "; --precision auto runs " << (cpu_has_native_bf16() ? "bf16" : "fp32")
+            << " on the CPU\n"
+            << "ONNX export: " << (onnx_export_available() ? "yes" : "no") << "\n";
 }
 
 }  // namespace

@@ -4,8 +4,8 @@
 // Batching: every input is probed first (header only), which also catches missing or
 // unreadable files before anything is written. Images are then grouped by size, in order of
 // first appearance, and each group runs in batches of --batch_size; so mixed sizes never
-// need resizing and same-size sets get full batches. Decoding of the next batch overlaps the
-// forward of the current one.
+// need resizing and same-size sets get full batches. Decoding runs ahead of the network and
+// writing behind it, each on its own thread (run_pipeline).
 //
 // Outputs per image, into --output (each file written atomically):
 //   <stem>_depth.png    colour map over the fixed range [vis_min, vis_max or max_depth]
@@ -13,9 +13,7 @@
 //   <stem>_depth.npy    float32 metres, (H, W)          (--save_npy)
 //   <stem>_panel.png    image | depth | colour bar      (--save_panel)
 //   <stem>.ply          point cloud coloured by the image (--save_ply; needs intrinsics)
-#include <chrono>
 #include <filesystem>
-#include <future>
 #include <iomanip>
 #include <iostream>
 #include <map>
@@ -29,6 +27,7 @@
 #include "glpdepth/io/colormap.h"
 #include "glpdepth/io/depth_outputs.h"
 #include "glpdepth/io/image.h"
+#include "glpdepth/infer/pipeline.h"
 #include "glpdepth/util/error.h"
 #include "glpdepth/util/progress.h"
 
@@ -156,40 +155,33 @@ void run_predict(const PredictCli& o, const CommonOptions& common) {
   std::cerr << "predict: " << count << " images (" << sizes << " sizes, " << batches.size()
             << " batches), MiT-" << predictor.model_options().encoder << " ("
             << predictor.source().description << (o.ckpt.empty() ? "" : " " + o.ckpt) << "), "
-            << predictor_options.device.str() << ", " << threads << " threads"
+            << predictor.describe_runtime() << ", " << threads << " threads"
             << (predictor_options.flip_test ? ", flip test" : "") << "\n";
 
-  auto decode = [&dataset](const std::vector<int64_t>& indices) {
-    std::vector<Sample> samples;
-    for (int64_t i : indices) samples.push_back(dataset->get(i));
-    return samples;
-  };
   ProgressOptions progress_options;
   progress_options.terminal = stderr_is_terminal();
   progress_options.label = "predict";
   progress_options.unit = "images";
   progress_options.every_seconds = 10;
   ProgressReporter progress(std::cerr, count, progress_options);
-  const auto start = std::chrono::steady_clock::now();
-  double model_seconds = 0;
-  int64_t done = 0;
-  // Decoding of the next batch overlaps the forward of the current one.
-  std::future<std::vector<Sample>> next;
-  if (!batches.empty()) next = std::async(std::launch::async, decode, batches[0]);
-  for (size_t b = 0; b < batches.size(); ++b) {
-    std::vector<Sample> samples = next.get();
-    if (b + 1 < batches.size()) next = std::async(std::launch::async, decode, batches[b + 1]);
-    // The same image and intrinsics tensors as the training and test loaders build.
-    const auto t0 = std::chrono::steady_clock::now();
-    const torch::Tensor depth = predictor.predict(collate(samples));
-    model_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    for (size_t k = 0; k < samples.size(); ++k) write_outputs(spec, samples[k], depth[k][0].contiguous());
-    done += static_cast<int64_t>(samples.size());
-    progress.update(done);
-  }
+  int64_t written = 0;
+  const PipelineStats stats = run_pipeline(
+      static_cast<int64_t>(batches.size()),
+      [&](int64_t b) {
+        std::vector<Sample> samples;
+        for (int64_t i : batches[static_cast<size_t>(b)]) samples.push_back(dataset->get(i));
+        return samples;
+      },
+      predictor,
+      [&](const std::vector<Sample>& samples, const torch::Tensor& depth) {
+        for (size_t k = 0; k < samples.size(); ++k)
+          write_outputs(spec, samples[k], depth[static_cast<int64_t>(k)][0].contiguous());
+        written += static_cast<int64_t>(samples.size());
+        progress.update(written);
+      });
   progress.finish();
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double model_seconds = stats.model_seconds;
+  const double seconds = stats.seconds;
   std::cout << "predict: " << count << " images in " << format_seconds(seconds) << ", "
             << std::fixed << std::setprecision(1) << 1e3 * seconds / count << " ms per image ("
             << 1e3 * model_seconds / count << " ms in the model)\n"
@@ -219,7 +211,7 @@ void setup_predict(CLI::App& command, CommonOptions& common) {
   add_intrinsics_flag(command, o->intrinsics);
   add_option(command, "calib", o->calib, "KITTI calibration file (calib_cam_to_cam.txt)", section::kData);
   add_option(command, "calib_camera", o->calib_camera, "camera of --calib: P_rect_<camera>", section::kData);
-  add_precision_flags(command, o->predictor.precision, o->predictor.channels_last);
+  add_inference_flags(command, o->predictor);
   command.callback([o, &common] { run_predict(*o, common); });
 }
 

@@ -132,7 +132,7 @@ void run_test(const TestCli& o, const CommonOptions& common) {
   std::cerr << "test: " << eval_data.dataset->size() << " images of " << dataset_name << " from "
             << data.data_path.string() << ", MiT-" << predictor.model_options().encoder << " ("
             << predictor.source().description << (o.ckpt.empty() ? "" : " " + o.ckpt)
-            << "), max_depth " << max_depth << ", " << predictor_options.device.str() << ", "
+            << "), max_depth " << max_depth << ", " << predictor.describe_runtime() << ", "
             << threads << " threads" << (o.predictor.flip_test ? ", flip test" : "") << "\n";
   ProgressOptions progress_options;
   progress_options.terminal = stderr_is_terminal();
@@ -160,6 +160,8 @@ void run_test(const TestCli& o, const CommonOptions& common) {
         {"max_depth", max_depth},
         {"canonical_focal", predictor.model_options().canonical_focal},
         {"flip_test", o.predictor.flip_test},
+        {"backend", to_string(predictor.backend())},
+        {"precision", to_string(predictor.precision())},
         {"window", eval_data.window_description()},
         {"list", data.list.string()},
         {"skipped_samples", loader.skipped()},
@@ -202,7 +204,7 @@ void setup_test(CLI::App& command, CommonOptions& common) {
   add_visualization_flags(command, o->vis);
   add_output_flag(command, o->output, {"--result_dir", "--result-dir"});
   add_exp_name_flag(command, o->exp_name);
-  add_precision_flags(command, o->predictor.precision, o->predictor.channels_last);
+  add_inference_flags(command, o->predictor);
   command.callback([o, &common] { run_test(*o, common); });
 }
 

@@ -20,6 +20,8 @@
 #include "glpdepth/data/loader.h"
 #include "glpdepth/data/synth.h"
 
+#include "glpdepth/infer/backend.h"
+#include "glpdepth/infer/pipeline.h"
 #include "glpdepth/infer/predictor.h"
 
 #include "glpdepth/eval/evaluator.h"

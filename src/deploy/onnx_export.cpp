@@ -84,6 +84,12 @@ OnnxExportSummary write_onnx_model(GLPDepth&, const std::filesystem::path& path,
                   "libprotobuf-dev, scripts/install-deps.sh, and configure again)"));
 }
 
+std::string onnx_model_bytes(GLPDepth&, const OnnxExportOptions& options) {
+  check_options(options);
+  throw Error("ONNX export: this glpdepth was built without it (install libonnx-dev and "
+              "libprotobuf-dev, scripts/install-deps.sh, and configure again)");
+}
+
 #else
 
 bool onnx_export_available() { return true; }
@@ -554,8 +560,10 @@ void set_tensor_type(onnx::ValueInfoProto& value, const std::string& name,
 
 }  // namespace
 
-OnnxExportSummary write_onnx_model(GLPDepth& model, const std::filesystem::path& path,
-                                   const OnnxExportOptions& options) {
+namespace {
+
+// The whole network as an ONNX ModelProto, checked against protobuf's 2 GiB limit.
+onnx::ModelProto build_model_proto(GLPDepth& model, const OnnxExportOptions& options) {
   check_options(options);
   const GLPDepthOptions& net = model->options();
 
@@ -629,10 +637,18 @@ OnnxExportSummary write_onnx_model(GLPDepth& model, const std::filesystem::path&
     writer.check_every_weight_used();
   }
 
-  const size_t bytes = proto.ByteSizeLong();
   // Protocol buffers cannot hold more than 2 GiB (MiT-b5 is about 330 MB in float32).
+  const size_t bytes = proto.ByteSizeLong();
   check(bytes < (size_t{1} << 31), "ONNX export: the model would be ", bytes,
         " bytes, over protobuf's 2 GiB limit");
+  return proto;
+}
+
+}  // namespace
+
+OnnxExportSummary write_onnx_model(GLPDepth& model, const std::filesystem::path& path,
+                                   const OnnxExportOptions& options) {
+  const onnx::ModelProto proto = build_model_proto(model, options);
   write_file_atomic(path, [&](const std::filesystem::path& temporary) {
     std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
     check(out.good(), "cannot write ", path.string(), " (", temporary.string(), ")");
@@ -641,10 +657,17 @@ OnnxExportSummary write_onnx_model(GLPDepth& model, const std::filesystem::path&
     check(out.good(), "cannot write ", path.string(), " (", temporary.string(), ")");
   });
   OnnxExportSummary summary;
-  summary.nodes = graph->node_size();
-  summary.initializers = graph->initializer_size();
-  summary.bytes = static_cast<int64_t>(bytes);
+  summary.nodes = proto.graph().node_size();
+  summary.initializers = proto.graph().initializer_size();
+  summary.bytes = static_cast<int64_t>(proto.ByteSizeLong());
   return summary;
+}
+
+std::string onnx_model_bytes(GLPDepth& model, const OnnxExportOptions& options) {
+  const onnx::ModelProto proto = build_model_proto(model, options);
+  std::string bytes;
+  check(proto.SerializeToString(&bytes), "ONNX export: cannot serialise the model");
+  return bytes;
 }
 
 #endif  // GLPDEPTH_HAVE_ONNX

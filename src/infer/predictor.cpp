@@ -6,6 +6,7 @@
 
 #include "glpdepth/model/inference.h"
 #include "glpdepth/util/error.h"
+#include "openvino_network.h"
 
 namespace glpdepth {
 
@@ -33,22 +34,58 @@ void apply_canonical_focal(GLPDepth& model, ModelSource& source, double focal,
   }
 }
 
+// kAuto becomes `auto_choice` where that can run here, else LibTorch; an explicit choice that
+// cannot run is an error before any work.
+Backend choose_backend(Backend requested, const torch::Device& device, Precision precision,
+                       Backend auto_choice) {
+  if (requested == Backend::kAuto)
+    return auto_choice == Backend::kOpenVino && device.is_cpu() && openvino_available() &&
+                   precision != Precision::kFloat16
+               ? Backend::kOpenVino
+               : Backend::kLibTorch;
+  if (requested == Backend::kOpenVino) {
+    if (!device.is_cpu())
+      throw UsageError(cat("--backend openvino runs on the CPU; for --device ", device.str(),
+                           " use --backend libtorch (or auto)"));
+    if (precision == Precision::kFloat16)
+      throw UsageError("--backend openvino: precision fp16 is not offered on the CPU (fp32 or bf16)");
+  }
+  return requested;
+}
+
+std::string precision_name(Precision precision) {
+  return precision == Precision::kFloat32 ? "fp32" : to_string(precision);
+}
+
 }  // namespace
 
-DepthPredictor::DepthPredictor(GLPDepth model, const PredictorOptions& options, ModelSource source)
+DepthPredictor::DepthPredictor(GLPDepth model, const PredictorOptions& options, ModelSource source,
+                               Backend auto_choice)
     : model_(std::move(model)), options_(options), source_(std::move(source)) {
-  // Autocast refuses reduced precision on the CPU before any weights move.
-  { AutocastGuard probe(options_.device, options_.precision); }
+  precision_ = resolve_precision(options_.precision, options_.device);
+  backend_ = choose_backend(options_.backend, options_.device, precision_, auto_choice);
+  // auto asks for the fast precision that runs: LibTorch 1.13 has no usable CPU autocast.
+  if (options_.precision == Precision::kAuto && backend_ == Backend::kLibTorch &&
+      options_.device.is_cpu() && !cpu_autocast_available())
+    precision_ = Precision::kFloat32;
+  // Autocast refuses what it cannot do (fp16 on the CPU) before any weights move.
+  if (backend_ == Backend::kLibTorch) AutocastGuard probe(options_.device, precision_);
   model_->to(options_.device);
-  if (options_.channels_last) to_channels_last(*model_);
+  if (options_.channels_last && backend_ == Backend::kLibTorch) to_channels_last(*model_);
   model_->eval();
+  if (backend_ == Backend::kOpenVino) {
+    OpenVinoOptions openvino;
+    openvino.precision = precision_;
+    openvino_ = std::make_shared<OpenVinoNetwork>(model_, openvino);
+  }
 }
 
 DepthPredictor::DepthPredictor(GLPDepth model, const PredictorOptions& options)
     : DepthPredictor(model, options,
                      ModelSource{"model in memory", model->options().encoder,
                                  model->options().max_depth, model->options().canonical_focal,
-                                 true}) {}
+                                 true},
+                     Backend::kLibTorch) {}
 
 DepthPredictor DepthPredictor::open(const std::filesystem::path& weights,
                                     const PredictorOptions& options) {
@@ -57,7 +94,7 @@ DepthPredictor DepthPredictor::open(const std::filesystem::path& weights,
   GLPDepth model = load_model(weights, options.model.encoder, options.model.max_depth,
                               options.fallback_max_depth, &source);
   apply_canonical_focal(model, source, options.model.canonical_focal, weights.string());
-  return DepthPredictor(model, options, source);
+  return DepthPredictor(model, options, source, Backend::kOpenVino);
 }
 
 DepthPredictor DepthPredictor::random_weights(const PredictorOptions& options) {
@@ -71,20 +108,37 @@ DepthPredictor DepthPredictor::random_weights(const PredictorOptions& options) {
   GLPDepth model(model_options);
   ModelSource source{"random weights", model_options.encoder, model_options.max_depth,
                      model_options.canonical_focal, true};
-  return DepthPredictor(model, options, source);
+  return DepthPredictor(model, options, source, Backend::kOpenVino);
 }
 
 torch::Tensor DepthPredictor::predict(const torch::Tensor& images, const torch::Tensor& intrinsics) {
   check(images.dim() == 4 && images.size(1) == 3, "predict: images must be [B,3,H,W], got ",
         images.sizes());
-  if (model_->is_training()) model_->eval();
   torch::InferenceMode inference;
-  AutocastGuard autocast(options_.device, options_.precision);
+  if (backend_ == Backend::kOpenVino) {
+    const DepthNetwork network = [this](const torch::Tensor& input) {
+      return run_on_any_size(input, [this](const torch::Tensor& padded) {
+        return openvino_->forward(padded);
+      });
+    };
+    return predict_depth(network, model_->options().canonical_focal,
+                         images.to(torch::kCPU, torch::kFloat32), options_.flip_test, intrinsics)
+        .contiguous();
+  }
+  if (model_->is_training()) model_->eval();
+  AutocastGuard autocast(options_.device, precision_);
   torch::Tensor input = images.to(options_.device, torch::kFloat32, /*non_blocking=*/true);
   if (options_.channels_last) input = input.contiguous(torch::MemoryFormat::ChannelsLast);
   return predict_depth(model_, input, options_.flip_test, intrinsics)
       .to(torch::kCPU, torch::kFloat32)
       .contiguous();
+}
+
+std::string DepthPredictor::describe_runtime() const {
+  std::string text = cat(to_string(backend_), " ", precision_name(precision_), " on ",
+                         options_.device.str());
+  if (backend_ == Backend::kOpenVino) text += cat(" (OpenVINO ", openvino_version(), ")");
+  return text;
 }
 
 torch::Tensor DepthPredictor::predict(const Batch& batch) {

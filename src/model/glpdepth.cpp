@@ -27,21 +27,23 @@ GLPDepthImpl::GLPDepthImpl(GLPDepthOptions options) : options_(std::move(options
                      nn::Conv2d(nn::Conv2dOptions(width, 1, 3).padding(1))));
 }
 
+torch::Tensor run_on_any_size(const torch::Tensor& images,
+                              const std::function<torch::Tensor(const torch::Tensor&)>& network) {
+  const int64_t height = images.size(2), width = images.size(3);
+  const int64_t pad_bottom = (32 - height % 32) % 32, pad_right = (32 - width % 32) % 32;
+  if (!pad_bottom && !pad_right) return network(images);
+  torch::Tensor input =
+      F::pad(images, F::PadFuncOptions({0, pad_right, 0, pad_bottom}).mode(torch::kReplicate));
+  return network(input).narrow(2, 0, height).narrow(3, 0, width);
+}
+
 torch::Tensor GLPDepthImpl::forward(const torch::Tensor& image) {
   check(image.dim() == 4 && image.size(1) == 3, "GLPDepth expects [B,3,H,W] images, got ",
         image.sizes());
-  const int64_t height = image.size(2), width = image.size(3);
-  const int64_t pad_bottom = (32 - height % 32) % 32, pad_right = (32 - width % 32) % 32;
-  torch::Tensor input = image;
-  if (pad_bottom || pad_right) {
-    // Replicate the last row/column: keeps image statistics at the border (zeros would look
-    // like a black frame). Multiples of 32 take the reference path untouched.
-    input = F::pad(image, F::PadFuncOptions({0, pad_right, 0, pad_bottom}).mode(torch::kReplicate));
-  }
-  auto features = decoder->forward(encoder->forward(input));
-  auto depth = torch::sigmoid(last_layer_depth->forward(features)) * options_.max_depth;
-  if (pad_bottom || pad_right) depth = depth.narrow(2, 0, height).narrow(3, 0, width);
-  return depth;
+  return run_on_any_size(image, [this](const torch::Tensor& input) {
+    auto features = decoder->forward(encoder->forward(input));
+    return torch::sigmoid(last_layer_depth->forward(features)) * options_.max_depth;
+  });
 }
 
 std::string infer_encoder_variant(const std::vector<std::string>& keys,

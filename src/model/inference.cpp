@@ -22,16 +22,22 @@ torch::Tensor canonical_to_metric(const torch::Tensor& intrinsics, double canoni
 
 torch::Tensor predict_depth(GLPDepth& model, const torch::Tensor& images, bool flip_test,
                             const torch::Tensor& intrinsics) {
-  const double canonical = model->options().canonical_focal;
+  return predict_depth([&model](const torch::Tensor& input) { return model->forward(input); },
+                       model->options().canonical_focal, images, flip_test, intrinsics);
+}
+
+torch::Tensor predict_depth(const DepthNetwork& network, double canonical,
+                            const torch::Tensor& images, bool flip_test,
+                            const torch::Tensor& intrinsics) {
   torch::Tensor to_metric;
   if (canonical > 0)  // checked before the forward: a missing camera must not cost a forward
     to_metric = canonical_to_metric(intrinsics, canonical, "predict").to(images.device());
   torch::Tensor depth;
   if (!flip_test) {
-    depth = model->forward(images);
+    depth = network(images);
   } else {
     const int64_t batch = images.size(0);
-    auto both = model->forward(torch::cat({images, images.flip({3})}, 0));
+    auto both = network(torch::cat({images, images.flip({3})}, 0));
     depth = 0.5 * (both.narrow(0, 0, batch) + both.narrow(0, batch, batch).flip({3}));
   }
   return to_metric.defined() ? depth * to_metric.to(depth.scalar_type()) : depth;

@@ -73,7 +73,7 @@ TEST(Flags, SharedFlagsHaveOneDefaultAndOneHelp) {
   }
   EXPECT_GE(shared, 25) << "fewer shared flags than expected: is the help parsed?";
   // Spot checks of sharing that matters to users.
-  for (const char* name : {"--encoder", "--max_depth", "--ckpt", "--amp", "--output",
+  for (const char* name : {"--encoder", "--max_depth", "--ckpt", "--precision", "--output",
                            "--dataset", "--kitti_crop", "--batch_size", "--seed", "--workers"})
     EXPECT_GE(flags.at(name).size(), 2u) << name;
 }

@@ -55,4 +55,8 @@ struct OnnxExportSummary {
 OnnxExportSummary write_onnx_model(GLPDepth& model, const std::filesystem::path& path,
                                    const OnnxExportOptions& options = {});
 
+// The same model as serialised ONNX bytes in memory (what write_onnx_model would write), for
+// runtimes that read a model from a buffer (the OpenVINO backend of DepthPredictor).
+std::string onnx_model_bytes(GLPDepth& model, const OnnxExportOptions& options = {});
+
 }  // namespace glpdepth

@@ -13,10 +13,12 @@
 #include <torch/types.h>
 
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "glpdepth/data/loader.h"
+#include "glpdepth/infer/backend.h"
 #include "glpdepth/io/calib.h"
 #include "glpdepth/io/image.h"
 #include "glpdepth/model/glpdepth.h"
@@ -27,8 +29,14 @@ namespace glpdepth {
 
 struct PredictorOptions {
   torch::Device device = torch::kCPU;
-  Precision precision = Precision::kFloat32;  // bf16 / fp16: autocast, CUDA only
-  bool channels_last = false;
+  // Who runs the network: kAuto is OpenVINO on the CPU where this build has it (for files and
+  // random weights; a model in memory stays on LibTorch), else LibTorch. backend() says which.
+  Backend backend = Backend::kAuto;
+  // fp32; bf16 (LibTorch autocast on CPU or CUDA, OpenVINO's precision hint); fp16 (CUDA
+  // autocast); kAuto: bf16 where the hardware computes it natively (resolve_precision).
+  // precision() says which ran.
+  Precision precision = Precision::kFloat32;
+  bool channels_last = false;  // LibTorch only
   // Average with the prediction of the mirrored image (both in one forward of 2B images).
   bool flip_test = false;
   // encoder: must name the file's when not empty. max_depth > 0 replaces the head scale the
@@ -38,6 +46,8 @@ struct PredictorOptions {
   // Head scale for files that record none (PyTorch state_dicts, safetensors).
   double fallback_max_depth = 80.0;
 };
+
+class OpenVinoNetwork;
 
 class DepthPredictor {
  public:
@@ -51,7 +61,8 @@ class DepthPredictor {
   // users who ask for random weights explicitly.
   static DepthPredictor random_weights(const PredictorOptions& options = {});
   // Runs an existing model (training validation shares the weights being trained); encoder,
-  // max_depth and canonical_focal of `options` are ignored: the model's own apply.
+  // max_depth and canonical_focal of `options` are ignored: the model's own apply. kAuto means
+  // LibTorch here (the weights may still change); kOpenVino runs a snapshot of them.
   DepthPredictor(GLPDepth model, const PredictorOptions& options);
 
   // One RGB image (uint8 HxWx3, any size) -> metric depth [H, W], float32 on the CPU. Camera-
@@ -74,13 +85,22 @@ class DepthPredictor {
   // "random weights", "model in memory").
   const ModelSource& source() const { return source_; }
   const PredictorOptions& options() const { return options_; }
+  // The backend and precision that run (kAuto resolved), for logs and metrics.json.
+  Backend backend() const { return backend_; }
+  Precision precision() const { return precision_; }
+  // "libtorch fp32", "openvino bf16 (OpenVINO 2026.4.1-...)": one line for logs.
+  std::string describe_runtime() const;
   GLPDepth& model() { return model_; }
 
  private:
-  DepthPredictor(GLPDepth model, const PredictorOptions& options, ModelSource source);
+  DepthPredictor(GLPDepth model, const PredictorOptions& options, ModelSource source,
+                 Backend auto_choice);
   GLPDepth model_;
   PredictorOptions options_;
   ModelSource source_;
+  Backend backend_ = Backend::kLibTorch;
+  Precision precision_ = Precision::kFloat32;
+  std::shared_ptr<OpenVinoNetwork> openvino_;
 };
 
 }  // namespace glpdepth

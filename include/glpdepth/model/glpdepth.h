@@ -6,6 +6,7 @@
 #include <torch/nn/pimpl.h>
 
 #include <array>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,14 @@ class GLPDepthImpl : public torch::nn::Module {
   GLPDepthOptions options_;
 };
 TORCH_MODULE(GLPDepth);
+
+// The size rule of every GLPDepth backend: runs `network` (which takes heights and widths that are
+// multiples of 32: four halvings in the encoder, skip connections in the decoder) on images
+// [B,3,H,W] of any size. The bottom rows and right columns are replicated up to the next
+// multiple of 32 (zeros would look like a black frame) and the output cropped back; multiples
+// of 32 go through untouched.
+torch::Tensor run_on_any_size(const torch::Tensor& images,
+                              const std::function<torch::Tensor(const torch::Tensor&)>& network);
 
 // Encoder variant ("b0".."b5") whose key set and shapes match a state_dict (keys without any
 // "module." prefix, encoder keys with or without "encoder."); throws Error when none does.

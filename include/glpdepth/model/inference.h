@@ -2,6 +2,7 @@
 #pragma once
 #include <torch/types.h>
 
+#include <functional>
 #include <string>
 
 #include "glpdepth/model/glpdepth.h"
@@ -14,6 +15,13 @@ namespace glpdepth {
 // A camera-aware model (options().canonical_focal > 0) needs `intrinsics` [B,4] (fx, fy, cx, cy
 // per image, as Batch::intrinsics): its output is rescaled to metres by canonical_to_metric.
 torch::Tensor predict_depth(GLPDepth& model, const torch::Tensor& images, bool flip_test,
+                            const torch::Tensor& intrinsics = {});
+
+// The same for any engine: `network` maps images [N,3,H,W] to the model's raw output [N,1,H,W]
+// (for a camera-aware model, depth for its canonical focal `canonical_focal`; 0 = metric).
+using DepthNetwork = std::function<torch::Tensor(const torch::Tensor&)>;
+torch::Tensor predict_depth(const DepthNetwork& network, double canonical_focal,
+                            const torch::Tensor& images, bool flip_test,
                             const torch::Tensor& intrinsics = {});
 
 // The factor [B,1,1,1] that turns depth of a virtual camera with focal `canonical_focal` into

@@ -1,0 +1,25 @@
+// Which engine runs the network's forward pass for DepthPredictor. Everything around it (image
+// conversion, padding to multiples of 32, the flip test, the camera-aware rescale) is the same
+// code for every backend, so they differ only in the arithmetic of the network itself.
+#pragma once
+#include <string>
+
+namespace glpdepth {
+
+enum class Backend {
+  kAuto,      // OpenVINO on the CPU where this build has it, else LibTorch
+  kLibTorch,  // the library's own modules (CPU and CUDA; the only one that trains)
+  kOpenVino,  // Intel's OpenVINO runtime on the CPU, fed our own ONNX export in memory
+};
+
+// "auto", "libtorch" (or "torch"), "openvino" (any case); throws UsageError naming --backend.
+Backend parse_backend(const std::string& name);
+std::string to_string(Backend backend);
+
+// Whether this build links the OpenVINO runtime (CMake found the `openvino` wheel's
+// OpenVINOConfig.cmake) and ONNX export (the model reaches OpenVINO as ONNX bytes).
+bool openvino_available();
+// "2026.4.1-..." of the linked runtime, or "" without it.
+std::string openvino_version();
+
+}  // namespace glpdepth
