@@ -2,6 +2,7 @@
 // file (see GLPDEPTH_COMMAND in cli.h). Exit codes: 0 success, 1 error, 2 usage error.
 #include <c10/util/Exception.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 
@@ -106,6 +107,12 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("glpdepth ") + version());
   app.option_defaults()->always_capture_default();
 
+  // GLPDEPTH_PARSE_ONLY=1: parse the command line (names, values, config files) and stop before
+  // any work, exit 0 when it parses. The docs test (tests/docs) checks with it the documented
+  // commands that cannot run here (real datasets, GPUs, Slurm).
+  const char* parse_only_env = std::getenv("GLPDEPTH_PARSE_ONLY");
+  const bool parse_only = parse_only_env && std::string(parse_only_env) == "1";
+
   std::vector<std::unique_ptr<cli::CommonOptions>> owned;
   std::vector<cli::CommonOptions*> commons;
   for (const auto& command : cli::registered_commands()) {
@@ -117,6 +124,8 @@ int main(int argc, char** argv) {
     commons.push_back(&common);
     command.setup(*sub, common);
     add_common_options(*sub, common);
+    if (parse_only)
+      sub->callback([name = command.name] { std::cout << "parsed: " << name << "\n"; });
     // --help shows every default: flags read "off", empty strings read "".
     for (CLI::Option* option : sub->get_options()) {
       if (option->get_name() == "--help" || !option->get_default_str().empty()) continue;

@@ -136,6 +136,8 @@ DistEnv from_torchrun(const EnvLookup& env, const DetectOptions& options) {
         "(torchrun sets both)");
   DistEnv out;
   out.source = "torchrun";
+  if (std::optional<std::string> agent = env_nonempty(env, "TORCHELASTIC_USE_AGENT_STORE"))
+    out.agent_store = *agent == "True" || *agent == "true" || *agent == "1";
   out.rank = *rank;
   out.world_size = *world;
   // Without LOCAL_RANK the ranks are assumed to share one machine, the only layout where

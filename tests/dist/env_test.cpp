@@ -54,6 +54,18 @@ TEST(DistEnv, TorchrunVariables) {
   EXPECT_FALSE(env.is_main());
 }
 
+TEST(DistEnv, TorchrunsOwnStoreMakesRankZeroAClient) {
+  // torch 2.x's torchrun already listens on MASTER_PORT: a second server there cannot bind.
+  const std::map<std::string, std::string> base = {
+      {"RANK", "0"}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", "29611"}};
+  EXPECT_FALSE(detect_env(lookup(base)).agent_store);
+  auto with_agent = base;
+  with_agent["TORCHELASTIC_USE_AGENT_STORE"] = "True";
+  EXPECT_TRUE(detect_env(lookup(with_agent)).agent_store);
+  with_agent["TORCHELASTIC_USE_AGENT_STORE"] = "False";
+  EXPECT_FALSE(detect_env(lookup(with_agent)).agent_store);
+}
+
 TEST(DistEnv, TorchrunWithoutPortUsesTheOption) {
   DistEnv env = detect_env(
       lookup({{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"LOCAL_RANK", "0"}, {"MASTER_ADDR", "h"}}),

@@ -16,6 +16,9 @@ struct DistEnv {
   std::string master_addr = "127.0.0.1";
   int master_port = 29500;
   std::string source = "none";  // "torchrun" | "slurm" | "none"
+  // torchrun of torch 2.x serves the rendezvous TCPStore itself on master_port and says so with
+  // TORCHELASTIC_USE_AGENT_STORE=True: then every rank, rank 0 too, connects as a client.
+  bool agent_store = false;
 
   bool distributed() const { return world_size > 1; }
   bool is_main() const { return rank == 0; }

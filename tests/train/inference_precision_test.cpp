@@ -1,0 +1,154 @@
+// What the fast inference paths cost in accuracy, measured where it means something: a small
+// model trained here on synthetic drives (random weights predict about max_depth/2 everywhere
+// and would hide any difference), evaluated on held-out drives with every backend and
+// precision. OpenVINO fp32 must give LibTorch fp32's nine metrics; bf16 (OpenVINO's hint, and
+// LibTorch's CPU autocast where it has one) may move them only a little. The figures go to the
+// test's output (docs/PERFORMANCE.md quotes them).
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <iomanip>
+#include <sstream>
+
+#include "common/openvino.h"
+#include "common/temp_dir.h"
+#include "glpdepth/data/synth.h"
+#include "glpdepth/eval/evaluator.h"
+#include "glpdepth/infer/predictor.h"
+#include "glpdepth/train/trainer.h"
+
+namespace glpdepth {
+namespace {
+namespace fs = std::filesystem;
+
+class InferencePrecision : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    torch::set_num_threads(2);
+    dir_ = new testing::TempDir();
+    synth::SynthOptions data;
+    data.count = 40;
+    data.seed = 11;
+    data.camera = synth::scale_camera(synth::camera_preset("kitti"), 0.2);  // 248x75
+    data.frames_per_drive = 4;
+    data.val_fraction = 0;
+    data.test_fraction = 0.2;
+    data.workers = 2;
+    synth::write_dataset(dir_->path() / "data", data);
+
+    TrainConfig config;
+    config.data.dataset = "kitti";
+    config.data.data_path = (dir_->path() / "data").string();
+    config.data.workers = 1;
+    config.data.window = WindowChoice::kOff;
+    config.model.model.encoder = "b0";
+    config.model.pretrained = "none";
+    config.model.drop_path_rate = 0;
+    config.augment.crop_h = 64;
+    config.augment.crop_w = 192;
+    config.augment.cutdepth_p = 0;
+    config.optim.lr = 1e-3;
+    config.schedule.kind = ScheduleKind::kConstant;
+    config.loop.epochs = 10;
+    config.loop.batch_size = 4;
+    config.validation.val_freq = 0;
+    config.log.log_dir = (dir_->path() / "logs").string();
+    config.log.exp_name = "precision";
+    config.runtime.seed = 3;
+    std::ostringstream log;
+    checkpoint_ = new fs::path(train(config, log).last_checkpoint);
+  }
+  static void TearDownTestSuite() {
+    delete checkpoint_;
+    delete dir_;
+  }
+
+  // Mean metrics on the held-out drives (whole frames, padded to 256x96 inside the model).
+  static DepthMetrics evaluate_with(const PredictorOptions& options) {
+    DepthPredictor predictor = DepthPredictor::open(*checkpoint_, options);
+    return evaluate_on_test_drives(predictor);
+  }
+
+  static DepthMetrics evaluate_on_test_drives(DepthPredictor& predictor) {
+    DatasetOptions data;
+    data.dataset = "kitti";
+    data.data_path = dir_->path() / "data";
+    data.split = "test";
+    EvalSettings settings;
+    settings.dataset = EvalDataset::kitti;
+    settings.kitti_crop = EvalCrop::none;
+    const EvalData eval = open_eval_data(data, settings, WindowChoice::kOff);
+    LoaderOptions loader_options;
+    loader_options.batch_size = 2;
+    Loader loader(eval.dataset, loader_options);
+    EvaluatorOptions evaluator;
+    evaluator.settings = settings;
+    return evaluate(predictor, loader, evaluator).metrics.mean();
+  }
+
+  static PredictorOptions with(Backend backend, Precision precision) {
+    PredictorOptions options;
+    options.backend = backend;
+    options.precision = precision;
+    return options;
+  }
+
+  static void print(const std::string& label, const DepthMetrics& metrics, const DepthMetrics& base) {
+    std::ostringstream line;
+    line << std::setw(16) << std::left << label << std::right << std::fixed;
+    const auto values = metrics.values(), reference = base.values();
+    for (size_t i = 0; i < values.size(); ++i)
+      line << " " << DepthMetrics::names()[i] << " " << std::setprecision(5) << values[i] << " ("
+           << std::showpos << std::setprecision(2)
+           << 100.0 * (values[i] - reference[i]) / std::max(std::abs(reference[i]), 1e-12)
+           << "%)" << std::noshowpos;
+    std::cout << line.str() << "\n";
+  }
+
+  static testing::TempDir* dir_;
+  static fs::path* checkpoint_;
+};
+testing::TempDir* InferencePrecision::dir_ = nullptr;
+fs::path* InferencePrecision::checkpoint_ = nullptr;
+
+double relative(double value, double reference) {
+  return std::abs(value - reference) / std::max(std::abs(reference), 1e-12);
+}
+
+TEST_F(InferencePrecision, OpenVinoFloat32GivesLibTorchsMetrics) {
+  GLPDEPTH_OPENVINO_OR_SKIP();
+  const DepthMetrics base = evaluate_with(with(Backend::kLibTorch, Precision::kFloat32));
+  const DepthMetrics openvino = evaluate_with(with(Backend::kOpenVino, Precision::kFloat32));
+  print("libtorch fp32", base, base);
+  print("openvino fp32", openvino, base);
+  const auto values = openvino.values(), reference = base.values();
+  for (size_t i = 0; i < values.size(); ++i)
+    EXPECT_LE(relative(values[i], reference[i]), 1e-5) << DepthMetrics::names()[i];
+}
+
+TEST_F(InferencePrecision, Bfloat16MovesTheMetricsByLessThanOnePercent) {
+  GLPDEPTH_OPENVINO_OR_SKIP();
+  const DepthMetrics base = evaluate_with(with(Backend::kLibTorch, Precision::kFloat32));
+  // The model did learn (else the bound below says little): it beats its own untrained start
+  // by a wide margin.
+  PredictorOptions untrained = with(Backend::kLibTorch, Precision::kFloat32);
+  untrained.model.encoder = "b0";
+  DepthPredictor random = DepthPredictor::random_weights(untrained);
+  EXPECT_LT(base.abs_rel, 0.7 * evaluate_on_test_drives(random).abs_rel);
+  std::vector<std::pair<std::string, PredictorOptions>> fast = {
+      {"openvino bf16", with(Backend::kOpenVino, Precision::kBFloat16)}};
+  if (cpu_autocast_available())
+    fast.push_back({"libtorch bf16", with(Backend::kLibTorch, Precision::kBFloat16)});
+  print("libtorch fp32", base, base);
+  for (const auto& [label, options] : fast) {
+    const DepthMetrics metrics = evaluate_with(options);
+    print(label, metrics, base);
+    EXPECT_LE(relative(metrics.abs_rel, base.abs_rel), 0.01) << label;
+    EXPECT_LE(relative(metrics.rmse, base.rmse), 0.01) << label;
+    EXPECT_LE(std::abs(metrics.d1 - base.d1), 0.01) << label;
+  }
+}
+
+}  // namespace
+}  // namespace glpdepth
