@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Race every way to run GLPDepth on this CPU, interleaved in one run (docs/PERFORMANCE.md):
 
-  /usr/bin/python3 bench/race_backends.py --glpdepth build/glpdepth [--rounds 3] [--json out.json]
+  /usr/bin/python3 bench/race_backends.py --glpdepth build/glpdepth [--glpdepth build-torch2/glpdepth]
+      [--rounds 3] [--json out.json]
 
 Contenders (each skipped with a line when its runtime is not installed):
   glpdepth libtorch fp32 / bf16, glpdepth openvino fp32 / bf16 (`glpdepth bench --backend ...`)
+    of the first --glpdepth; further --glpdepth builds race their libtorch fp32
   openvino standalone fp32 / bf16 on the ONNX file glpdepth exports (.venv-openvino)
   onnxruntime fp32 on the same file (.venv, scripts/make-venv.sh)
   the reference in PyTorch fp32 (Debian's torch and the .venv's) and bf16 autocast (.venv's)
@@ -51,12 +53,21 @@ def python_with(python, module):
     return python if ok else None
 
 
+def libtorch_version(glpdepth):
+    info = subprocess.run([glpdepth, "info"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    found = [line.split()[1] for line in info.stdout.splitlines() if line.startswith("LibTorch ")]
+    return found[0] if found else "?"
+
+
 def contenders(args):
-    """(name, precision, kind, command builder) for every runtime found here."""
+    """(name, precision, kind, spec) for every runtime found here."""
     found = []
-    for backend in ["libtorch", "openvino"]:
-        for precision in ["fp32", "bf16"]:
-            found.append((f"glpdepth {backend}", precision, "glpdepth", (backend, precision)))
+    for i, binary in enumerate(args.glpdepth):
+        version = libtorch_version(binary)
+        for backend in ["libtorch", "openvino"] if i == 0 else ["libtorch"]:
+            for precision in ["fp32", "bf16"] if i == 0 else ["fp32"]:
+                name = f"glpdepth {backend}" + (f" ({version})" if backend == "libtorch" else "")
+                found.append((name, precision, "glpdepth", (binary, backend)))
     ov = python_with(os.path.join(ROOT, ".venv-openvino/bin/python"), "openvino")
     ort = python_with(os.path.join(ROOT, ".venv/bin/python"), "onnxruntime")
     venv_torch = python_with(os.path.join(ROOT, ".venv/bin/python"), "torch")
@@ -78,9 +89,9 @@ def run_one(args, kind, spec, files, encoder, batch, precision, out):
     common = ["--batch_size", str(batch), "--height", str(args.height), "--width", str(args.width),
               "--iters", str(args.iters), "--warmup", str(args.warmup), "--threads", str(args.threads)]
     if kind == "glpdepth":
-        backend, _ = spec
+        binary, backend = spec
         json_path = out + ".json"
-        command = [args.glpdepth, "bench", "--ckpt", files["pth"], "--backend", backend,
+        command = [binary, "bench", "--ckpt", files["pth"], "--backend", backend,
                    "--precision", precision, "--save_output", out, "--json", json_path] + common
         result = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         if result.returncode != 0:
@@ -99,7 +110,8 @@ def run_one(args, kind, spec, files, encoder, batch, precision, out):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--glpdepth", default=os.path.join(ROOT, "build/glpdepth"))
+    parser.add_argument("--glpdepth", action="append", default=[],
+                        help="glpdepth binaries (the first runs every backend; default build/glpdepth)")
     parser.add_argument("--encoders", default="b0,b4")
     parser.add_argument("--batches", default="1,4")
     parser.add_argument("--height", type=int, default=352)
@@ -111,6 +123,7 @@ def main():
     parser.add_argument("--only", default="", help="comma-separated name substrings to keep")
     parser.add_argument("--json", help="write every round's medians to this file")
     args = parser.parse_args()
+    args.glpdepth = args.glpdepth or [os.path.join(ROOT, "build/glpdepth")]
 
     model_name, flags = cpu_description()
     print(f"race: {model_name}, {os.cpu_count()} cores, flags {' '.join(flags)}; {args.threads} threads, "
@@ -124,10 +137,10 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         for encoder in args.encoders.split(","):
             files = {"pth": os.path.join(tmp, f"{encoder}.pth"), "onnx": os.path.join(tmp, f"{encoder}.onnx")}
-            subprocess.run([args.glpdepth, "export", "--random_weights", "--encoder", encoder, "--format",
+            subprocess.run([args.glpdepth[0], "export", "--random_weights", "--encoder", encoder, "--format",
                             "pytorch", "--output", files["pth"]], check=True, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
-            subprocess.run([args.glpdepth, "export", "--ckpt", files["pth"], "--format", "onnx", "--output",
+            subprocess.run([args.glpdepth[0], "export", "--ckpt", files["pth"], "--format", "onnx", "--output",
                             files["onnx"]], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             for batch in [int(b) for b in args.batches.split(",")]:
                 medians = {i: [] for i in range(len(runners))}
@@ -144,7 +157,7 @@ def main():
                         if i not in outputs:
                             outputs[i] = np.load(out).astype(np.float64)
                 baseline = next((outputs[i] for i, r in enumerate(runners)
-                                 if r[0] == "glpdepth libtorch" and r[1] == "fp32" and i in outputs), None)
+                                 if r[0].startswith("glpdepth libtorch") and r[1] == "fp32" and i in outputs), None)
                 reference = [min(medians[i]) for i, r in enumerate(runners)
                              if r[0].startswith("reference") and r[1] == "fp32" and medians[i]]
                 reference_best = min(reference) if reference else None

@@ -28,7 +28,7 @@ echo "== 3/4 evaluating on the held-out test drives -> $OUT/test"
 
 echo "== 4/4 predicting depth for three test images -> $OUT/predict"
 mapfile -t images < <(head -n 3 "$OUT/data/lists/test.txt" | awk -v root="$OUT/data" '{print root $1}')
-"$GLPDEPTH" predict "${images[@]}" --ckpt "$RUN/best.ckpt" --output "$OUT/predict" --save_panel \
+"$GLPDEPTH" predict "${images[@]}" --ckpt "$RUN/best.ckpt" --output "$OUT/predict" --save_panel --save_png16 \
   --threads "$THREADS"
 
 cat <<MSG

@@ -8,10 +8,12 @@ packages=(
                         # (docs/PERFORMANCE.md: 2.5x faster b4 inference than the pthread build)
   libgloo-dev           # c10d Gloo headers for CPU distributed training
   libstb-dev libcli11-dev nlohmann-json3-dev   # header-only: image codecs, CLI, JSON
+  zlib1g-dev            # PNG deflate (faster than stb's own)
   googletest libgtest-dev
   libonnx-dev libprotobuf-dev   # ONNX export: the ONNX schema's protobuf classes (docs/DEPLOY.md)
   python3-onnx          # tests check exported models with onnx.checker
   python3-torch python3-numpy   # tests make and check PyTorch files; bench/reference
+  python3-pil           # bench/learnability.py reads the demo's PNGs
 )
 # Debian 13 also packages ONNX Runtime: the ONNX tests then run against it (on Debian 12 they use
 # the test venv's, or skip).
@@ -28,7 +30,8 @@ select_openmp_blas() {
   local lib want
   for lib in libblas.so.3 liblapack.so.3 libopenblas.so.0; do
     want=/usr/lib/x86_64-linux-gnu/openblas-openmp/$lib
-    if [ -e "$want" ] && [ "$(readlink -f "/etc/alternatives/$lib-x86_64-linux-gnu" 2>/dev/null)" != "$want" ]; then
+    # One level: the target is itself a symlink to the versioned file.
+    if [ -e "$want" ] && [ "$(readlink "/etc/alternatives/$lib-x86_64-linux-gnu" 2>/dev/null)" != "$want" ]; then
       ${SUDO:-} update-alternatives --set "$lib-x86_64-linux-gnu" "$want" >/dev/null &&
         echo "install-deps: $lib -> $want"
     fi

@@ -112,6 +112,8 @@ void run_bench(BenchCli options, const CommonOptions& common) {
   PredictorOptions predictor_options = options.predictor;
   predictor_options.device = device;
   predictor_options.flip_test = options.mode == "flip";
+  // Training steps run on LibTorch: the predictor only holds the model for them.
+  if (options.mode == "train") predictor_options.backend = Backend::kLibTorch;
   DepthPredictor predictor =
       open_predictor(options.ckpt, options.random_weights, predictor_options, "bench");
   Batch batch;
@@ -204,11 +206,15 @@ void setup_bench(CLI::App& command, CommonOptions& common) {
   add_batch_size_flag(command, o->batch_size);
   add_inference_flags(command, o->predictor);
   const char* g = "Benchmark";
-  add_option(command, "height", o->height, "input height", g);
-  add_option(command, "width", o->width, "input width", g);
+  add_option(command, "height", o->height, "input height", g)
+      ->check(in_range(32, 16384));
+  add_option(command, "width", o->width, "input width", g)
+      ->check(in_range(32, 16384));
   add_option(command, "mode", o->mode, "infer, flip (flip-test inference) or train (forward, SiLog, backward, Adam step)", g);
-  add_option(command, "iters", o->iters, "timed iterations", g);
-  add_option(command, "warmup", o->warmup, "untimed warm-up iterations", g);
+  add_option(command, "iters", o->iters, "timed iterations", g)
+      ->check(in_range(1, 1e6));
+  add_option(command, "warmup", o->warmup, "untimed warm-up iterations", g)
+      ->check(in_range(0, 1e6));
   add_option(command, "json", o->json, "write the results as JSON to this file", g);
   add_option(command, "save_output", o->save_output, "write the last inference output as float32 .npy", g);
   add_enum_option(command, "attention", o->attention,

@@ -67,6 +67,28 @@ std::string option_names(const std::string& snake_name, const std::vector<std::s
   return names;
 }
 
+namespace {
+std::string number_text(double value) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof(buffer), "%.10g", value);
+  return buffer;
+}
+}  // namespace
+
+CLI::Validator in_range(double min, double max) {
+  const std::string range = "[" + number_text(min) + ", " + number_text(max) + "]";
+  return CLI::Validator(
+      [min, max, range](std::string& text) -> std::string {
+        char* end = nullptr;
+        const double value = std::strtod(text.c_str(), &end);
+        if (text.empty() || end == text.c_str() || *end != '\0' || !std::isfinite(value))
+          return "expected a number in " + range + ", got '" + text + "'";
+        if (value < min || value > max) return "must be in " + range + ", got " + text;
+        return "";
+      },
+      "in " + range, "range");
+}
+
 CLI::Option* add_flag(CLI::App& app, const std::string& snake_name, bool& value,
                       const std::string& help, const std::string& group,
                       const std::vector<std::string>& aliases) {
@@ -188,6 +210,9 @@ void check_weights_choice(const std::string& ckpt, bool random_weights, const st
   std::error_code ec;
   if (!ckpt.empty() && !std::filesystem::exists(ckpt, ec))
     throw Error(cat("--ckpt ", ckpt, ": no such file"));
+  if (!ckpt.empty() && std::filesystem::is_directory(ckpt, ec))
+    throw Error(cat("--ckpt ", ckpt, ": is a folder; give a weights file (.ckpt, .pth, .pt, "
+                    ".safetensors)"));
 }
 
 DepthPredictor open_predictor(const std::string& ckpt, bool random_weights,
@@ -236,8 +261,12 @@ class HelpFormatter : public CLI::Formatter {
   }
   std::string make_option_opts(const CLI::Option* option) const override {
     std::string out;
-    if (option->get_expected_max() != 0 && !option->get_type_name().empty())
-      out += " " + option->get_type_name();
+    if (option->get_expected_max() != 0 && !option->get_type_name().empty()) {
+      std::string type = option->get_type_name();  // "INT:in [0, 4096]" with a range
+      const size_t colon = type.find(":in [");
+      if (colon != std::string::npos) type[colon] = ' ';
+      out += " " + type;
+    }
     if (!option->get_default_str().empty()) out += "=" + option->get_default_str();
     if (option->get_expected_max() > 1) out += " ...";
     if (option->get_required()) out += " (required)";

@@ -81,6 +81,11 @@ CLI::Option* add_option(CLI::App& app, const std::string& snake_name, T& value,
       ->group(group);
 }
 
+// The allowed values of a numeric flag, [min, max]: checked when the command line is parsed
+// (before any work, a usage error naming the flag and the range) and shown in --help as
+// "INT in [0, 4096]". Every numeric flag has one (tests/cli/ranges_cli_test.cpp).
+CLI::Validator in_range(double min, double max);
+
 CLI::Option* add_flag(CLI::App& app, const std::string& snake_name, bool& value,
                       const std::string& help, const std::string& group,
                       const std::vector<std::string>& aliases = {});

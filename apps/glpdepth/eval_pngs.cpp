@@ -39,6 +39,7 @@ struct EvalPngsCli {
   bool skip_missing_gt = false;
   std::string output;
   std::string per_image;
+  bool overwrite = false;
 };
 
 std::vector<fs::path> gt_candidates(const fs::path& gt, const std::string& file_name,
@@ -147,9 +148,11 @@ void run_eval_pngs(const EvalPngsCli& o, const CommonOptions& common) {
   }
 
   ResultsFiles files;
-  files.metrics_json = o.output.empty() ? pred_dir / "metrics.json" : fs::path(o.output);
-  files.per_image_csv = o.per_image.empty() ? per_image_csv_path(files.metrics_json)
-                                            : fs::path(o.per_image);
+  files.metrics_json = claim_file(o.output.empty() ? pred_dir / "metrics.json" : fs::path(o.output),
+                                  o.overwrite, "eval-pngs");
+  files.per_image_csv = o.per_image.empty()
+                            ? per_image_csv_path(files.metrics_json)
+                            : claim_file(o.per_image, o.overwrite, "eval-pngs");
   nlohmann::json extra = {{"tool", "glpdepth eval-pngs"},
                           {"pred", pred_dir.string()},
                           {"gt", gt_dir.string()},
@@ -180,9 +183,24 @@ void setup_eval_pngs(CLI::App& command, CommonOptions& common) {
   add_option(command, "gt_layout", o->gt_layout,
              "auto (the dataset's layout, then flat), kitti, nyu or flat", section::kData);
   add_option(command, "png_scale", o->png_scale,
-             "prediction PNG value per metre (0: the dataset's, 256, NYU 1000)", section::kData);
+             "prediction PNG value per metre (0: the dataset's, 256, NYU 1000)", section::kData)
+      ->check(in_range(0, 1e6));
   add_option(command, "gt_scale", o->gt_scale,
-             "ground-truth PNG value per metre (0: the dataset's, 256, NYU 1000)", section::kData);
+             "ground-truth PNG value per metre (0: the dataset's, 256, NYU 1000)", section::kData)
+      ->check(in_range(0, 1e6));
+  // Its first name, before the two scales were told apart; it meant both.
+  command
+      .add_option_function<double>(
+          "--scale",
+          [o](double scale) {
+            std::cerr << "note: eval-pngs --scale is now --png_scale and --gt_scale; it sets both\n";
+            o->png_scale = scale;
+            o->gt_scale = scale;
+          },
+          "the old name of --png_scale and --gt_scale together: sets both")
+      ->type_name("FLOAT")
+      ->check(in_range(0, 1e6))
+      ->group(section::kCompat);
   add_eval_flags(command, o->eval, o->do_kb_crop);
   add_flag(command, "garg_crop", o->garg_crop, "the original's flag: --kitti_crop garg", section::kCompat);
   add_flag(command, "eigen_crop", o->eigen_crop, "the original's flag: --kitti_crop eigen", section::kCompat);
@@ -193,6 +211,7 @@ void setup_eval_pngs(CLI::App& command, CommonOptions& common) {
            "skip predictions without ground truth (listed in metrics.json) instead of failing",
            section::kData);
   add_output_flag(command, o->output, {});
+  add_overwrite_flag(command, o->overwrite);
   add_option(command, "per_image", o->per_image, "per-image CSV path (\"\": beside --output)",
              section::kOutput);
   command.callback([o, &common] { run_eval_pngs(*o, common); });

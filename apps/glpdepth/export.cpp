@@ -29,6 +29,7 @@ struct ExportCli {
   uint64_t seed = 0;
   std::string onnx_shape;  // BxHxW; empty = dynamic
   bool onnx_fp16_weights = false;
+  bool overwrite = false;
 };
 
 void export_onnx(const ExportCli& o, GLPDepth& model, const ModelSource& source) {
@@ -74,7 +75,7 @@ void export_weights(const ExportCli& o, GLPDepth& model, const ModelSource& sour
             << source.description << ") to " << o.output << "\n";
 }
 
-void run_export(const ExportCli& o, const CommonOptions& common) {
+void run_export(ExportCli o, const CommonOptions& common) {
   apply_threads(common);
   if (o.output.empty()) throw UsageError("--output: the file to write is required");
   if (o.format != "onnx" && (!o.onnx_shape.empty() || o.onnx_fp16_weights))
@@ -83,6 +84,7 @@ void run_export(const ExportCli& o, const CommonOptions& common) {
   // Before the model is read, so that a bad shape costs nothing.
   if (!o.onnx_shape.empty()) parse_onnx_input_shape(o.onnx_shape);
   // Fresh weights are reproducible: initialisation draws from the seeded generator.
+  o.output = claim_file(o.output, o.overwrite, "export").string();
   torch::manual_seed(o.seed);
   PredictorOptions options;
   options.model = o.model;
@@ -104,6 +106,7 @@ void setup_export(CLI::App& command, CommonOptions& common) {
            "prefix every key with 'module.' (DataParallel layout, as the official checkpoints)",
            section::kOutput);
   add_output_flag(command, o->output, {});
+  add_overwrite_flag(command, o->overwrite);
   add_seed_flag(command, o->seed);
   add_option(command, "onnx_shape", o->onnx_shape,
              "onnx: fixed input shape BxHxW (H, W multiples of 32) instead of dynamic batch, "

@@ -1,5 +1,7 @@
 #include "flags.h"
 
+#include <iostream>
+
 #include "glpdepth/util/error.h"
 
 namespace glpdepth::cli {
@@ -20,7 +22,8 @@ void add_data_path_flag(CLI::App& app, std::string& data_path) {
 
 void add_workers_flag(CLI::App& app, int& workers) {
   add_option(app, "workers", workers, "threads that load (train, test) or render (synth) frames",
-             section::kData);
+             section::kData)
+      ->check(in_range(0, 256));
 }
 
 void add_dataset_flags(CLI::App& app, const DatasetFlags& f) {
@@ -31,8 +34,10 @@ void add_dataset_flags(CLI::App& app, const DatasetFlags& f) {
                   "dataset window (KITTI kb-crop 352x1216, DrivingStereo 384x864): auto (off for "
                   "frames smaller than it), on or off",
                   section::kData);
-  add_option(app, "window_h", f.window_h, "window height (0: the dataset's)", section::kData);
-  add_option(app, "window_w", f.window_w, "window width (0: the dataset's)", section::kData);
+  add_option(app, "window_h", f.window_h, "window height (0: the dataset's)", section::kData)
+      ->check(in_range(0, 16384));
+  add_option(app, "window_w", f.window_w, "window width (0: the dataset's)", section::kData)
+      ->check(in_range(0, 16384));
   add_workers_flag(app, f.workers);
   add_flag(app, "skip_bad_samples", f.skip_bad_samples,
            "leave out unreadable samples and bad list lines (counted and listed) instead of "
@@ -47,11 +52,13 @@ void add_model_flags(CLI::App& app, ModelChoice& model) {
   add_option(app, "max_depth", model.max_depth,
              "head output range in metres (0: the weights file's, else the dataset's: 80 "
              "driving, 10 NYU)",
-             section::kModel);
+             section::kModel)
+      ->check(in_range(0, 1e4));
   add_option(app, "canonical_focal", model.canonical_focal,
              "camera-aware mode: depth for this focal length in px, rescaled by fx/F per image "
              "(0: off, or as the weights file says; docs/CAMERAS.md)",
-             section::kModel);
+             section::kModel)
+      ->check(in_range(0, 1e6));
 }
 
 void add_weights_flags(CLI::App& app, std::string& ckpt, bool& random_weights) {
@@ -79,10 +86,12 @@ void add_eval_flags(CLI::App& app, EvalSettings& settings, int& do_kb_crop) {
                   "full-frame (the prediction placed in the full ground-truth frame)",
                   section::kValidation);
   add_option(app, "min_depth_eval", settings.min_depth_eval, "evaluate ground truth > this (m)",
-             section::kValidation);
+             section::kValidation)
+      ->check(in_range(0, 1e4));
   add_option(app, "max_depth_eval", settings.max_depth_eval,
              "evaluate ground truth < this (m; 0: the dataset's, 80 driving, 10 NYU)",
-             section::kValidation);
+             section::kValidation)
+      ->check(in_range(0, 1e4));
   app.add_flag_function(
          option_names("no_nyu_crop"),
          [&settings](int64_t count) { settings.nyu_crop = count == 0; },
@@ -93,6 +102,7 @@ void add_eval_flags(CLI::App& app, EvalSettings& settings, int& do_kb_crop) {
   // "--do_kb_crop": main writes both as "--do_kb_crop=N".
   app.add_option(option_names("do_kb_crop"), do_kb_crop,
                  "the original's flag: 1 = GLPDepth's kb-crop evaluation (our default)")
+      ->check(in_range(0, 1))
       ->capture_default_str()
       ->group(section::kCompat);
 }
@@ -142,12 +152,14 @@ void add_batch_size_flag(CLI::App& app, int64_t& batch_size) {
   add_option(app, "batch_size", batch_size,
              "images per step (0: the command's default: train the recipe's, 12 or 32; "
              "test, predict and bench 1)",
-             section::kData);
+             section::kData)
+      ->check(in_range(0, 4096));
 }
 
 void add_seed_flag(CLI::App& app, uint64_t& seed) {
   add_option(app, "seed", seed, "random seed: the same seed gives the same result",
-             section::kDevice);
+             section::kDevice)
+      ->check(in_range(0, 1.8446744073709552e19));
 }
 
 void add_exp_name_flag(CLI::App& app, std::string& exp_name) {
@@ -170,7 +182,8 @@ void add_intrinsics_flag(CLI::App& app, std::string& intrinsics) {
 
 void add_val_fraction_flag(CLI::App& app, double& val_fraction) {
   add_option(app, "val_fraction", val_fraction,
-             "fraction of sequences held out for validation", section::kData);
+             "fraction of sequences held out for validation", section::kData)
+      ->check(in_range(0, 1));
 }
 
 void add_visualization_flags(CLI::App& app, VisualizationFlags& flags) {
@@ -179,9 +192,11 @@ void add_visualization_flags(CLI::App& app, VisualizationFlags& flags) {
                    {"inferno", Colormap::inferno}, {"rainbow", Colormap::rainbow},
                    {"gray", Colormap::gray}},
                   "colour map: turbo, magma, inferno, rainbow or gray", section::kOutput);
-  add_option(app, "vis_min", flags.vis_min, "colour range start (m)", section::kOutput);
+  add_option(app, "vis_min", flags.vis_min, "colour range start (m)", section::kOutput)
+      ->check(in_range(0, 1e4));
   add_option(app, "vis_max", flags.vis_max,
-             "colour range end (m; 0: max_depth); fixed, never per image", section::kOutput);
+             "colour range end (m; 0: max_depth); fixed, never per image", section::kOutput)
+      ->check(in_range(0, 1e4));
 }
 
 void add_output_flag(CLI::App& app, std::string& output, const std::vector<std::string>& aliases) {
@@ -190,6 +205,37 @@ void add_output_flag(CLI::App& app, std::string& output, const std::vector<std::
              "./results/<exp_name>, predict ./predictions, make-lists <dataset>/lists, eval-pngs "
              "<pred>/metrics.json; synth and export need one)",
              section::kOutput, aliases);
+}
+
+void add_overwrite_flag(CLI::App& app, bool& overwrite) {
+  add_flag(app, "overwrite", overwrite,
+           "write into an existing --output, replacing an earlier run's files (default: keep them "
+           "and write to <output>_2, _3, ...)",
+           section::kOutput);
+}
+
+ExistingOutput existing_output(bool overwrite) {
+  return overwrite ? ExistingOutput::kOverwrite : ExistingOutput::kNewName;
+}
+
+namespace {
+std::filesystem::path report_claim(const ClaimedOutput& claimed, const std::filesystem::path& asked,
+                                   const std::string& command) {
+  if (claimed.renamed)
+    std::cerr << command << ": " << asked.string() << " holds an earlier run's results; writing to "
+              << claimed.path.string() << " (--overwrite writes into " << asked.string() << ")\n";
+  return claimed.path;
+}
+}  // namespace
+
+std::filesystem::path claim_folder(const std::filesystem::path& dir, bool overwrite,
+                                   const std::string& command) {
+  return report_claim(claim_output_folder(dir, existing_output(overwrite), "--output"), dir, command);
+}
+
+std::filesystem::path claim_file(const std::filesystem::path& file, bool overwrite,
+                                 const std::string& command) {
+  return report_claim(claim_output_file(file, existing_output(overwrite), "--output"), file, command);
 }
 
 std::string output_or(const std::string& output, const std::string& fallback) {

@@ -11,6 +11,7 @@
 #include "glpdepth/eval/crops.h"
 #include "glpdepth/io/colormap.h"
 #include "glpdepth/model/loading.h"
+#include "glpdepth/util/output_path.h"
 #include "glpdepth/util/precision.h"
 
 namespace glpdepth::cli {
@@ -76,6 +77,16 @@ void add_visualization_flags(CLI::App& app, VisualizationFlags& flags);
 // --output, with the names the original (or an older glpdepth) used for it in this command,
 // e.g. {"--log_dir"} for train, {"--result_dir"} for test, {"--out"} for synth.
 void add_output_flag(CLI::App& app, std::string& output, const std::vector<std::string>& aliases);
+
+// --overwrite: the policy of claim_output_folder / claim_output_file (util/output_path.h).
+void add_overwrite_flag(CLI::App& app, bool& overwrite);
+ExistingOutput existing_output(bool overwrite);
+// Claims `dir` (or `file`) for a command's results and says on stderr when an earlier run's
+// results made it pick another name.
+std::filesystem::path claim_folder(const std::filesystem::path& dir, bool overwrite,
+                                   const std::string& command);
+std::filesystem::path claim_file(const std::filesystem::path& file, bool overwrite,
+                                 const std::string& command);
 
 // The --output of a command, or its default when not given.
 std::string output_or(const std::string& output, const std::string& fallback);

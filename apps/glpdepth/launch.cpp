@@ -49,19 +49,23 @@ void run_launch(const LaunchArgs& args) {
 GLPDEPTH_COMMAND({"launch", "Start N local ranks of a command (one machine, no torchrun)", 800,
                   [](CLI::App& command, CommonOptions&) {
                     auto args = std::make_shared<LaunchArgs>();
-                    add_option(command, "nproc", args->nproc, "number of local ranks to start", "Launch");
+                    add_option(command, "nproc", args->nproc, "number of local ranks to start", "Launch")
+      ->check(in_range(1, 1024));
                     add_option(command, "master_port", args->master_port,
-                               "rendezvous TCP port (0 picks a free one)", "Launch");
+                               "rendezvous TCP port (0 picks a free one)", "Launch")
+      ->check(in_range(0, 65535));
                     add_option(command, "master_addr", args->master_addr,
                                "rendezvous address given to the ranks", "Launch");
                     add_option(command, "grace", args->grace,
                                "seconds the other ranks get to stop after one fails, before "
                                "SIGTERM (and again before SIGKILL)",
-                               "Launch");
+                               "Launch")
+      ->check(in_range(0, 3600));
                     add_option(command, "max_restarts", args->max_restarts,
                                "restart the whole group this many times after a rank fails "
                                "(train with --resume auto continues from last.ckpt)",
-                               "Launch");
+                               "Launch")
+      ->check(in_range(0, 1000));
                     command
                         .add_option("command", args->command,
                                     "the glpdepth subcommand and its flags, after --")

@@ -48,7 +48,8 @@ void add_common_options(CLI::App& sub, cli::CommonOptions& common) {
                   "flags given here override it",
                   cli::section::kDevice);
   cli::add_option(sub, "threads", common.threads,
-                  "intra-op compute threads (0 = one per available core)", cli::section::kDevice);
+                  "intra-op compute threads (0 = one per available core)", cli::section::kDevice)
+      ->check(cli::in_range(0, 4096));
   cli::add_option(sub, "device", common.device, "cpu, cuda or cuda:N", cli::section::kDevice);
   sub.add_option_function<std::string>(
          cli::option_names("gpu_or_cpu"),
@@ -143,8 +144,11 @@ int main(int argc, char** argv) {
     std::reverse(args.begin(), args.end());  // CLI11 takes a reversed vector
     app.parse(args);
   } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e);
-    return code == 0 ? 0 : 2;
+    // --help and --version end here too (exit 0); every real parse error is a usage error
+    // with the same "error:" line as the others.
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::cerr << "error: " << e.what() << "\n";
+    return 2;
   } catch (const cli::ExitRequest& request) {
     return request.code;
   } catch (const UsageError& e) {

@@ -51,6 +51,7 @@ struct PredictCli {
   std::string calib;
   std::string calib_camera = "02";
   double ply_max_depth = 0;
+  bool overwrite = false;
 };
 
 // Stem of the output files: the dataset's output name without its extension.
@@ -151,7 +152,7 @@ void run_predict(const PredictCli& o, const CommonOptions& common) {
                   o.save_panel, o.save_ply, o.ply_max_depth};
   if (!(spec.vis_max > spec.vis_min))
     throw UsageError(cat("--vis_max (", spec.vis_max, ") must exceed --vis_min (", spec.vis_min, ")"));
-  fs::create_directories(spec.dir);
+  spec.dir = claim_folder(spec.dir, o.overwrite, "predict");
   std::cerr << "predict: " << count << " images (" << sizes << " sizes, " << batches.size()
             << " batches), MiT-" << predictor.model_options().encoder << " ("
             << predictor.source().description << (o.ckpt.empty() ? "" : " " + o.ckpt) << "), "
@@ -207,11 +208,13 @@ void setup_predict(CLI::App& command, CommonOptions& common) {
   add_flag(command, "save_npy", o->save_npy, "also <name>_depth.npy: float32 metres", g);
   add_flag(command, "save_panel", o->save_panel, "also <name>_panel.png: image | depth | colour bar", g);
   add_flag(command, "save_ply", o->save_ply, "also <name>.ply: point cloud coloured by the image (needs intrinsics)", g);
-  add_option(command, "ply_max_depth", o->ply_max_depth, "leave out PLY points deeper than this (0: keep all)", g);
+  add_option(command, "ply_max_depth", o->ply_max_depth, "leave out PLY points deeper than this (0: keep all)", g)
+      ->check(in_range(0, 1e4));
   add_intrinsics_flag(command, o->intrinsics);
   add_option(command, "calib", o->calib, "KITTI calibration file (calib_cam_to_cam.txt)", section::kData);
   add_option(command, "calib_camera", o->calib_camera, "camera of --calib: P_rect_<camera>", section::kData);
   add_inference_flags(command, o->predictor);
+  add_overwrite_flag(command, o->overwrite);
   command.callback([o, &common] { run_predict(*o, common); });
 }
 

@@ -67,18 +67,24 @@ void setup_synth(CLI::App& command, CommonOptions& common) {
   auto o = std::make_shared<SynthCli>();
   add_output_flag(command, o->out, {"--out"});
   const char* g = "Scenes";
-  add_option(command, "count", o->count, "number of frames", g);
+  add_option(command, "count", o->count, "number of frames", g)
+      ->check(in_range(1, 1e7));
   add_seed_flag(command, o->seed);
   add_option(command, "camera", o->camera, "kitti, drivingstereo or fx,fy,cx,cy,W,H", g);
-  add_option(command, "scale", o->scale, "resize factor of frame size and intrinsics (e.g. 0.25)", g);
+  add_option(command, "scale", o->scale, "resize factor of frame size and intrinsics (e.g. 0.25)", g)
+      ->check(in_range(0.01, 4));
   add_flag(command, "sparse", o->sparse, "LiDAR-like depth: ~64 scan lines like KITTI's projected scans", g);
   add_option(command, "layout", o->layout, "kitti or drivingstereo (default: follows --camera)", g);
   add_val_fraction_flag(command, o->val_fraction);
-  add_option(command, "test_fraction", o->test_fraction, "fraction of drives for lists/test.txt", section::kData);
-  add_option(command, "frames_per_drive", o->frames_per_drive, "consecutive frames along one street (splits keep drives whole)", g);
+  add_option(command, "test_fraction", o->test_fraction, "fraction of drives for lists/test.txt", section::kData)
+      ->check(in_range(0, 1));
+  add_option(command, "frames_per_drive", o->frames_per_drive, "consecutive frames along one street (splits keep drives whole)", g)
+      ->check(in_range(1, 1e6));
   add_workers_flag(command, o->workers);
-  add_option(command, "max_valid_depth", o->max_valid_depth, "deeper points are stored as 0 (invalid), like the real data", g);
-  add_option(command, "jpeg_quality", o->jpeg_quality, "quality of DrivingStereo-layout JPEGs", g);
+  add_option(command, "max_valid_depth", o->max_valid_depth, "deeper points are stored as 0 (invalid), like the real data", g)
+      ->check(in_range(0.001, 1e4));
+  add_option(command, "jpeg_quality", o->jpeg_quality, "quality of DrivingStereo-layout JPEGs", g)
+      ->check(in_range(1, 100));
   add_flag(command, "no_shadows", o->no_shadows, "render without cast shadows", g);
   command.callback([o, &common] { run_synth(*o, common); });
 }

@@ -50,6 +50,7 @@ struct TestCli {
   std::string exp_name = "test";
   int64_t batch_size = 0;
   std::string intrinsics;
+  bool overwrite = false;
 };
 
 void run_test(const TestCli& o, const CommonOptions& common) {
@@ -69,7 +70,7 @@ void run_test(const TestCli& o, const CommonOptions& common) {
   if (settings.protocol == KittiProtocol::full_frame && settings.dataset != EvalDataset::kitti)
     throw UsageError(cat("--protocol full-frame applies to KITTI only, not ", dataset_name));
   if (settings.max_depth_eval <= 0) settings.max_depth_eval = default_max_depth_eval(settings.dataset);
-  const fs::path out_dir = fs::path(output_or(o.output, "./results")) / o.exp_name;
+  const fs::path asked_dir = fs::path(output_or(o.output, "./results")) / o.exp_name;
 
   const DatasetLocation location = locate_dataset(dataset_name, o.data_path);
   if (!location.note.empty()) std::cerr << "test: " << location.note << "\n";
@@ -79,7 +80,7 @@ void run_test(const TestCli& o, const CommonOptions& common) {
   data.split = o.eval_split;
   if (dataset_name != "folder") {
     const ListsChoice list = find_or_make_list(dataset_name, location.root, o.eval_split,
-                                               o.test_list, out_dir.parent_path());
+                                               o.test_list, asked_dir.parent_path());
     if (!list.note.empty()) std::cerr << "test: " << list.note << "\n";
     data.list = list.list;
   }
@@ -107,6 +108,8 @@ void run_test(const TestCli& o, const CommonOptions& common) {
   DepthPredictor predictor = open_predictor(o.ckpt, o.random_weights, predictor_options, "test");
   const double max_depth = predictor.model_options().max_depth;
 
+  // A second run never writes into the first one's folder (its metrics beside the other's PNGs).
+  const fs::path out_dir = claim_folder(asked_dir, o.overwrite, "test");
   EvaluatorOptions options;
   options.settings = settings;
   options.input_window = eval_data.input_window;
@@ -120,7 +123,6 @@ void run_test(const TestCli& o, const CommonOptions& common) {
   if (o.save_visualize)
     options.sinks.push_back(
         visualize_sink(out_dir / "visualize", o.vis.colormap, o.vis.vis_min, vis_max));
-  fs::create_directories(out_dir);
 
   LoaderOptions loader_options;
   loader_options.batch_size = std::max<int64_t>(1, o.batch_size);
@@ -205,6 +207,7 @@ void setup_test(CLI::App& command, CommonOptions& common) {
   add_output_flag(command, o->output, {"--result_dir", "--result-dir"});
   add_exp_name_flag(command, o->exp_name);
   add_inference_flags(command, o->predictor);
+  add_overwrite_flag(command, o->overwrite);
   command.callback([o, &common] { run_test(*o, common); });
 }
 

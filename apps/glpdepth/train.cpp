@@ -71,12 +71,22 @@ void run_train(TrainCli& cli, CommonOptions common, const CLI::App& command) {
   if (cli.batch_size > 0) config.loop.batch_size = cli.batch_size;
   if (!cli.output.empty()) config.log.log_dir = cli.output;
   check_do_kb_crop(cli.do_kb_crop);
-  // Ranks sharing a machine share its cores unless --threads says otherwise.
+  // --threads, else the count a replayed config.json ran with, else: ranks sharing a machine
+  // share its cores.
   const dist::DistEnv env = dist::detect_env(dist::DetectOptions{config.dist.port});
+  if (common.threads == 0) common.threads = config.runtime.threads;
   if (common.threads == 0 && env.local_world_size > 1)
     common.threads = std::max(1, available_cores() / env.local_world_size);
-  apply_threads(common);
-  config.runtime.device = resolve_device(common.device).str();
+  config.runtime.threads = apply_threads(common);
+  if (config.runtime.threads > available_cores())
+    std::cerr << "note: " << config.runtime.threads << " threads on " << available_cores()
+              << " cores: the same numbers as on a larger machine, more slowly\n";
+  const std::string device = resolve_device(common.device).str();
+  if (cli.config_file_given && config.runtime.device != device)
+    std::cerr << "warning: --config ran on " << config.runtime.device << ", this run on " << device
+              << ": its losses and weights will differ (--device " << config.runtime.device
+              << " repeats it)\n";
+  config.runtime.device = device;
   for (const std::string& note : unused_by_schedule(config, given_options(command)))
     std::cerr << "warning: " << note << "\n";
   validate(config);
@@ -99,17 +109,28 @@ void run_train(TrainCli& cli, CommonOptions common, const CLI::App& command) {
 
 void add_augmentation_flags(CLI::App& command, AugmentOptions& a) {
   const char* g = section::kAugmentation;
-  add_option(command, "crop_h", a.crop_h, "random-crop height (0: the dataset's, 352 KITTI/DS, 448 NYU)", g);
-  add_option(command, "crop_w", a.crop_w, "random-crop width (0: the dataset's, 704 KITTI/DS, 576 NYU)", g);
-  add_option(command, "flip_p", a.flip_p, "horizontal flip probability", g);
-  add_option(command, "brightness_contrast_p", a.brightness_contrast_p, "brightness/contrast probability", g);
-  add_option(command, "gamma_p", a.gamma_p, "gamma probability", g);
-  add_option(command, "hsv_p", a.hsv_p, "hue/saturation/value probability", g);
-  add_option(command, "cutdepth_p", a.cutdepth_p, "vertical CutDepth probability (docs/DATA.md)", g);
-  add_option(command, "cutdepth_fraction", a.cutdepth_fraction, "CutDepth strip width factor (the original p)", g);
-  add_option(command, "scale_p", a.scale_p, "random zoom probability (docs/CAMERAS.md)", g);
-  add_option(command, "scale_min", a.scale_min, "smallest random zoom factor", g);
-  add_option(command, "scale_max", a.scale_max, "largest random zoom factor", g);
+  add_option(command, "crop_h", a.crop_h, "random-crop height (0: the dataset's, 352 KITTI/DS, 448 NYU)", g)
+      ->check(in_range(0, 16384));
+  add_option(command, "crop_w", a.crop_w, "random-crop width (0: the dataset's, 704 KITTI/DS, 576 NYU)", g)
+      ->check(in_range(0, 16384));
+  add_option(command, "flip_p", a.flip_p, "horizontal flip probability", g)
+      ->check(in_range(0, 1));
+  add_option(command, "brightness_contrast_p", a.brightness_contrast_p, "brightness/contrast probability", g)
+      ->check(in_range(0, 1));
+  add_option(command, "gamma_p", a.gamma_p, "gamma probability", g)
+      ->check(in_range(0, 1));
+  add_option(command, "hsv_p", a.hsv_p, "hue/saturation/value probability", g)
+      ->check(in_range(0, 1));
+  add_option(command, "cutdepth_p", a.cutdepth_p, "vertical CutDepth probability (docs/DATA.md)", g)
+      ->check(in_range(0, 1));
+  add_option(command, "cutdepth_fraction", a.cutdepth_fraction, "CutDepth strip width factor (the original p)", g)
+      ->check(in_range(0, 1));
+  add_option(command, "scale_p", a.scale_p, "random zoom probability (docs/CAMERAS.md)", g)
+      ->check(in_range(0, 1));
+  add_option(command, "scale_min", a.scale_min, "smallest random zoom factor", g)
+      ->check(in_range(0.1, 10));
+  add_option(command, "scale_max", a.scale_max, "largest random zoom factor", g)
+      ->check(in_range(0.1, 10));
 }
 
 void add_optimisation_flags(CLI::App& command, TrainCli& cli) {
@@ -118,21 +139,30 @@ void add_optimisation_flags(CLI::App& command, TrainCli& cli) {
   add_option(command, "recipe", c.loop.recipe,
              "glp, plateau, plateau-l2 or cyclic: optimiser, schedule, clipping and batch size; "
              "explicit flags override it (\"\": drivingstereo cyclic, others glp)", g);
-  add_option(command, "epochs", c.loop.epochs, "epochs", g);
+  add_option(command, "epochs", c.loop.epochs, "epochs", g)
+      ->check(in_range(1, 1e6));
   add_batch_size_flag(command, cli.batch_size);
-  add_option(command, "lr", c.optim.lr, "initial learning rate (constant, step, plateau, cosine)", g);
+  add_option(command, "lr", c.optim.lr, "initial learning rate (constant, step, plateau, cosine)", g)
+      ->check(in_range(0, 10));
   add_enum_option(command, "optimizer", c.optim.kind,
                   {{"adam", OptimizerKind::kAdam}, {"adamw", OptimizerKind::kAdamW},
                    {"sgd", OptimizerKind::kSGD}},
                   "adam, adamw or sgd", g);
-  add_option(command, "weight_decay", c.optim.weight_decay, "L2 (coupled) for adam/sgd, decoupled for adamw", g);
-  add_option(command, "momentum", c.optim.momentum, "SGD momentum", g);
+  add_option(command, "weight_decay", c.optim.weight_decay, "L2 (coupled) for adam/sgd, decoupled for adamw", g)
+      ->check(in_range(0, 10));
+  add_option(command, "momentum", c.optim.momentum, "SGD momentum", g)
+      ->check(in_range(0, 1));
   add_flag(command, "nesterov", c.optim.nesterov, "Nesterov momentum (SGD)", g);
-  add_option(command, "clip_grad", c.loop.clip_grad, "clip gradients to this global L2 norm (0: off; the fork used 1.0)", g);
-  add_option(command, "max_nonfinite", c.loop.max_nonfinite, "stop after this many non-finite steps in a row", g);
-  add_option(command, "silog_lambda", c.loop.silog_lambda, "SiLog variance weight", g);
-  add_option(command, "max_steps_per_epoch", c.loop.max_steps_per_epoch, "cut epochs to this many steps (0: whole epochs)", g);
-  add_option(command, "stop_after_steps", c.loop.stop_after_steps, "stop as if interrupted after this global step, checkpoint written (0: off)", g);
+  add_option(command, "clip_grad", c.loop.clip_grad, "clip gradients to this global L2 norm (0: off; the fork used 1.0)", g)
+      ->check(in_range(0, 1e9));
+  add_option(command, "max_nonfinite", c.loop.max_nonfinite, "stop after this many non-finite steps in a row", g)
+      ->check(in_range(1, 1e6));
+  add_option(command, "silog_lambda", c.loop.silog_lambda, "SiLog variance weight", g)
+      ->check(in_range(0, 1));
+  add_option(command, "max_steps_per_epoch", c.loop.max_steps_per_epoch, "cut epochs to this many steps (0: whole epochs)", g)
+      ->check(in_range(0, 1e12));
+  add_option(command, "stop_after_steps", c.loop.stop_after_steps, "stop as if interrupted after this global step, checkpoint written (0: off)", g)
+      ->check(in_range(0, 1e12));
 }
 
 void add_schedule_flags(CLI::App& command, ScheduleOptions& s, std::string& plateau_monitor) {
@@ -142,54 +172,87 @@ void add_schedule_flags(CLI::App& command, ScheduleOptions& s, std::string& plat
                    {"step", ScheduleKind::kStep}, {"plateau", ScheduleKind::kPlateau},
                    {"cyclic", ScheduleKind::kCyclic}, {"cosine", ScheduleKind::kCosine}},
                   "constant, poly (GLPDepth one-cycle), step, plateau, cyclic or cosine", g);
-  add_option(command, "poly_min_lr", s.poly.min_lr, "poly: start/end lr", g);
-  add_option(command, "poly_max_lr", s.poly.max_lr, "poly: peak lr", g);
-  add_option(command, "poly_power", s.poly.power, "poly: exponent", g);
-  add_option(command, "step_size", s.step.step_size, "step: epochs between decays", g);
-  add_option(command, "step_gamma", s.step.gamma, "step: decay factor", g);
+  add_option(command, "poly_min_lr", s.poly.min_lr, "poly: start/end lr", g)
+      ->check(in_range(0, 10));
+  add_option(command, "poly_max_lr", s.poly.max_lr, "poly: peak lr", g)
+      ->check(in_range(0, 10));
+  add_option(command, "poly_power", s.poly.power, "poly: exponent", g)
+      ->check(in_range(0, 100));
+  add_flag(command, "poly_clamp_to_min", s.poly.clamp_to_min,
+           "poly: never below --poly_min_lr (the original falls below it after 2T, to 0 in very "
+           "short runs)",
+           g);
+  add_option(command, "step_size", s.step.step_size, "step: epochs between decays", g)
+      ->check(in_range(1, 1e9));
+  add_option(command, "step_gamma", s.step.gamma, "step: decay factor", g)
+      ->check(in_range(0, 1));
   add_option(command, "plateau_mode", s.plateau.mode, "plateau: min or max", g);
-  add_option(command, "plateau_factor", s.plateau.factor, "plateau: lr factor", g);
-  add_option(command, "plateau_patience", s.plateau.patience, "plateau: patience (scheduler steps)", g);
-  add_option(command, "plateau_threshold", s.plateau.threshold, "plateau: threshold", g);
+  add_option(command, "plateau_factor", s.plateau.factor, "plateau: lr factor", g)
+      ->check(in_range(0, 1));
+  add_option(command, "plateau_patience", s.plateau.patience, "plateau: patience (scheduler steps)", g)
+      ->check(in_range(0, 1e9));
+  add_option(command, "plateau_threshold", s.plateau.threshold, "plateau: threshold", g)
+      ->check(in_range(0, 1000));
   add_option(command, "plateau_threshold_mode", s.plateau.threshold_mode, "plateau: rel or abs", g);
-  add_option(command, "plateau_cooldown", s.plateau.cooldown, "plateau: cooldown", g);
-  add_option(command, "plateau_min_lr", s.plateau.min_lr, "plateau: lower lr bound", g);
-  add_option(command, "plateau_eps", s.plateau.eps, "plateau: minimal lr change", g);
-  add_option(command, "plateau_steps_per_epoch", s.plateau.steps_per_epoch, "plateau: scheduler steps per epoch on the training loss", g);
+  add_option(command, "plateau_cooldown", s.plateau.cooldown, "plateau: cooldown", g)
+      ->check(in_range(0, 1e9));
+  add_option(command, "plateau_min_lr", s.plateau.min_lr, "plateau: lower lr bound", g)
+      ->check(in_range(0, 10));
+  add_option(command, "plateau_eps", s.plateau.eps, "plateau: minimal lr change", g)
+      ->check(in_range(0, 1));
+  add_option(command, "plateau_steps_per_epoch", s.plateau.steps_per_epoch, "plateau: scheduler steps per epoch on the training loss", g)
+      ->check(in_range(1, 1e9));
   add_option(command, "plateau_monitor", plateau_monitor, "plateau: train_loss, val_loss or a validation metric (abs_rel, d1, ...)", g);
-  add_option(command, "cyclic_base_lr", s.cyclic.base_lr, "cyclic: lower lr", g);
-  add_option(command, "cyclic_max_lr", s.cyclic.max_lr, "cyclic: upper lr", g);
-  add_option(command, "cyclic_step_size_up", s.cyclic.step_size_up, "cyclic: iterations up", g);
-  add_option(command, "cyclic_step_size_down", s.cyclic.step_size_down, "cyclic: iterations down (0: = up)", g);
+  add_option(command, "cyclic_base_lr", s.cyclic.base_lr, "cyclic: lower lr", g)
+      ->check(in_range(0, 10));
+  add_option(command, "cyclic_max_lr", s.cyclic.max_lr, "cyclic: upper lr", g)
+      ->check(in_range(0, 10));
+  add_option(command, "cyclic_step_size_up", s.cyclic.step_size_up, "cyclic: iterations up", g)
+      ->check(in_range(1, 1e9));
+  add_option(command, "cyclic_step_size_down", s.cyclic.step_size_down, "cyclic: iterations down (0: = up)", g)
+      ->check(in_range(0, 1e9));
   add_option(command, "cyclic_mode", s.cyclic.mode, "cyclic: triangular, triangular2, exp_range", g);
-  add_option(command, "cyclic_gamma", s.cyclic.gamma, "cyclic: exp_range gamma", g);
-  add_option(command, "cyclic_base_momentum", s.cyclic.base_momentum, "cyclic: momentum at the lr peak", g);
-  add_option(command, "cyclic_max_momentum", s.cyclic.max_momentum, "cyclic: momentum at the lr trough", g);
-  add_option(command, "warmup_steps", s.cosine.warmup_steps, "cosine: linear warm-up iterations", g);
-  add_option(command, "cosine_min_lr", s.cosine.min_lr, "cosine: final lr", g);
+  add_option(command, "cyclic_gamma", s.cyclic.gamma, "cyclic: exp_range gamma", g)
+      ->check(in_range(0, 1));
+  add_option(command, "cyclic_base_momentum", s.cyclic.base_momentum, "cyclic: momentum at the lr peak", g)
+      ->check(in_range(0, 1));
+  add_option(command, "cyclic_max_momentum", s.cyclic.max_momentum, "cyclic: momentum at the lr trough", g)
+      ->check(in_range(0, 1));
+  add_option(command, "warmup_steps", s.cosine.warmup_steps, "cosine: linear warm-up iterations", g)
+      ->check(in_range(0, 1e12));
+  add_option(command, "cosine_min_lr", s.cosine.min_lr, "cosine: final lr", g)
+      ->check(in_range(0, 10));
 }
 
 void add_run_flags(CLI::App& command, TrainCli& cli) {
   TrainConfig& c = cli.config;
-  add_option(command, "val_freq", c.validation.val_freq, "validate every N epochs (0: never)", section::kValidation);
-  add_option(command, "val_batch_size", c.validation.val_batch_size, "validation batch size", section::kValidation);
+  add_option(command, "val_freq", c.validation.val_freq, "validate every N epochs (0: never)", section::kValidation)
+      ->check(in_range(0, 1e6));
+  add_option(command, "val_batch_size", c.validation.val_batch_size, "validation batch size", section::kValidation)
+      ->check(in_range(1, 4096));
   add_option(command, "best_metric", c.validation.best_metric, "validation figure that picks best.ckpt (abs_rel, rmse, d1, val_loss, ...)", section::kValidation);
   const char* k = section::kCheckpoints;
-  add_option(command, "save_freq", c.checkpoint.save_freq, "also keep epoch_XX.ckpt every N epochs (0: off)", k);
+  add_option(command, "save_freq", c.checkpoint.save_freq, "also keep epoch_XX.ckpt every N epochs (0: off)", k)
+      ->check(in_range(0, 1e6));
   add_flag(command, "save_model", c.checkpoint.save_model, "keep epoch_XX.ckpt at every validation", k);
   add_flag(command, "save_result", c.checkpoint.save_result, "write validation predictions as 16-bit PNGs (dataset scale)", k);
-  add_option(command, "save_every_steps", c.checkpoint.save_every_steps, "also write last.ckpt every N steps (0: only at epoch ends)", k);
-  add_option(command, "save_every_minutes", c.checkpoint.save_every_minutes, "also write last.ckpt after this many minutes (0: off)", k);
+  add_option(command, "save_every_steps", c.checkpoint.save_every_steps, "also write last.ckpt every N steps (0: only at epoch ends)", k)
+      ->check(in_range(0, 1e12));
+  add_option(command, "save_every_minutes", c.checkpoint.save_every_minutes, "also write last.ckpt after this many minutes (0: off)", k)
+      ->check(in_range(0, 1e6));
   add_option(command, "resume", c.checkpoint.resume, "continue from a checkpoint path, or auto (last.ckpt of the run folder)", k);
   add_output_flag(command, cli.output, {"--log_dir", "--log-dir"});
   add_exp_name_flag(command, c.log.exp_name);
-  add_option(command, "log_every", c.log.log_every, "train.csv / TensorBoard row every N steps", section::kLogging);
+  add_option(command, "log_every", c.log.log_every, "train.csv / TensorBoard row every N steps", section::kLogging)
+      ->check(in_range(1, 1e12));
   add_seed_flag(command, c.runtime.seed);
   add_precision_flags(command, c.runtime.precision, c.runtime.channels_last);
   const char* d = section::kDistributed;
   add_option(command, "dist_backend", c.dist.backend, "distributed backend: nccl or gloo (\"\": nccl on CUDA, gloo on CPU)", d);
-  add_option(command, "dist_port", c.dist.port, "rendezvous port when launched by Slurm", d);
-  add_option(command, "dist_timeout", c.dist.timeout, "seconds before a lost rank fails the others", d);
+  add_option(command, "dist_port", c.dist.port, "rendezvous port when launched by Slurm", d)
+      ->check(in_range(1, 65535));
+  add_option(command, "dist_timeout", c.dist.timeout, "seconds before a lost rank fails the others", d)
+      ->check(in_range(1, 604800));
   add_flag(command, "sync_bn", c.dist.sync_bn, "synchronise decoder BatchNorm statistics across ranks", d);
   add_flag(command, "verify_replicas", c.dist.verify_replicas, "check after every step that all ranks hold identical weights (debugging)", d);
 }
@@ -208,7 +271,8 @@ void setup_train(CLI::App& command, CommonOptions& common) {
   add_option(command, "val_list", c.data.val_list, "validation list (\"\": lists/val.txt beside the training list)", section::kData);
   add_model_flags(command, c.model.model);
   add_option(command, "pretrained", c.model.pretrained, "mit_b*.pth encoder weights or full GLPDepth weights to start from; none = random on purpose", section::kModel);
-  add_option(command, "drop_path_rate", c.model.drop_path_rate, "stochastic depth rate of the last block", section::kModel);
+  add_option(command, "drop_path_rate", c.model.drop_path_rate, "stochastic depth rate of the last block", section::kModel)
+      ->check(in_range(0, 0.99));
   add_augmentation_flags(command, c.augment);
   add_optimisation_flags(command, *cli);
   add_schedule_flags(command, c.schedule, c.validation.plateau_monitor);

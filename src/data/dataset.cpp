@@ -254,6 +254,49 @@ class ListDataset : public Dataset {
   void set_defaults(const DatasetDefaults& d) { defaults_ = d; }
 };
 
+// An image named by a line of list file `list`: relative to the list's folder; a leading '/'
+// means the dataset root when the list is a dataset's (KITTI, DrivingStereo and NYU lists write
+// "/2011_09_26/..." relative to it, and sit in <root>/lists/), unless the absolute file exists.
+fs::path list_entry_path(const fs::path& list, const fs::path& entry) {
+  const fs::path folder = list.parent_path();
+  if (!entry.is_absolute()) return folder / entry;
+  std::error_code ec;
+  if (fs::exists(entry, ec)) return entry;
+  const fs::path below = entry.relative_path();
+  for (const fs::path& root : {folder, folder.parent_path()})
+    if (fs::exists(root / below, ec)) return root / below;
+  return entry;  // reported as missing, under the name the list gives
+}
+
+// Output names of inference inputs: the path below the inputs' deepest common folder with '/' as
+// '_' (KITTI frames, which all sit in folders named data/, become
+// "2011_09_26_drive_0001_sync_image_02_data_0000000005.png"); just the file name when all share
+// one folder. A name met again (the same file given twice) gets "_2", "_3", ... before its
+// extension: no two inputs write the same output.
+std::vector<std::string> output_names(const std::vector<fs::path>& files) {
+  std::vector<fs::path> paths;
+  for (const auto& f : files) paths.push_back(fs::absolute(f).lexically_normal());
+  fs::path root = paths.empty() ? fs::path() : paths[0].parent_path();
+  for (const auto& p : paths) {
+    while (!root.empty() && std::mismatch(root.begin(), root.end(), p.begin(), p.end()).first != root.end())
+      root = root.parent_path() == root ? fs::path() : root.parent_path();
+  }
+  std::vector<std::string> names;
+  std::map<std::string, int> seen;
+  for (const auto& p : paths) {
+    std::string name = p.lexically_relative(root).string();
+    std::replace(name.begin(), name.end(), '/', '_');
+    const int n = ++seen[name];
+    if (n > 1) {
+      const fs::path as_path(name);
+      name = cat(as_path.stem().string(), "_", n, as_path.extension().string());
+      ++seen[name];
+    }
+    names.push_back(name);
+  }
+  return names;
+}
+
 // Images for inference: files, folders (their images, sorted), globs (sorted) and list files
 // (one image per line, relative to the list's folder), in the order given. No depth, no resize:
 // the model pads to a multiple of 32 instead of distorting the image (spec B22).
@@ -264,14 +307,7 @@ class FolderDataset : public Dataset {
     if (inputs.empty() && !options.data_path.empty()) inputs.push_back(options.data_path.string());
     check(!inputs.empty(), "dataset folder: no input images given");
     for (const std::string& input : inputs) add_input(input);
-    // Output names: the basename, or "<parent>_<basename>" where basenames collide.
-    std::map<std::string, int> count;
-    for (const auto& f : files_) ++count[f.filename().string()];
-    for (const auto& f : files_) {
-      std::string base = f.filename().string();
-      std::string parent = f.parent_path().filename().string();
-      names_.push_back(count[base] > 1 && !parent.empty() ? parent + "_" + base : base);
-    }
+    names_ = output_names(files_);
   }
 
   int64_t size() const override { return static_cast<int64_t>(files_.size()); }
@@ -352,7 +388,7 @@ class FolderDataset : public Dataset {
           skipped_lines_.push_back(message);
           continue;
         }
-        files_.push_back(f.is_absolute() ? f : p.parent_path() / f);
+        files_.push_back(list_entry_path(p, f));
       }
     } else {
       // A single image; a missing one is reported by get() like any unreadable sample.

@@ -77,6 +77,11 @@ class FirstError {
   std::exception_ptr error_;
 };
 
+struct Decoded {
+  std::vector<Sample> samples;
+  Batch batch;  // collated on the decoder's thread: the network's thread only runs the network
+};
+
 struct Predicted {
   std::vector<Sample> samples;
   torch::Tensor depth;
@@ -93,15 +98,19 @@ PipelineStats run_pipeline(int64_t batches, const DecodeBatch& decode, DepthPred
   check(options.decode_ahead >= 1 && options.write_behind >= 1,
         "pipeline: decode_ahead and write_behind must be at least 1");
   const auto start = std::chrono::steady_clock::now();
-  BoundedQueue<std::vector<Sample>> decoded(static_cast<size_t>(options.decode_ahead));
+  BoundedQueue<Decoded> decoded(static_cast<size_t>(options.decode_ahead));
   BoundedQueue<Predicted> predicted(static_cast<size_t>(options.write_behind));
   FirstError error;
   PipelineStats stats;
 
   std::thread decoder([&] {
     try {
-      for (int64_t b = 0; b < batches && !error.failed(); ++b)
-        if (!decoded.push(decode(b))) break;
+      for (int64_t b = 0; b < batches && !error.failed(); ++b) {
+        Decoded item;
+        item.samples = decode(b);
+        item.batch = collate(item.samples);
+        if (!decoded.push(std::move(item))) break;
+      }
     } catch (...) {
       error.set(std::current_exception());
     }
@@ -121,14 +130,14 @@ PipelineStats run_pipeline(int64_t batches, const DecodeBatch& decode, DepthPred
   });
 
   try {
-    while (auto samples = decoded.pop()) {
+    while (auto item = decoded.pop()) {
       if (error.failed()) break;
       const auto t0 = std::chrono::steady_clock::now();
-      torch::Tensor depth = predictor.predict(collate(*samples));
+      torch::Tensor depth = predictor.predict(item->batch);
       stats.model_seconds += seconds_since(t0);
       stats.batches += 1;
-      stats.images += static_cast<int64_t>(samples->size());
-      if (!predicted.push({std::move(*samples), depth})) break;
+      stats.images += static_cast<int64_t>(item->samples.size());
+      if (!predicted.push({std::move(item->samples), depth})) break;
     }
   } catch (...) {
     error.set(std::current_exception());

@@ -57,7 +57,10 @@ fs::path prepare_run_dir(const fs::path& log_dir, const std::string& dataset,
   }
   check(!fs::exists(chosen) || fs::is_directory(chosen), "run folder ", chosen.string(),
         ": exists and is not a folder");
-  fs::create_directories(chosen);
+  std::error_code ec;
+  fs::create_directories(chosen, ec);
+  check(!ec, "run folder ", chosen.string(), " (under the log folder ", log_dir.string(),
+        "): cannot create it (", ec.message(), ")");
   if (!fs::exists(chosen / kMarker)) write_bytes_atomic(chosen / kMarker, options.signature);
   return chosen;
 }

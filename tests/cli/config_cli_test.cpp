@@ -113,9 +113,12 @@ TEST_F(ConfigCli, TrainingWithoutPretrainedWeightsSaysSo) {
 TEST_F(ConfigCli, ARunsConfigJsonReproducesItInANewFolder) {
   ASSERT_EQ(train("original", "--schedule cosine --warmup_steps 1 --lr 0.001 --flip_p 0.7").code, 0);
   const fs::path original = logs() / "kitti" / "original";
+  // The thread count that ran is recorded, and a replay without --threads uses it (the default
+  // would be one per core, whose different reduction order changes the last bits).
+  EXPECT_EQ(config_of("original")["runtime"]["threads"], 1);
   testing::CliRun again = testing::run_glpdepth_split(
       dir_->path(), "train --config " + (original / "config.json").string() + " --output " +
-                        (dir_->path() / "again").string() + " --threads 1");
+                        (dir_->path() / "again").string());
   ASSERT_EQ(again.code, 0) << again.err;
   const fs::path copy = dir_->path() / "again" / "kitti" / "original";
   EXPECT_EQ(read_file_bytes(original / "train.csv").size() > 0, true);
@@ -136,6 +139,11 @@ TEST_F(ConfigCli, ARunsConfigJsonReproducesItInANewFolder) {
   second.erase("run");
   second["log"]["log_dir"] = first["log"]["log_dir"];
   EXPECT_EQ(first, second);
+}
+
+TEST_F(ConfigCli, ConfigJsonRecordsTheThreadCountThatRanNeverZero) {
+  ASSERT_EQ(train("threads", "--threads 0").code, 0);
+  EXPECT_GE(config_of("threads")["runtime"]["threads"].get<int>(), 1);
 }
 
 TEST_F(ConfigCli, DrivingStereoTrainsTheForksLastRecipeUnlessToldOtherwise) {

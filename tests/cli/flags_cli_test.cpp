@@ -60,7 +60,11 @@ TEST(Flags, SharedFlagsHaveOneDefaultAndOneHelp) {
   const auto flags = help_of_every_command();
   ASSERT_GT(flags.size(), 50u);
   int shared = 0;
-  for (const auto& [name, by_command] : flags) {
+  for (const auto& [name, all] : flags) {
+    // A renamed flag's old name, kept in one command (eval-pngs --scale), is that command's own.
+    std::map<std::string, Shown> by_command;
+    for (const auto& [command, shown] : all)
+      if (shown.help.rfind("the old name", 0) != 0) by_command[command] = shown;
     if (by_command.size() < 2) continue;
     ++shared;
     const auto& [first_command, first] = *by_command.begin();

@@ -253,3 +253,29 @@ TEST_F(PredictCli, KittiCalibFileGivesThePlyIntrinsics) {
 
 }  // namespace
 }  // namespace glpdepth
+
+namespace glpdepth {
+namespace {
+
+// A second run into the same --output keeps the first run's files and says where it wrote;
+// --overwrite writes into the folder itself.
+TEST_F(PredictCli, ASecondRunNeverOverwritesTheFirstUnlessAskedTo) {
+  write_image(dir_ / "in" / "x.png", random_image(40, 30, 7));
+  const std::string args = "predict " + (dir_ / "in" / "x.png").string() + " --ckpt " + weights() +
+                           " --output " + (dir_ / "out").string() + " --save_npy";
+  ASSERT_EQ(run_cli(dir_, args).code, 0);
+  const auto first = fs::last_write_time(dir_ / "out" / "x_depth.npy");
+  const CliRun second = run_cli(dir_, args);
+  ASSERT_EQ(second.code, 0) << second.err;
+  EXPECT_TRUE(fs::exists(dir_ / "out_2" / "x_depth.npy"));
+  EXPECT_EQ(fs::last_write_time(dir_ / "out" / "x_depth.npy"), first);
+  EXPECT_NE(second.err.find("holds an earlier run's results; writing to " +
+                            (dir_ / "out_2").string()),
+            std::string::npos)
+      << second.err;
+  ASSERT_EQ(run_cli(dir_, args + " --overwrite").code, 0);
+  EXPECT_FALSE(fs::exists(dir_ / "out_3"));
+}
+
+}  // namespace
+}  // namespace glpdepth

@@ -50,7 +50,7 @@ TEST_F(UsageTable, UnknownCommandsAndOptionsGetSuggestions) {
 TEST_F(UsageTable, BadValuesNameTheFlag) {
   check({{"train --data_path . --amp fp8", 2, {"--amp fp8", "none, fp32, bf16, fp16"}},
          {"train --data_path . --epochs zero", 2, {"--epochs"}},
-         {"train --data_path . --epochs 0", 2, {"--epochs 0"}},
+         {"train --data_path . --epochs 0", 2, {"--epochs", "must be in [1, 1000000], got 0"}},
          {"train --data_path . --recipe adam", 2, {"--recipe adam"}},
          {"train --data_path . --optimizer adagrad", 2, {"--optimizer adagrad"}},
          {"train --data_path . --window sometimes", 2, {"--window sometimes"}},
@@ -65,7 +65,7 @@ TEST_F(UsageTable, BadValuesNameTheFlag) {
          {"export --random_weights --output x.onnx --format onnx --onnx_shape 1x3x33", 2, {"--onnx_shape"}},
          {"bench --random_weights --mode sprint", 2, {"--mode sprint"}},
          {"launch --nproc 0 -- info", 2, {"--nproc"}},
-         {"info --threads -3", 2, {"--threads -3"}},
+         {"info --threads -3", 2, {"--threads", "must be in [0, 4096], got -3"}},
          {"info --device tpu", 2, {"--device tpu"}}});
 }
 

@@ -237,6 +237,42 @@ TEST(NyuDataset, MillimetresNoWindowOriginalListsAndIntrinsics) {
   EXPECT_EQ(b.name, "kitchen_rgb_00002.png");
 }
 
+TEST(FolderDataset, KittiFramesInFoldersNamedDataGetDistinctNames) {
+  TempDir dir;
+  for (const char* drive : {"2011_09_26_drive_0001_sync", "2011_09_26_drive_0002_sync"}) {
+    fs::create_directories(dir / "2011_09_26" / drive / "image_02/data");
+    for (const char* frame : {"0000000000.png", "0000000001.png"})
+      write_image(dir / "2011_09_26" / drive / "image_02/data" / frame, testing::pattern_rgb(8, 6, 1));
+  }
+  DatasetOptions o;
+  o.dataset = "folder";
+  o.inputs = {(dir / "2011_09_26/*/image_02/data/000000000[01].png").string()};
+  auto ds = make_dataset(o);
+  std::vector<std::string> names;
+  for (int64_t i = 0; i < ds->size(); ++i) names.push_back(ds->get(i).name);
+  EXPECT_EQ(names, (std::vector<std::string>{
+                       "2011_09_26_drive_0001_sync_image_02_data_0000000000.png",
+                       "2011_09_26_drive_0001_sync_image_02_data_0000000001.png",
+                       "2011_09_26_drive_0002_sync_image_02_data_0000000000.png",
+                       "2011_09_26_drive_0002_sync_image_02_data_0000000001.png"}));
+}
+
+TEST(FolderDataset, DatasetListsReadTheirLeadingSlashAsTheDatasetRoot) {
+  // lists/test.txt of a dataset, as train and test read it: "/drive/frame.png /drive/depth.png".
+  TempDir dir;
+  fs::create_directories(dir / "drive");
+  fs::create_directories(dir / "lists");
+  write_image(dir / "drive/frame.png", testing::pattern_rgb(8, 6, 1));
+  write_text(dir / "lists/test.txt", "/drive/frame.png /drive/depth.png\n");
+  DatasetOptions o;
+  o.dataset = "folder";
+  o.inputs = {(dir / "lists/test.txt").string()};
+  auto ds = make_dataset(o);
+  ASSERT_EQ(ds->size(), 1);
+  EXPECT_EQ(fs::canonical(ds->image_file(0)), fs::canonical(dir / "drive/frame.png"));
+  EXPECT_EQ(ds->get(0).width(), 8);
+}
+
 TEST(FolderDataset, SortedFoldersGlobsListsAndNames) {
   TempDir dir;
   fs::create_directories(dir / "a");
@@ -255,9 +291,10 @@ TEST(FolderDataset, SortedFoldersGlobsListsAndNames) {
   EXPECT_FALSE(ds->has_depth());
   std::vector<std::string> names;
   for (int64_t i = 0; i < ds->size(); ++i) names.push_back(ds->get(i).name);
-  // Sorted within the folder; the colliding basenames get their parent folder.
-  EXPECT_EQ(names, (std::vector<std::string>{"a_b.png", "m.jpg", "a_z.png", "b_z.png", "b_z.png",
-                                              "a_b.png"}));
+  // Sorted within the folder; names keep the path below the common folder, and a file given
+  // twice gets a second name (nothing is written twice).
+  EXPECT_EQ(names, (std::vector<std::string>{"a_b.png", "a_m.jpg", "a_z.png", "b_z.png",
+                                              "b_z_2.png", "a_b_2.png"}));
   Sample s = ds->get(0);
   EXPECT_EQ(s.width(), 33);  // no resizing (spec B22)
   EXPECT_FALSE(s.has_depth());

@@ -41,7 +41,7 @@ EXPECTED_COMMANDS = {
     "docs/DISTRIBUTED.md": 3,
     "docs/GPU.md": 2,
     "docs/MODEL.md": 0,
-    "docs/PERFORMANCE.md": 9,
+    "docs/PERFORMANCE.md": 11,
     "docs/PROTOCOLS.md": 0,
     "docs/RELIABILITY.md": 2,
     "docs/TRAINING.md": 0,
@@ -100,8 +100,11 @@ SUBSTITUTIONS = [
     (r"(\btrain\b.*)$", lambda m: m.group(1) + " " + SMALL_TRAIN, "two steps of b0 instead of a real training"),
     (r"--pairs 48\b", "--pairs 4", "fewer loader pairs"),
     (r"(race\.py .*)$", lambda m: m.group(1) + " --cases b0-smoke-64x96", "the race's quick case"),
-    (r"(race_backends\.py .*)$", lambda m: m.group(1) + " --encoders b0 --batches 1 --height 64 --width 96 "
-     "--rounds 1 --iters 1 --only glpdepth", "one small round of glpdepth's own backends"),
+    (r"(predict_throughput\.sh) --frames \d+ --rounds \d+ --encoder b4", "\\1 --frames 2 --rounds 1 --encoder b0",
+     "two frames, one round, b0"),
+    (r"(race_backends\.py .*)$", lambda m: m.group(1).replace("--glpdepth build-torch2/glpdepth ", "")
+     + " --encoders b0 --batches 1 --height 64 --width 96 --rounds 1 --iters 1 --only glpdepth",
+     "one small round of glpdepth's own backends, with the binary under test only"),
 ]
 
 COMMAND_WORDS = re.compile(

@@ -83,6 +83,10 @@ struct RuntimeOptions {
   Precision precision = Precision::kFloat32;
   bool channels_last = false;
   uint64_t seed = 0;
+  // Intra-op threads. Reductions split their work by thread, so the count changes the last bits
+  // of every loss: config.json records the count that ran (never 0), and a replay uses it on
+  // any machine. 0 = one per available core (resolved by the caller).
+  int threads = 0;
 };
 
 struct DistOptions {
