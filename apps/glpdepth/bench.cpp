@@ -168,7 +168,7 @@ void run_bench(BenchCli options, const CommonOptions& common) {
       {"batch_size", options.batch_size},    {"device", device.str()},
       {"amp", to_string(precision)},         {"channels_last", options.predictor.channels_last},
       {"backend", options.mode == "train" ? "libtorch" : to_string(predictor.backend())},
-      {"precision", to_string(options.mode == "train" ? precision : predictor.precision())},
+      {"precision", precision_name(options.mode == "train" ? precision : predictor.precision())},
       {"threads", threads},                  {"iters", options.iters},
       {"attention", attention_kernel() == AttentionKernel::kSdpa ? "sdpa" : "formula"},
       {"libtorch", libtorch_version()},
@@ -182,7 +182,7 @@ void run_bench(BenchCli options, const CommonOptions& common) {
   std::cout << std::fixed << std::setprecision(2) << "glpdepth bench: MiT-" << result["encoder"].get<std::string>()
             << " " << options.mode << " " << options.batch_size << "x3x" << options.height << "x"
             << options.width << " on "
-            << (options.mode == "train" ? cat("libtorch ", to_string(precision), " on ", device.str())
+            << (options.mode == "train" ? cat("libtorch ", precision_name(precision), " on ", device.str())
                                         : predictor.describe_runtime())
             << " (" << threads << " threads"
             << (options.predictor.channels_last ? ", channels-last" : "") << ")\n"

@@ -102,7 +102,9 @@ std::vector<std::string> prepare(CLI::App& app, std::vector<cli::CommonOptions*>
 int main(int argc, char** argv) {
   tune_malloc_for_tensors();
   tune_blas_threads();
-  CLI::App app{"glpdepth: monocular metric depth estimation (GLPDepth) for driving scenes"};
+  // Named, so that every usage line reads "Usage: glpdepth <command> [OPTIONS]".
+  CLI::App app{"glpdepth: monocular metric depth estimation (GLPDepth) for driving scenes",
+               "glpdepth"};
   app.formatter(cli::help_formatter());
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("glpdepth ") + version());
@@ -125,8 +127,13 @@ int main(int argc, char** argv) {
     commons.push_back(&common);
     command.setup(*sub, common);
     add_common_options(*sub, common);
+    // Parse only: stop once the command line is parsed and checked, before the command's own
+    // callback (which stays in place: it owns the values the options are bound to).
     if (parse_only)
-      sub->callback([name = command.name] { std::cout << "parsed: " << name << "\n"; });
+      sub->parse_complete_callback([name = command.name] {
+        std::cout << "parsed: " << name << "\n";
+        throw cli::ExitRequest{0};
+      });
     // --help shows every default: flags read "off", empty strings read "".
     for (CLI::Option* option : sub->get_options()) {
       if (option->get_name() == "--help" || !option->get_default_str().empty()) continue;

@@ -163,7 +163,7 @@ void run_test(const TestCli& o, const CommonOptions& common) {
         {"canonical_focal", predictor.model_options().canonical_focal},
         {"flip_test", o.predictor.flip_test},
         {"backend", to_string(predictor.backend())},
-        {"precision", to_string(predictor.precision())},
+        {"precision", precision_name(predictor.precision())},
         {"window", eval_data.window_description()},
         {"list", data.list.string()},
         {"skipped_samples", loader.skipped()},

@@ -27,9 +27,8 @@ uint8_t trunc_u8(double v) {
 void crop_sample(Sample& s, int top, int left, int height, int width) {
   check(top >= 0 && left >= 0 && height > 0 && width > 0 && top + height <= s.height() &&
             left + width <= s.width(),
-        s.source.empty() ? std::string("sample") : s.source, ": crop ", width, "x", height,
-        " at (x ", left, ", y ", top, ") does not fit the ", s.width(), "x", s.height(),
-        " frame");
+        "crop ", width, "x", height, " at (x ", left, ", y ", top, ") does not fit the ",
+        s.width(), "x", s.height(), " frame");  // the caller names the sample
   if (top == 0 && left == 0 && height == s.height() && width == s.width()) return;
   const int c = s.rgb.channels;
   Image8 rgb(width, height, c);
@@ -89,7 +88,7 @@ Rng Rng::for_sample(uint64_t seed, int64_t epoch, int64_t index) {
 namespace augment {
 
 void cut_depth(Sample& s, int left, int width, float max_depth) {
-  check(s.has_depth(), s.source, ": CutDepth needs depth");
+  check(s.has_depth(), "CutDepth needs depth");
   check(max_depth > 0, "CutDepth: max depth must be > 0");
   const int w = s.width(), h = s.height();
   const int end = std::min(w, left + width);
@@ -105,7 +104,7 @@ void cut_depth(Sample& s, int left, int width, float max_depth) {
 }
 
 void zoom(Sample& s, double scale, bool divide_depth) {
-  check(scale > 0 && std::isfinite(scale), s.source, ": zoom factor must be positive, got ", scale);
+  check(scale > 0 && std::isfinite(scale), "zoom factor must be positive, got ", scale);
   const int w = s.width(), h = s.height(), c = s.rgb.channels;
   const int out_w = std::max(1, static_cast<int>(std::lround(w * scale)));
   const int out_h = std::max(1, static_cast<int>(std::lround(h * scale)));
@@ -311,7 +310,7 @@ Augmenter::Augmenter(AugmentOptions options, const DatasetDefaults& defaults)
 void Augmenter::apply(Sample& s, Rng& rng) const {
   const AugmentOptions& o = options_;
   check(s.has_depth() && s.depth.size() == static_cast<size_t>(s.width()) * s.height(),
-        s.source, ": training augmentation needs a depth map of the image's size");
+        "training augmentation needs a depth map of the image's size");
   // 1. Vertical CutDepth on the full (pre-crop) frame, as the original.
   if (o.cutdepth_p > 0 && rng.chance(o.cutdepth_p)) {
     const double alpha = rng.uniform(), beta = rng.uniform();
@@ -331,8 +330,9 @@ void Augmenter::apply(Sample& s, Rng& rng) const {
   }
   // 3. Random crop: top-left = int((H-h)*u1), int((W-w)*u2).
   if (o.crop_h > 0 && o.crop_w > 0) {
-    check(o.crop_h <= s.height() && o.crop_w <= s.width(), s.source, ": random crop ", o.crop_w,
-          "x", o.crop_h, " is larger than the ", s.width(), "x", s.height(), " frame");
+    // The loader puts the sample's name in front (once).
+    check(o.crop_h <= s.height() && o.crop_w <= s.width(), "random crop ", o.crop_w, "x",
+          o.crop_h, " is larger than the ", s.width(), "x", s.height(), " frame");
     const double u1 = rng.uniform(), u2 = rng.uniform();
     const int top = static_cast<int>((s.height() - o.crop_h) * u1);
     const int left = static_cast<int>((s.width() - o.crop_w) * u2);

@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "glpdepth/util/error.h"
+#include "glpdepth/util/strings.h"
 
 namespace glpdepth {
 namespace {
@@ -39,8 +40,11 @@ EvalDataset parse_eval_dataset(const std::string& name) {
   if (n == "generic" || n == "synth" || n == "folder" || n == "imagepath") {
     return EvalDataset::generic;
   }
+  // The names --help gives; the others are aliases and internal layouts.
+  const std::string guess = closest_match(n, {"kitti", "drivingstereo", "nyudepthv2"});
   throw UsageError(cat("--dataset: unknown dataset '", name,
-                       "' (expected kitti, nyudepthv2, drivingstereo or generic)"));
+                       "' (expected kitti, drivingstereo or nyudepthv2",
+                       guess.empty() ? std::string() : "; did you mean " + guess + "?", ")"));
 }
 
 EvalCrop parse_kitti_crop(const std::string& name) {

@@ -53,10 +53,6 @@ Backend choose_backend(Backend requested, const torch::Device& device, Precision
   return requested;
 }
 
-std::string precision_name(Precision precision) {
-  return precision == Precision::kFloat32 ? "fp32" : to_string(precision);
-}
-
 }  // namespace
 
 DepthPredictor::DepthPredictor(GLPDepth model, const PredictorOptions& options, ModelSource source,

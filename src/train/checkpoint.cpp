@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <sstream>
+#include <type_traits>
 
 #include "glpdepth/io/pytorch_file.h"
 #include "glpdepth/io/weights.h"
@@ -65,6 +66,19 @@ CheckpointData read_metadata(const PyValue& value, const std::string& what) {
   p.best_epoch = progress.at("best_epoch").as_int();
   p.train_loss_sum = progress.at("train_loss_sum").as_float();
   p.train_loss_count = progress.at("train_loss_count").as_int();
+  // Checkpoints before the log window was kept have none: the row then starts afresh.
+  auto number = [&](const char* key, auto& out) {
+    if (const PyValue* v = progress.find(key)) {
+      if constexpr (std::is_same_v<std::decay_t<decltype(out)>, double>) out = v->as_float();
+      else out = v->as_int();
+    }
+  };
+  number("window_loss_sum", p.window_loss_sum);
+  number("window_norm_sum", p.window_norm_sum);
+  number("window_losses", p.window_losses);
+  number("window_norms", p.window_norms);
+  number("window_images", p.window_images);
+  number("window_scaler_skipped", p.window_scaler_skipped);
   for (const auto& [key, number] : value.at("schedule").entries())
     data.schedule[key.as_string()] = number.as_float();
   if (const PyValue* scaler = value.find("loss_scaler"))
@@ -113,7 +127,13 @@ void save_checkpoint(const std::filesystem::path& path, GLPDepth& model,
                            .set("best_value", p.best_value)
                            .set("best_epoch", p.best_epoch)
                            .set("train_loss_sum", p.train_loss_sum)
-                           .set("train_loss_count", p.train_loss_count))
+                           .set("train_loss_count", p.train_loss_count)
+                           .set("window_loss_sum", p.window_loss_sum)
+                           .set("window_norm_sum", p.window_norm_sum)
+                           .set("window_losses", p.window_losses)
+                           .set("window_norms", p.window_norms)
+                           .set("window_images", p.window_images)
+                           .set("window_scaler_skipped", p.window_scaler_skipped))
       .set("rng", PyValue::dict()
                       .set("torch_cpu", bytes_tensor(data.rng.torch_cpu))
                       .set("torch_cuda", cuda_states)

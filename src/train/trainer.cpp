@@ -520,7 +520,16 @@ class TrainLoop {
  public:
   TrainLoop(RunContext& ctx, TrainData& data, GLPDepth& model, Optimisation& o, RunState& state)
       : ctx_(ctx), data_(data), model_(model), o_(o), state_(state), logs_(ctx, state.run_dir),
-        best_(ctx.config.validation.best_metric), cadence_(ctx.config.checkpoint) {}
+        best_(ctx.config.validation.best_metric), cadence_(ctx.config.checkpoint) {
+    // A resumed run continues the train.csv row it was in the middle of.
+    const TrainProgress& p = state.progress;
+    window_.loss = p.window_loss_sum;
+    window_.norm = p.window_norm_sum;
+    window_.losses = p.window_losses;
+    window_.norms = p.window_norms;
+    window_.images = p.window_images;
+    window_.scaler_skipped = p.window_scaler_skipped;
+  }
 
   TrainResult run() {
     result_.run_dir = state_.run_dir;
@@ -768,6 +777,12 @@ class TrainLoop {
     data.progress = state_.progress;
     data.progress.skipped_steps = o_.step->guard().skipped();
     data.progress.consecutive_skipped = o_.step->guard().consecutive();
+    data.progress.window_loss_sum = window_.loss;
+    data.progress.window_norm_sum = window_.norm;
+    data.progress.window_losses = window_.losses;
+    data.progress.window_norms = window_.norms;
+    data.progress.window_images = window_.images;
+    data.progress.window_scaler_skipped = window_.scaler_skipped;
     data.schedule = o_.schedule->state();
     data.rng = capture_rng_state(state_.seeds);
     data.config_json = state_.config_json.dump();

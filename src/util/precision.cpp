@@ -32,6 +32,10 @@ std::string to_string(Precision precision) {
   return "none";
 }
 
+std::string precision_name(Precision precision) {
+  return precision == Precision::kFloat32 ? "fp32" : to_string(precision);
+}
+
 bool cpu_has_native_bf16() {
   // The kernel's view of the CPU flags: also right under virtualisation, where a hypervisor may
   // hide features that CPUID's family tables would suggest.

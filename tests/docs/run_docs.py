@@ -32,7 +32,7 @@ import time
 
 # The number of commands in each documentation file; update it with the docs.
 EXPECTED_COMMANDS = {
-    "README.md": 17,
+    "README.md": 18,
     "docs/API.md": 2,
     "docs/CAMERAS.md": 0,
     "docs/CHECKPOINTS.md": 0,
@@ -41,7 +41,7 @@ EXPECTED_COMMANDS = {
     "docs/DISTRIBUTED.md": 3,
     "docs/GPU.md": 2,
     "docs/MODEL.md": 0,
-    "docs/PERFORMANCE.md": 11,
+    "docs/PERFORMANCE.md": 12,
     "docs/PROTOCOLS.md": 0,
     "docs/RELIABILITY.md": 2,
     "docs/TRAINING.md": 0,
@@ -57,12 +57,18 @@ def no_pip_torchrun(source, glpdepth):
     return not re.search(r"^LibTorch 2\.", info.stdout, re.M)
 
 
+def not_libtorch2(source, glpdepth):
+    info = subprocess.run([glpdepth, "info"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    return not re.search(r"^LibTorch 2\.", info.stdout, re.M)
+
+
 # (file, pattern matching the command, reason[, condition]): only what cannot run here; with a
 # condition (a function of the source folder and the binary), only where it holds.
 SKIPS = [
     ("README.md", r"^make (demo|test)$", "the quick start itself: CI runs make test, make demo is timed separately"),
     ("README.md", r"^make test-(torch2|debian13)\b", "whole suites of other builds: .ci/run runs them"),
     ("README.md", r"^scripts/install-deps\.sh", "installs Debian packages with apt"),
+    ("README.md", r"^scripts/make-openvino-env\.sh", "installs from PyPI (make runs it before the build)"),
     ("README.md", r"^cmake -S \. -B build", "the build itself (the binary under test comes from it)"),
     ("README.md", r"^torchrun ", "needs pip's torch 2.x torchrun (.venv: make test-torch2)", no_pip_torchrun),
     ("README.md", r"^srun ", "needs Slurm"),
@@ -75,6 +81,8 @@ SKIPS = [
     ("docs/PERFORMANCE.md", r"^DEMO_THREADS=2 scripts/demo\.sh", "the whole demo: timed on its own, minutes"),
     ("docs/PERFORMANCE.md", r"bench/learnability\.py demo-output", "reads the output of the demo above"),
     ("docs/PERFORMANCE.md", r"^bench/race_builds\.sh .*build-torch2/", "races two builds: needs pip's LibTorch build (make test-torch2) beside this one"),
+    ("docs/PERFORMANCE.md", r"^build-torch2/glpdepth bench .*--precision bf16",
+     "CPU bf16 training needs LibTorch 2.x (the build against pip's torch)", not_libtorch2),
     ("docs/RELIABILITY.md", r"^torchrun ", "needs pip's torch 2.x torchrun (.venv: make test-torch2)", no_pip_torchrun),
 ]
 
@@ -97,11 +105,14 @@ SUBSTITUTIONS = [
     (r"--save_every_minutes \d+", "--save_every_minutes 1", "shorter"),
     (r"(\s)\.\.\.(\s|$)", "\\1--dataset kitti --data_path {fix}/data\\2", "`...` -> a dataset"),
     (r"^torchrun ", "{source}/.venv/bin/torchrun ", "pip's torch 2.x torchrun"),
-    (r"(\btrain\b.*)$", lambda m: m.group(1) + " " + SMALL_TRAIN, "two steps of b0 instead of a real training"),
+    (r"((?:glpdepth\)?|--) train\b.*)$", lambda m: m.group(1) + " " + SMALL_TRAIN,
+     "two steps of b0 instead of a real training (the train command, also behind launch or torchrun)"),
     (r"--pairs 48\b", "--pairs 4", "fewer loader pairs"),
     (r"(race\.py .*)$", lambda m: m.group(1) + " --cases b0-smoke-64x96", "the race's quick case"),
     (r"(predict_throughput\.sh) --frames \d+ --rounds \d+ --encoder b4", "\\1 --frames 2 --rounds 1 --encoder b0",
      "two frames, one round, b0"),
+    (r"^build-torch2/glpdepth (bench .*) --height 352 --width 704", "build/glpdepth \\1 --height 64 --width 128",
+     "the binary under test (a LibTorch 2.x build), a small input"),
     (r"(race_backends\.py .*)$", lambda m: m.group(1).replace("--glpdepth build-torch2/glpdepth ", "")
      + " --encoders b0 --batches 1 --height 64 --width 96 --rounds 1 --iters 1 --only glpdepth",
      "one small round of glpdepth's own backends, with the binary under test only"),

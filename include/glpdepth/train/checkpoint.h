@@ -36,6 +36,10 @@ struct TrainProgress {
   int64_t best_epoch = 0;       // 0 = none yet
   double train_loss_sum = 0.0;  // running sums of the current epoch (plateau on training loss)
   int64_t train_loss_count = 0;
+  // The train.csv row in progress (the steps since the last row), so that a resumed run logs
+  // the row spanning the interruption over all of its steps, as the uninterrupted run does.
+  double window_loss_sum = 0.0, window_norm_sum = 0.0;
+  int64_t window_losses = 0, window_norms = 0, window_images = 0, window_scaler_skipped = 0;
 };
 
 struct CheckpointData {

@@ -15,6 +15,8 @@ enum class Precision { kFloat32, kBFloat16, kFloat16, kAuto };
 Precision parse_precision(const std::string& name);
 // "none", "bf16", "fp16", "auto" (the spelling --amp and config.json use).
 std::string to_string(Precision precision);
+// "fp32", "bf16", "fp16", "auto": the spelling of --precision, for logs and result files.
+std::string precision_name(Precision precision);
 
 // True when this CPU computes bfloat16 natively (AMX-BF16 or AVX512-BF16): there bf16
 // inference pays; elsewhere it is emulated and slower than float32.
