@@ -1,14 +1,12 @@
 #include "glpdepth/infer/backend.h"
 
-#include <cctype>
-
 #include "glpdepth/util/error.h"
+#include "glpdepth/util/strings.h"
 
 namespace glpdepth {
 
 Backend parse_backend(const std::string& name) {
-  std::string key = name;
-  for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const std::string key = to_lower(name);
   if (key == "auto") return Backend::kAuto;
   if (key == "libtorch" || key == "torch") return Backend::kLibTorch;
   if (key == "openvino") return Backend::kOpenVino;

@@ -73,12 +73,12 @@ CheckpointData read_metadata(const PyValue& value, const std::string& what) {
       else out = v->as_int();
     }
   };
-  number("window_loss_sum", p.window_loss_sum);
-  number("window_norm_sum", p.window_norm_sum);
-  number("window_losses", p.window_losses);
-  number("window_norms", p.window_norms);
-  number("window_images", p.window_images);
-  number("window_scaler_skipped", p.window_scaler_skipped);
+  number("window_loss_sum", p.window.loss);
+  number("window_norm_sum", p.window.norm);
+  number("window_losses", p.window.losses);
+  number("window_norms", p.window.norms);
+  number("window_images", p.window.images);
+  number("window_scaler_skipped", p.window.scaler_skipped);
   for (const auto& [key, number] : value.at("schedule").entries())
     data.schedule[key.as_string()] = number.as_float();
   if (const PyValue* scaler = value.find("loss_scaler"))
@@ -128,12 +128,12 @@ void save_checkpoint(const std::filesystem::path& path, GLPDepth& model,
                            .set("best_epoch", p.best_epoch)
                            .set("train_loss_sum", p.train_loss_sum)
                            .set("train_loss_count", p.train_loss_count)
-                           .set("window_loss_sum", p.window_loss_sum)
-                           .set("window_norm_sum", p.window_norm_sum)
-                           .set("window_losses", p.window_losses)
-                           .set("window_norms", p.window_norms)
-                           .set("window_images", p.window_images)
-                           .set("window_scaler_skipped", p.window_scaler_skipped))
+                           .set("window_loss_sum", p.window.loss)
+                           .set("window_norm_sum", p.window.norm)
+                           .set("window_losses", p.window.losses)
+                           .set("window_norms", p.window.norms)
+                           .set("window_images", p.window.images)
+                           .set("window_scaler_skipped", p.window.scaler_skipped))
       .set("rng", PyValue::dict()
                       .set("torch_cpu", bytes_tensor(data.rng.torch_cpu))
                       .set("torch_cuda", cuda_states)

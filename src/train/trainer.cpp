@@ -439,9 +439,8 @@ RunState open_or_resume(RunContext& ctx, GLPDepth& model, Optimisation& o) {
 // Losses, norms and images over the steps between two train.csv rows. The loss of a step the
 // fp16 scaler skipped is still a real loss (only its gradients overflowed), so it counts; its
 // gradient norm (inf) does not.
-struct StepWindow {
-  double loss = 0, norm = 0;
-  int64_t losses = 0, norms = 0, images = 0, scaler_skipped = 0;
+// Its sums travel in checkpoints (TrainProgress::window), its clock does not.
+struct StepWindow : LogWindowSums {
   Clock::time_point start = Clock::now();
   void add(const StepOutcome& outcome, int64_t batch_images) {
     images += batch_images;
@@ -522,13 +521,7 @@ class TrainLoop {
       : ctx_(ctx), data_(data), model_(model), o_(o), state_(state), logs_(ctx, state.run_dir),
         best_(ctx.config.validation.best_metric), cadence_(ctx.config.checkpoint) {
     // A resumed run continues the train.csv row it was in the middle of.
-    const TrainProgress& p = state.progress;
-    window_.loss = p.window_loss_sum;
-    window_.norm = p.window_norm_sum;
-    window_.losses = p.window_losses;
-    window_.norms = p.window_norms;
-    window_.images = p.window_images;
-    window_.scaler_skipped = p.window_scaler_skipped;
+    static_cast<LogWindowSums&>(window_) = state.progress.window;
   }
 
   TrainResult run() {
@@ -777,12 +770,7 @@ class TrainLoop {
     data.progress = state_.progress;
     data.progress.skipped_steps = o_.step->guard().skipped();
     data.progress.consecutive_skipped = o_.step->guard().consecutive();
-    data.progress.window_loss_sum = window_.loss;
-    data.progress.window_norm_sum = window_.norm;
-    data.progress.window_losses = window_.losses;
-    data.progress.window_norms = window_.norms;
-    data.progress.window_images = window_.images;
-    data.progress.window_scaler_skipped = window_.scaler_skipped;
+    data.progress.window = window_;
     data.schedule = o_.schedule->state();
     data.rng = capture_rng_state(state_.seeds);
     data.config_json = state_.config_json.dump();

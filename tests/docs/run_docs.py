@@ -50,16 +50,14 @@ EXPECTED_COMMANDS = {
 # torchrun must come with the LibTorch glpdepth links: pip's torch 2.x (the test environment of
 # make test-torch2) for the build against it. Debian 12's 1.13 torchrun spells the flag
 # --no_python and then fails inside torch; 2.x's rendezvous store does not answer 1.13's client.
-def no_pip_torchrun(source, glpdepth):
-    if not os.access(os.path.join(source, ".venv", "bin", "torchrun"), os.X_OK):
-        return True
-    info = subprocess.run([glpdepth, "info"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    return not re.search(r"^LibTorch 2\.", info.stdout, re.M)
-
-
 def not_libtorch2(source, glpdepth):
     info = subprocess.run([glpdepth, "info"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     return not re.search(r"^LibTorch 2\.", info.stdout, re.M)
+
+
+def no_pip_torchrun(source, glpdepth):
+    return (not os.access(os.path.join(source, ".venv", "bin", "torchrun"), os.X_OK)
+            or not_libtorch2(source, glpdepth))
 
 
 # (file, pattern matching the command, reason[, condition]): only what cannot run here; with a

@@ -8,6 +8,7 @@
 
 #include "common/openvino.h"
 #include "common/temp_dir.h"
+#include "common/varied_model.h"
 #include "glpdepth/infer/predictor.h"
 #include "glpdepth/io/pytorch_file.h"
 #include "glpdepth/io/weights.h"
@@ -16,18 +17,8 @@
 namespace glpdepth {
 namespace {
 
-// An untrained b0 whose output varies across the image (a fresh head sits near max_depth/2
-// everywhere, which would hide most differences).
 GLPDepth varied_b0(double canonical_focal = 0) {
-  torch::manual_seed(33);
-  GLPDepthOptions options;
-  options.encoder = "b0";
-  options.canonical_focal = canonical_focal;
-  GLPDepth model(options);
-  torch::NoGradGuard no_grad;
-  for (auto& p : model->named_parameters())
-    if (p.key().find("last_layer_depth") != std::string::npos) p.value().mul_(4.0);
-  return model;
+  return testing::varied_b0(33, canonical_focal);
 }
 
 double relative_l2(const torch::Tensor& a, const torch::Tensor& b) {

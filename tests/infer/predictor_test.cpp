@@ -7,6 +7,7 @@
 #include <functional>
 
 #include "common/temp_dir.h"
+#include "common/varied_model.h"
 #include "glpdepth/data/loader.h"
 #include "glpdepth/infer/predictor.h"
 #include "glpdepth/io/pytorch_file.h"
@@ -16,18 +17,8 @@
 namespace glpdepth {
 namespace {
 
-// An untrained b0 whose output still varies across the image (fresh heads sit near
-// max_depth/2 everywhere, which would make several checks trivially true).
 GLPDepth varied_b0(double canonical_focal = 0) {
-  torch::manual_seed(21);
-  GLPDepthOptions options;
-  options.encoder = "b0";
-  options.canonical_focal = canonical_focal;
-  GLPDepth model(options);
-  torch::NoGradGuard no_grad;
-  for (auto& p : model->named_parameters())
-    if (p.key().find("last_layer_depth") != std::string::npos) p.value().mul_(4.0);
-  return model;
+  return testing::varied_b0(21, canonical_focal);
 }
 
 Image8 random_image(int width, int height, uint64_t seed) {

@@ -26,6 +26,12 @@
 
 namespace glpdepth {
 
+// Sums over the training steps since the last train.csv row.
+struct LogWindowSums {
+  double loss = 0.0, norm = 0.0;
+  int64_t losses = 0, norms = 0, images = 0, scaler_skipped = 0;
+};
+
 struct TrainProgress {
   int64_t epoch = 1;            // 1-based epoch to run (or continue)
   int64_t batch_in_epoch = 0;   // batches of `epoch` already done
@@ -38,8 +44,7 @@ struct TrainProgress {
   int64_t train_loss_count = 0;
   // The train.csv row in progress (the steps since the last row), so that a resumed run logs
   // the row spanning the interruption over all of its steps, as the uninterrupted run does.
-  double window_loss_sum = 0.0, window_norm_sum = 0.0;
-  int64_t window_losses = 0, window_norms = 0, window_images = 0, window_scaler_skipped = 0;
+  LogWindowSums window;
 };
 
 struct CheckpointData {
