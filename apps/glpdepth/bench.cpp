@@ -203,7 +203,7 @@ void setup_bench(CLI::App& command, CommonOptions& common) {
   auto o = std::make_shared<BenchCli>();
   add_weights_flags(command, o->ckpt, o->random_weights);
   add_model_flags(command, o->predictor.model);
-  add_batch_size_flag(command, o->batch_size);
+  add_batch_size_flag(command, o->batch_size, "1");
   add_inference_flags(command, o->predictor);
   const char* g = "Benchmark";
   add_option(command, "height", o->height, "input height", g)

@@ -232,20 +232,6 @@ DepthPredictor open_predictor(const std::string& ckpt, bool random_weights,
   return predictor;
 }
 
-std::string format_seconds(double seconds) {
-  char buffer[64];
-  if (seconds < 60) {
-    std::snprintf(buffer, sizeof(buffer), "%.1f s", seconds);
-  } else if (seconds < 3600) {
-    int s = static_cast<int>(seconds + 0.5);
-    std::snprintf(buffer, sizeof(buffer), "%d min %02d s", s / 60, s % 60);
-  } else {
-    int m = static_cast<int>(seconds / 60 + 0.5);
-    std::snprintf(buffer, sizeof(buffer), "%d h %02d min", m / 60, m % 60);
-  }
-  return buffer;
-}
-
 namespace {
 
 // Names and defaults written the same way whatever CLI11 prints by default (2.1 and 2.4
@@ -271,6 +257,34 @@ class HelpFormatter : public CLI::Formatter {
     if (option->get_expected_max() > 1) out += " ...";
     if (option->get_required()) out += " (required)";
     return out;
+  }
+  // CLI11 lists sections in the order their first option was added, which differs per command;
+  // here every command shows them in section::kOrder (unknown sections after, as added).
+  std::string make_help(const CLI::App* app, std::string name, CLI::AppFormatMode mode) const override {
+    if (mode == CLI::AppFormatMode::Sub) return CLI::Formatter::make_help(app, name, mode);
+    std::string out = make_description(app) + make_usage(app, name) + make_positionals(app);
+    bool first = true;
+    for (const std::string& group : ordered_groups(app)) {
+      auto options = app->get_options([&](const CLI::Option* option) {
+        return option->get_group() == group && option->nonpositional();
+      });
+      if (group.empty() || options.empty()) continue;
+      out += (first ? "" : "\n") + make_group(group, false, options);
+      first = false;
+    }
+    return out + make_subcommands(app, mode) + "\n" + make_footer(app);
+  }
+
+ private:
+  static std::vector<std::string> ordered_groups(const CLI::App* app) {
+    std::vector<std::string> groups = app->get_groups();
+    auto rank = [](const std::string& group) {
+      const auto& order = section::kOrder;
+      return std::find(order.begin(), order.end(), group) - order.begin();
+    };
+    std::stable_sort(groups.begin(), groups.end(),
+                     [&](const std::string& a, const std::string& b) { return rank(a) < rank(b); });
+    return groups;
   }
 };
 

@@ -7,11 +7,13 @@
 #include <torch/types.h>
 
 #include <functional>
+#include <iostream>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "glpdepth/infer/predictor.h"
+#include "glpdepth/util/strings.h"
 
 namespace glpdepth::cli {
 
@@ -29,6 +31,10 @@ inline const char* const kLogging = "Logging";
 inline const char* const kDevice = "Device and runtime";
 inline const char* const kDistributed = "Distributed";
 inline const char* const kCompat = "The original's flags";
+inline const char* const kGeneral = "Options";  // CLI11's own group: --help, --config, ...
+inline const std::vector<std::string> kOrder = {
+    kGeneral, kData,    kModel,  kAugmentation, kOptimisation, kSchedule,   kValidation,
+    kCheckpoints, kOutput, kLogging, kDevice, kDistributed, kCompat};
 }  // namespace section
 
 // Options every subcommand has (--config, --threads, --device, --gpu_or_cpu).
@@ -91,12 +97,14 @@ CLI::Option* add_flag(CLI::App& app, const std::string& snake_name, bool& value,
                       const std::vector<std::string>& aliases = {});
 
 // An option whose values are names mapped to an enum (case-insensitive; the first name of a
-// value is the one --help shows); a bad name is a usage error listing them.
+// value is the one --help shows); a bad name is a usage error listing them. With `renamed_to`,
+// this is a flag's old name: it still sets the value and warns that it is now `renamed_to`.
 template <typename E>
 CLI::Option* add_enum_option(CLI::App& app, const std::string& snake_name, E& value,
                              const std::vector<std::pair<std::string, E>>& names,
                              const std::string& help, const std::string& group,
-                             const std::vector<std::string>& aliases = {}) {
+                             const std::vector<std::string>& aliases = {},
+                             const std::string& renamed_to = "") {
   std::string current, choices;
   for (const auto& [name, v] : names) {
     if (v == value && current.empty()) current = name;
@@ -104,9 +112,10 @@ CLI::Option* add_enum_option(CLI::App& app, const std::string& snake_name, E& va
   }
   auto* option = app.add_option_function<std::string>(
       option_names(snake_name, aliases),
-      [&value, names, snake_name, choices](const std::string& given) {
-        std::string key = given;
-        for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      [&value, names, snake_name, choices, renamed_to](const std::string& given) {
+        if (!renamed_to.empty())
+          std::cerr << "warning: --" << snake_name << " is now " << renamed_to << "\n";
+        const std::string key = to_lower(given);
         for (const auto& [name, v] : names) {
           if (name == key) {
             value = v;
@@ -153,8 +162,6 @@ void check_weights_choice(const std::string& ckpt, bool random_weights, const st
 DepthPredictor open_predictor(const std::string& ckpt, bool random_weights,
                               const PredictorOptions& options, const std::string& purpose);
 
-// Formats a duration for humans: "1.2 s", "3 min 04 s".
-std::string format_seconds(double seconds);
 
 // --help that reads the same with every CLI11 version: "--name,--alias TYPE=default  help",
 // options grouped in sections.

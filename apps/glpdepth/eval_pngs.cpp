@@ -210,7 +210,7 @@ void setup_eval_pngs(CLI::App& command, CommonOptions& common) {
   add_flag(command, "skip_missing_gt", o->skip_missing_gt,
            "skip predictions without ground truth (listed in metrics.json) instead of failing",
            section::kData);
-  add_output_flag(command, o->output, {});
+  add_output_flag(command, o->output, "metrics JSON file (default <pred>/metrics.json)", {});
   add_overwrite_flag(command, o->overwrite);
   add_option(command, "per_image", o->per_image, "per-image CSV path (\"\": beside --output)",
              section::kOutput);

@@ -105,7 +105,7 @@ void setup_export(CLI::App& command, CommonOptions& common) {
   add_flag(command, "module_prefix", o->module_prefix,
            "prefix every key with 'module.' (DataParallel layout, as the official checkpoints)",
            section::kOutput);
-  add_output_flag(command, o->output, {});
+  add_output_flag(command, o->output, "file to write (required)", {});
   add_overwrite_flag(command, o->overwrite);
   add_seed_flag(command, o->seed);
   add_option(command, "onnx_shape", o->onnx_shape,

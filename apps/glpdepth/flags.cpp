@@ -116,13 +116,22 @@ void check_do_kb_crop(int do_kb_crop) {
                      "--protocol full-frame");
 }
 
+namespace {
+// --amp: train's mixed precision, and in the inference commands the old name of --precision.
+void add_amp_flag(CLI::App& app, Precision& precision,
+                  const std::vector<std::pair<std::string, Precision>>& names,
+                  const std::string& help, const char* group, const std::string& renamed_to) {
+  add_enum_option(app, "amp", precision, names, help, group, {}, renamed_to);
+}
+}  // namespace
+
 void add_precision_flags(CLI::App& app, Precision& precision, bool& channels_last) {
-  add_enum_option(app, "amp", precision,
-                  {{"none", Precision::kFloat32}, {"fp32", Precision::kFloat32},
-                   {"bf16", Precision::kBFloat16}, {"fp16", Precision::kFloat16}},
-                  "mixed precision: none, bf16 (CUDA, or the CPU's autocast) or fp16 (CUDA; trains "
-                  "with loss scaling)",
-                  section::kDevice);
+  add_amp_flag(app, precision,
+               {{"none", Precision::kFloat32}, {"fp32", Precision::kFloat32},
+                {"bf16", Precision::kBFloat16}, {"fp16", Precision::kFloat16}},
+               "mixed precision: none, bf16 (CUDA, or the CPU's autocast) or fp16 (CUDA; trains "
+               "with loss scaling)",
+               section::kDevice, "");
   add_channels_last_flag(app, channels_last);
 }
 
@@ -138,20 +147,20 @@ void add_inference_flags(CLI::App& app, PredictorOptions& options) {
                   "who runs the network: auto (OpenVINO on the CPU where this build has it, else "
                   "LibTorch), libtorch or openvino (CPU)",
                   section::kDevice);
-  add_enum_option(app, "precision", options.precision,
-                  {{"fp32", Precision::kFloat32}, {"none", Precision::kFloat32},
-                   {"bf16", Precision::kBFloat16}, {"fp16", Precision::kFloat16},
-                   {"auto", Precision::kAuto}},
+  const std::vector<std::pair<std::string, Precision>> precisions = {
+      {"fp32", Precision::kFloat32}, {"none", Precision::kFloat32}, {"bf16", Precision::kBFloat16},
+      {"fp16", Precision::kFloat16}, {"auto", Precision::kAuto}};
+  add_enum_option(app, "precision", options.precision, precisions,
                   "inference arithmetic: fp32, bf16 (CPU and CUDA), fp16 (CUDA) or auto (bf16 "
                   "where the CPU has AMX or AVX512-BF16 or on CUDA 8.0+, else fp32)",
-                  section::kDevice, {"--amp"});
+                  section::kDevice);
+  add_amp_flag(app, options.precision, precisions, "the old name of --precision here (warns)",
+               section::kCompat, "--precision");
   add_channels_last_flag(app, options.channels_last);
 }
 
-void add_batch_size_flag(CLI::App& app, int64_t& batch_size) {
-  add_option(app, "batch_size", batch_size,
-             "images per step (0: the command's default: train the recipe's, 12 or 32; "
-             "test, predict and bench 1)",
+void add_batch_size_flag(CLI::App& app, int64_t& batch_size, const std::string& zero_means) {
+  add_option(app, "batch_size", batch_size, "images per step (0: " + zero_means + ")",
              section::kData)
       ->check(in_range(0, 4096));
 }
@@ -173,10 +182,9 @@ void add_flip_test_flag(CLI::App& app, bool& flip_test) {
            section::kModel);
 }
 
-void add_intrinsics_flag(CLI::App& app, std::string& intrinsics) {
+void add_intrinsics_flag(CLI::App& app, std::string& intrinsics, const std::string& otherwise) {
   add_option(app, "intrinsics", intrinsics,
-             "fx,fy,cx,cy in pixels, or a KITTI calibration file, for every image (default: "
-             "the dataset's calibration or camera.json)",
+             "fx,fy,cx,cy in pixels, or a KITTI calibration file, for every image (" + otherwise + ")",
              section::kData);
 }
 
@@ -199,12 +207,9 @@ void add_visualization_flags(CLI::App& app, VisualizationFlags& flags) {
       ->check(in_range(0, 1e4));
 }
 
-void add_output_flag(CLI::App& app, std::string& output, const std::vector<std::string>& aliases) {
-  add_option(app, "output", output,
-             "where outputs go (\"\": train ./logs/<dataset>/<exp_name>, test "
-             "./results/<exp_name>, predict ./predictions, make-lists <dataset>/lists, eval-pngs "
-             "<pred>/metrics.json; synth and export need one)",
-             section::kOutput, aliases);
+void add_output_flag(CLI::App& app, std::string& output, const std::string& what,
+                     const std::vector<std::string>& aliases) {
+  add_option(app, "output", output, what, section::kOutput, aliases);
 }
 
 void add_overwrite_flag(CLI::App& app, bool& overwrite) {

@@ -54,16 +54,16 @@ void add_channels_last_flag(CLI::App& app, bool& channels_last);
 // predict and bench run the network.
 void add_inference_flags(CLI::App& app, PredictorOptions& options);
 
-// --batch_size (0 = the command's default: train the recipe's, others 1)
-void add_batch_size_flag(CLI::App& app, int64_t& batch_size);
+// --batch_size; `zero_means` says what 0 (the default) is in this command: "the recipe's".
+void add_batch_size_flag(CLI::App& app, int64_t& batch_size, const std::string& zero_means);
 // --seed
 void add_seed_flag(CLI::App& app, uint64_t& seed);
-// --exp_name
+// --exp_name (its default is the command's: train's runs are "train", test's "test")
 void add_exp_name_flag(CLI::App& app, std::string& exp_name);
 // --flip_test
 void add_flip_test_flag(CLI::App& app, bool& flip_test);
-// --intrinsics
-void add_intrinsics_flag(CLI::App& app, std::string& intrinsics);
+// --intrinsics; `otherwise` says where this command finds them without it.
+void add_intrinsics_flag(CLI::App& app, std::string& intrinsics, const std::string& otherwise);
 // --val_fraction
 void add_val_fraction_flag(CLI::App& app, double& val_fraction);
 
@@ -74,9 +74,11 @@ struct VisualizationFlags {
 };
 void add_visualization_flags(CLI::App& app, VisualizationFlags& flags);
 
-// --output, with the names the original (or an older glpdepth) used for it in this command,
-// e.g. {"--log_dir"} for train, {"--result_dir"} for test, {"--out"} for synth.
-void add_output_flag(CLI::App& app, std::string& output, const std::vector<std::string>& aliases);
+// --output, with what it is in this command (its help: "folder of the depth maps (default
+// ./predictions)") and the names the original (or an older glpdepth) used for it here, e.g.
+// {"--log_dir"} for train, {"--result_dir"} for test, {"--out"} for synth.
+void add_output_flag(CLI::App& app, std::string& output, const std::string& what,
+                     const std::vector<std::string>& aliases);
 
 // --overwrite: the policy of claim_output_folder / claim_output_file (util/output_path.h).
 void add_overwrite_flag(CLI::App& app, bool& overwrite);

@@ -47,7 +47,7 @@ void setup_make_lists(CLI::App& command, CommonOptions&) {
   command.get_option("--data_path")->required();
   add_val_fraction_flag(command, o->val_fraction);
   add_seed_flag(command, o->seed);
-  add_output_flag(command, o->out, {"--out"});
+  add_output_flag(command, o->out, "folder of the list files (default <data_path>/lists)", {"--out"});
   command.callback([o] { run_make_lists(*o); });
 }
 

@@ -197,11 +197,11 @@ void setup_predict(CLI::App& command, CommonOptions& common) {
   auto o = std::make_shared<PredictCli>();
   command.add_option("inputs", o->inputs, "images, folders, globs or list files (.txt)")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  add_output_flag(command, o->output, {});
+  add_output_flag(command, o->output, "folder of the depth maps (default ./predictions)", {});
   add_weights_flags(command, o->ckpt, o->random_weights);
   add_model_flags(command, o->predictor.model);
   add_flip_test_flag(command, o->predictor.flip_test);
-  add_batch_size_flag(command, o->batch_size);
+  add_batch_size_flag(command, o->batch_size, "1; images of one size share a batch");
   add_visualization_flags(command, o->vis);
   const char* g = section::kOutput;
   add_flag(command, "save_png16", o->save_png16, "also <name>_depth16.png: uint16, metres x 256", g);
@@ -210,7 +210,8 @@ void setup_predict(CLI::App& command, CommonOptions& common) {
   add_flag(command, "save_ply", o->save_ply, "also <name>.ply: point cloud coloured by the image (needs intrinsics)", g);
   add_option(command, "ply_max_depth", o->ply_max_depth, "leave out PLY points deeper than this (0: keep all)", g)
       ->check(in_range(0, 1e4));
-  add_intrinsics_flag(command, o->intrinsics);
+  add_intrinsics_flag(command, o->intrinsics,
+                      "camera-aware models and --save_ply need them; or --calib");
   add_option(command, "calib", o->calib, "KITTI calibration file (calib_cam_to_cam.txt)", section::kData);
   add_option(command, "calib_camera", o->calib_camera, "camera of --calib: P_rect_<camera>", section::kData);
   add_inference_flags(command, o->predictor);

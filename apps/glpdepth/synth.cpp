@@ -8,6 +8,7 @@
 #include "flags.h"
 #include "glpdepth/data/synth.h"
 #include "glpdepth/util/error.h"
+#include "glpdepth/util/progress.h"
 
 namespace glpdepth::cli {
 namespace {
@@ -50,6 +51,7 @@ void run_synth(const SynthCli& o, const CommonOptions& common) {
   options.scene.shadows = !o.no_shadows;
   if (o.out.empty()) throw UsageError("--output: the folder to write the dataset to is required");
   if (o.workers < 0) throw UsageError(cat("--workers ", o.workers, ": must be >= 0"));
+  make_output_folder(o.out, "--output");
 
   const auto& c = options.camera;
   std::cout << "synth: " << o.count << " frames, " << c.width << "x" << c.height << ", fx "
@@ -65,7 +67,7 @@ void run_synth(const SynthCli& o, const CommonOptions& common) {
 
 void setup_synth(CLI::App& command, CommonOptions& common) {
   auto o = std::make_shared<SynthCli>();
-  add_output_flag(command, o->out, {"--out"});
+  add_output_flag(command, o->out, "folder of the generated dataset (required)", {"--out"});
   const char* g = "Scenes";
   add_option(command, "count", o->count, "number of frames", g)
       ->check(in_range(1, 1e7));

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
+#include <sstream>
 
 #include "cli.h"
 #include "flags.h"
@@ -16,6 +17,7 @@
 #include "glpdepth/util/progress.h"
 #include "glpdepth/data/dataset.h"
 #include "glpdepth/data/loader.h"
+#include "glpdepth/eval/baseline.h"
 #include "glpdepth/eval/crops.h"
 #include "glpdepth/eval/evaluator.h"
 #include "glpdepth/eval/results.h"
@@ -51,7 +53,35 @@ struct TestCli {
   int64_t batch_size = 0;
   std::string intrinsics;
   bool overwrite = false;
+  bool baseline = false;
 };
+
+// --baseline: the constant guess (the training list's median depth) scored on the same images, so
+// a result reads against what a model that learned nothing would get.
+nlohmann::json score_constant_guess(DatasetOptions train, const TestCli& o, const EvalData& evaluated,
+                                    EvaluatorOptions options, const LoaderOptions& loader_options,
+                                    const fs::path& lists_dir) {
+  train.split = "train";
+  train.list = find_or_make_list(train.dataset, train.data_path, "train", "", lists_dir).list;
+  const double depth = median_depth(*open_eval_data(train, options.settings, o.window).dataset);
+  options.sinks.clear();
+  options.keep_per_image = false;
+  options.on_batch = nullptr;
+  Loader loader(evaluated.dataset, loader_options);
+  const DepthMetrics m = evaluate(constant_depth(depth), loader, options).metrics.mean();
+  return {{"depth", depth}, {"list", train.list.string()},
+          {"abs_rel", m.abs_rel}, {"rmse", m.rmse}, {"d1", m.d1}};
+}
+
+// "constant guess 11.91 m: abs_rel 0.6736 rmse 11.21 d1 0.2375; this model: abs_rel ..."
+std::string compare_with_guess(const nlohmann::json& guess, const DepthMetrics& model) {
+  std::ostringstream line;
+  line << std::fixed << std::setprecision(2) << "constant guess " << guess["depth"].get<double>()
+       << " m:" << std::setprecision(4) << " abs_rel " << guess["abs_rel"].get<double>()
+       << " rmse " << guess["rmse"].get<double>() << " d1 " << guess["d1"].get<double>()
+       << "; this model: abs_rel " << model.abs_rel << " rmse " << model.rmse << " d1 " << model.d1;
+  return line.str();
+}
 
 void run_test(const TestCli& o, const CommonOptions& common) {
   const int threads = apply_threads(common);
@@ -168,6 +198,9 @@ void run_test(const TestCli& o, const CommonOptions& common) {
         {"list", data.list.string()},
         {"skipped_samples", loader.skipped()},
         {"seconds", result.seconds}};
+    if (o.baseline)
+      extra["constant_guess"] =
+          score_constant_guess(data, o, eval_data, options, loader_options, asked_dir.parent_path());
     const std::string text =
         report_results(result.metrics, settings, MetricTable::metrics_py,
                        {out_dir / "metrics.json", out_dir / "per_image.csv"}, extra);
@@ -175,6 +208,7 @@ void run_test(const TestCli& o, const CommonOptions& common) {
               << text
               << "KITTI benchmark convention (SILog(KITTI): lambda 1, x100), mean over images:\n"
               << format_metrics_table(result.metrics.mean(), MetricTable::kitti_benchmark)
+              << (o.baseline ? compare_with_guess(extra["constant_guess"], result.metrics.mean()) + "\n" : "")
               << "results: " << (out_dir / "metrics.json").string() << ", "
               << (out_dir / "per_image.csv").string() << "\n";
   }
@@ -189,12 +223,17 @@ void setup_test(CLI::App& command, CommonOptions& common) {
              "list file (\"\": <dataset>/lists/<eval_split>.txt, made when missing)", section::kData);
   add_option(command, "eval_split", o->eval_split, "train, val or test: the default list",
              section::kData);
-  add_intrinsics_flag(command, o->intrinsics);
-  add_batch_size_flag(command, o->batch_size);
+  add_intrinsics_flag(command, o->intrinsics,
+                      "default: the dataset's calibration or camera.json");
+  add_batch_size_flag(command, o->batch_size, "1");
   add_weights_flags(command, o->ckpt, o->random_weights);
   add_model_flags(command, o->predictor.model);
   add_flip_test_flag(command, o->predictor.flip_test);
   add_eval_flags(command, o->eval, o->do_kb_crop);
+  add_flag(command, "baseline", o->baseline,
+           "also score the constant guess, the median depth of the training list, on the same "
+           "images (metrics.json: constant_guess)",
+           section::kValidation);
   add_flag(command, "do_evaluate", o->do_evaluate,
            "the original's flag: metrics are computed whenever the data has depth; with this "
            "flag, data without depth is an error",
@@ -204,7 +243,8 @@ void setup_test(CLI::App& command, CommonOptions& common) {
   add_flag(command, "save_visualize", o->save_visualize,
            "colour maps into <output>/<exp_name>/visualize", section::kOutput);
   add_visualization_flags(command, o->vis);
-  add_output_flag(command, o->output, {"--result_dir", "--result-dir"});
+  add_output_flag(command, o->output, "results go to <output>/<exp_name> (default ./results)",
+                  {"--result_dir", "--result-dir"});
   add_exp_name_flag(command, o->exp_name);
   add_inference_flags(command, o->predictor);
   add_overwrite_flag(command, o->overwrite);

@@ -90,6 +90,7 @@ void run_train(TrainCli& cli, CommonOptions common, const CLI::App& command) {
   for (const std::string& note : unused_by_schedule(config, given_options(command)))
     std::cerr << "warning: " << note << "\n";
   validate(config);
+  check_output_folder_possible(config.log.log_dir, "--output");  // made later, by train()
   install_stop_handlers();
 
   TrainHooks hooks;
@@ -138,10 +139,11 @@ void add_optimisation_flags(CLI::App& command, TrainCli& cli) {
   const char* g = section::kOptimisation;
   add_option(command, "recipe", c.loop.recipe,
              "glp, plateau, plateau-l2 or cyclic: optimiser, schedule, clipping and batch size; "
-             "explicit flags override it (\"\": drivingstereo cyclic, others glp)", g);
+             "demo: make demo's b0 from scratch on quarter-size frames; explicit flags override "
+             "it (\"\": drivingstereo cyclic, others glp)", g);
   add_option(command, "epochs", c.loop.epochs, "epochs", g)
       ->check(in_range(1, 1e6));
-  add_batch_size_flag(command, cli.batch_size);
+  add_batch_size_flag(command, cli.batch_size, "the recipe's: glp 12, plateau and cyclic 32");
   add_option(command, "lr", c.optim.lr, "initial learning rate (constant, step, plateau, cosine)", g)
       ->check(in_range(0, 10));
   add_enum_option(command, "optimizer", c.optim.kind,
@@ -241,7 +243,9 @@ void add_run_flags(CLI::App& command, TrainCli& cli) {
   add_option(command, "save_every_minutes", c.checkpoint.save_every_minutes, "also write last.ckpt after this many minutes (0: off)", k)
       ->check(in_range(0, 1e6));
   add_option(command, "resume", c.checkpoint.resume, "continue from a checkpoint path, or auto (last.ckpt of the run folder)", k);
-  add_output_flag(command, cli.output, {"--log_dir", "--log-dir"});
+  add_output_flag(command, cli.output,
+                  "runs go to <output>/<dataset>/<exp_name> (default ./logs)",
+                  {"--log_dir", "--log-dir"});
   add_exp_name_flag(command, c.log.exp_name);
   add_option(command, "log_every", c.log.log_every, "train.csv / TensorBoard row every N steps", section::kLogging)
       ->check(in_range(1, 1e12));

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "glpdepth/util/error.h"
+#include "glpdepth/util/strings.h"
 
 namespace glpdepth {
 namespace fs = std::filesystem;
@@ -24,10 +25,7 @@ namespace {
 
 CameraFile read_camera_file(const fs::path& file);
 
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
+std::string lower(const std::string& s) { return to_lower(s); }
 
 const std::vector<DatasetDefaults>& table() {
   // Spec §4: crops and scales of the original; max_depth 80 m outdoors, 10 m indoors.

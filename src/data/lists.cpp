@@ -8,6 +8,7 @@
 #include "glpdepth/data/dataset.h"
 #include "glpdepth/util/atomic_file.h"
 #include "glpdepth/util/error.h"
+#include "glpdepth/util/strings.h"
 
 namespace glpdepth {
 namespace fs = std::filesystem;
@@ -20,8 +21,7 @@ struct Pair {
 };
 
 bool has_ext(const fs::path& p, std::initializer_list<const char*> exts) {
-  std::string e = p.extension().string();
-  for (char& c : e) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const std::string e = to_lower(p.extension().string());
   for (const char* x : exts) {
     if (e == x) return true;
   }

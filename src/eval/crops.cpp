@@ -9,11 +9,7 @@
 namespace glpdepth {
 namespace {
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
+std::string lower(const std::string& s) { return to_lower(s); }
 
 // [H,W], [1,H,W] or [1,1,H,W] -> float32 CPU [H,W].
 torch::Tensor as_frame(const torch::Tensor& t, const char* what) {

@@ -157,6 +157,14 @@ EvaluateResult EvaluateResult::from_state(const std::vector<double>& state) {
 }
 
 EvaluateResult evaluate(DepthPredictor& predictor, Loader& loader, const EvaluatorOptions& options) {
+  return evaluate(
+      [&predictor](const torch::Tensor& images, const torch::Tensor& intrinsics) {
+        return predictor.predict(images, intrinsics);
+      },
+      loader, options);
+}
+
+EvaluateResult evaluate(const DepthFunction& predict, Loader& loader, const EvaluatorOptions& options) {
   const auto start = Clock::now();
   const bool has_depth = loader.dataset().has_depth();
   EvaluateResult result;
@@ -174,7 +182,7 @@ EvaluateResult evaluate(DepthPredictor& predictor, Loader& loader, const Evaluat
         images = slice(images, *window);
       }
       const auto model_start = Clock::now();
-      const torch::Tensor depth = predictor.predict(images, batch.intrinsics);
+      const torch::Tensor depth = predict(images, batch.intrinsics);
       result.model_seconds += seconds_since(model_start);
       for (int64_t i = 0; i < batch.size(); ++i) {
         const torch::Tensor pred = depth[i][0];

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "glpdepth/util/error.h"
+#include "glpdepth/util/strings.h"
 
 namespace glpdepth {
 namespace {
@@ -87,9 +88,7 @@ const std::vector<std::array<uint8_t, 3>>& lut(Colormap colormap) {
 }  // namespace
 
 Colormap parse_colormap(const std::string& name) {
-  std::string n = name;
-  std::transform(n.begin(), n.end(), n.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const std::string n = to_lower(name);
   if (n == "turbo") return Colormap::turbo;
   if (n == "magma") return Colormap::magma;
   if (n == "inferno") return Colormap::inferno;

@@ -11,6 +11,7 @@
 
 #include "glpdepth/util/atomic_file.h"
 #include "glpdepth/util/error.h"
+#include "glpdepth/util/strings.h"
 
 #if GLPDEPTH_HAVE_ZLIB
 #include <zlib.h>
@@ -333,9 +334,7 @@ std::string encode_image(const Image8& image, const std::string& extension, int 
         image.channels);
   check(image.pixels.size() == static_cast<size_t>(image.width) * image.height * image.channels,
         "pixel buffer size does not match ", image.width, "x", image.height, "x", image.channels);
-  std::string ext = extension;
-  std::transform(ext.begin(), ext.end(), ext.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const std::string ext = to_lower(extension);
   std::string bytes;
   int ok = 0;
   if (ext == ".png") {

@@ -96,15 +96,4 @@ GLPDepth load_model(const std::filesystem::path& path, const std::string& encode
   return model;
 }
 
-GLPDepth load_model_for_inference(const std::string& path, const std::string& encoder,
-                                  double max_depth, double fallback_max_depth,
-                                  ModelSource* source) {
-  if (!path.empty()) return load_model(path, encoder, max_depth, fallback_max_depth, source);
-  GLPDepthOptions options;
-  options.encoder = encoder.empty() ? "b4" : mit_variant(encoder).name;
-  options.max_depth = max_depth > 0 ? max_depth : fallback_max_depth;
-  if (source) *source = ModelSource{"fresh weights", options.encoder, options.max_depth, 0.0};
-  return GLPDepth(options);
-}
-
 }  // namespace glpdepth

@@ -5,12 +5,12 @@
 #include <cctype>
 
 #include "glpdepth/util/error.h"
+#include "glpdepth/util/strings.h"
 
 namespace glpdepth {
 
 OptimizerKind parse_optimizer_kind(const std::string& name) {
-  std::string lower;
-  for (char c : name) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const std::string lower = to_lower(name);
   if (lower == "adam") return OptimizerKind::kAdam;
   if (lower == "adamw") return OptimizerKind::kAdamW;
   if (lower == "sgd") return OptimizerKind::kSGD;

@@ -6,15 +6,12 @@
 #include <cmath>
 
 #include "glpdepth/util/error.h"
+#include "glpdepth/util/strings.h"
 
 namespace glpdepth {
 namespace {
 
-std::string lower(const std::string& s) {
-  std::string out;
-  for (char c : s) out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
+std::string lower(const std::string& s) { return to_lower(s); }
 
 double get(const ScheduleState& state, const std::string& key) {
   auto it = state.find(key);

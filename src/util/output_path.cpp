@@ -21,7 +21,14 @@ fs::path first_free(const std::function<fs::path(int)>& candidate,
   throw Error(cat(candidate(1).string(), ": too many earlier results beside it"));
 }
 
-void make_folder(const fs::path& dir, const std::string& flag) {
+bool holds_anything(const fs::path& dir) {
+  std::error_code ec;
+  return fs::exists(dir, ec) && (!fs::is_directory(dir, ec) || !fs::is_empty(dir, ec));
+}
+
+}  // namespace
+
+void make_output_folder(const fs::path& dir, const std::string& flag) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec || !fs::is_directory(dir))
@@ -33,12 +40,18 @@ void make_folder(const fs::path& dir, const std::string& flag) {
                     std::strerror(errno), ")"));
 }
 
-bool holds_anything(const fs::path& dir) {
+void check_output_folder_possible(const fs::path& dir, const std::string& flag) {
   std::error_code ec;
-  return fs::exists(dir, ec) && (!fs::is_directory(dir, ec) || !fs::is_empty(dir, ec));
+  fs::path existing = fs::absolute(dir, ec);
+  while (!existing.empty() && !fs::exists(existing, ec) && existing != existing.parent_path())
+    existing = existing.parent_path();
+  if (!fs::is_directory(existing, ec))
+    throw Error(cat(flag, " ", dir.string(), ": cannot create the folder (", existing.string(),
+                    " is a file)"));
+  if (::access(existing.c_str(), W_OK) != 0)
+    throw Error(cat(flag, " ", dir.string(), ": cannot write into ", existing.string(), " (",
+                    std::strerror(errno), ")"));
 }
-
-}  // namespace
 
 ClaimedOutput claim_output_folder(const fs::path& dir, ExistingOutput existing,
                                   const std::string& flag) {
@@ -51,7 +64,7 @@ ClaimedOutput claim_output_folder(const fs::path& dir, ExistingOutput existing,
         [](const fs::path& p) { return !holds_anything(p); });
     out.renamed = out.path != base;
   }
-  make_folder(out.path, flag);
+  make_output_folder(out.path, flag);
   return out;
 }
 
@@ -73,7 +86,7 @@ ClaimedOutput claim_output_file(const fs::path& file, ExistingOutput existing,
         });
     out.renamed = out.path != file;
   }
-  if (!out.path.parent_path().empty()) make_folder(out.path.parent_path(), flag);
+  if (!out.path.parent_path().empty()) make_output_folder(out.path.parent_path(), flag);
   return out;
 }
 

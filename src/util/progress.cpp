@@ -13,6 +13,20 @@ namespace glpdepth {
 
 bool stderr_is_terminal() { return isatty(fileno(stderr)) == 1; }
 
+std::string format_seconds(double seconds) {
+  char buffer[64];
+  if (seconds < 60) {
+    std::snprintf(buffer, sizeof(buffer), "%.1f s", seconds);
+  } else if (seconds < 3600) {
+    int s = static_cast<int>(seconds + 0.5);
+    std::snprintf(buffer, sizeof(buffer), "%d min %02d s", s / 60, s % 60);
+  } else {
+    int m = static_cast<int>(seconds / 60 + 0.5);
+    std::snprintf(buffer, sizeof(buffer), "%d h %02d min", m / 60, m % 60);
+  }
+  return buffer;
+}
+
 std::string format_duration(double seconds) {
   if (!std::isfinite(seconds) || seconds < 0) return "--:--";
   auto s = static_cast<int64_t>(seconds + 0.5);

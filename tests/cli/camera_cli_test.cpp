@@ -166,7 +166,7 @@ TEST_F(CameraCli, MixingTheModesUpIsAnError) {
                        (copy / "logs").string());
   EXPECT_NE(unknown.code, 0);
   EXPECT_NE(unknown.err.find("no camera intrinsics"), std::string::npos) << unknown.err;
-  EXPECT_FALSE(fs::exists(copy / "logs" / "kitti" / "test" / "last.ckpt"));
+  EXPECT_FALSE(fs::exists(copy / "logs" / "kitti" / "train" / "last.ckpt"));
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <random>
 #include <sstream>
 
+#include "common/run_cli.h"
 #include "common/temp_dir.h"
 #include "glpdepth/io/image.h"
 #include "glpdepth/util/atomic_file.h"
@@ -17,20 +18,10 @@ namespace glpdepth {
 namespace {
 namespace fs = std::filesystem;
 
-struct CliRun {
-  int code;
-  std::string out, err;
-};
+using testing::CliRun;
 
-CliRun run_cli(const testing::TempDir& dir, const std::string& args) {
-  const fs::path out = dir / "stdout.txt", err = dir / "stderr.txt";
-  std::string command = std::string(GLPDEPTH_CLI_PATH) + " eval-pngs " + args + " > " +
-                        out.string() + " 2> " + err.string();
-  int status = std::system(command.c_str());
-  CliRun r{WIFEXITED(status) ? WEXITSTATUS(status) : -1, "", ""};
-  r.out = read_file_bytes(out);
-  r.err = read_file_bytes(err);
-  return r;
+CliRun run_eval_pngs(const testing::TempDir& dir, const std::string& args) {
+  return testing::run_cli(dir, "eval-pngs " + args);
 }
 
 // Reference metrics of one image over a rectangle, from raw values.
@@ -128,7 +119,7 @@ class EvalPngsCli : public ::testing::Test {
 };
 
 TEST_F(EvalPngsCli, KittiKbCropGarg) {
-  CliRun r = run_cli(dir_, "--pred " + (dir_ / "pred").string() + " --gt " + (dir_ / "gt").string() +
+  CliRun r = run_eval_pngs(dir_, "--pred " + (dir_ / "pred").string() + " --gt " + (dir_ / "gt").string() +
                             " --dataset kitti --kitti_crop garg --output " +
                             (dir_ / "res" / "metrics.json").string());
   ASSERT_EQ(r.code, 0) << r.err;
@@ -161,7 +152,7 @@ TEST_F(EvalPngsCli, KittiKbCropGarg) {
 }
 
 TEST_F(EvalPngsCli, KittiFullFrameEigen) {
-  CliRun r = run_cli(dir_, "--pred " + (dir_ / "pred").string() + " --gt " + (dir_ / "gt").string() +
+  CliRun r = run_eval_pngs(dir_, "--pred " + (dir_ / "pred").string() + " --gt " + (dir_ / "gt").string() +
                             " --dataset kitti --eigen_crop --protocol full-frame --max-depth-eval 50");
   ASSERT_EQ(r.code, 0) << r.err;
   auto j = nlohmann::json::parse(read_file_bytes(dir_ / "pred" / "metrics.json"));
@@ -190,7 +181,7 @@ TEST_F(EvalPngsCli, FlatLayoutAndSkippedImage) {
   write_png16(dir_ / "ds_pred" / "a.png", pred);
   write_png16(dir_ / "ds_gt" / "b.png", empty_gt);
   write_png16(dir_ / "ds_pred" / "b.png", pred);
-  CliRun r = run_cli(dir_, "--pred " + (dir_ / "ds_pred").string() + " --gt " +
+  CliRun r = run_eval_pngs(dir_, "--pred " + (dir_ / "ds_pred").string() + " --gt " +
                             (dir_ / "ds_gt").string() + " --dataset drivingstereo --output " +
                             (dir_ / "ds.json").string());
   ASSERT_EQ(r.code, 0) << r.err;
@@ -216,7 +207,7 @@ TEST_F(EvalPngsCli, NyuLayout) {
   write_png16(dir_ / "nyu" / "official_splits" / "test" / "living_room" / "sync_depth_00012.png",
               gt);
   write_png16(dir_ / "nyu_pred" / "living_room_rgb_00012.png", pred);
-  CliRun r = run_cli(dir_, "--pred " + (dir_ / "nyu_pred").string() + " --gt " +
+  CliRun r = run_eval_pngs(dir_, "--pred " + (dir_ / "nyu_pred").string() + " --gt " +
                             (dir_ / "nyu").string() + " --dataset nyudepthv2");
   ASSERT_EQ(r.code, 0) << r.err;
   auto j = nlohmann::json::parse(read_file_bytes(dir_ / "nyu_pred" / "metrics.json"));
@@ -229,19 +220,19 @@ TEST_F(EvalPngsCli, NyuLayout) {
 TEST_F(EvalPngsCli, ErrorsNameTheFile) {
   fs::remove(dir_ / "gt" / "data_depth_annotated" / "val" / "2011_09_26_drive_0002_sync" /
              "proj_depth" / "groundtruth" / "image_02" / "0000000011.png");
-  CliRun r = run_cli(dir_, "--pred " + (dir_ / "pred").string() + " --gt " + (dir_ / "gt").string());
+  CliRun r = run_eval_pngs(dir_, "--pred " + (dir_ / "pred").string() + " --gt " + (dir_ / "gt").string());
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("2011_09_26_drive_0002_sync_0000000011.png"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(dir_ / "pred" / "metrics.json"));  // nothing half-written
 
-  r = run_cli(dir_, "--pred " + (dir_ / "pred").string() + " --gt " + (dir_ / "gt").string() +
+  r = run_eval_pngs(dir_, "--pred " + (dir_ / "pred").string() + " --gt " + (dir_ / "gt").string() +
                         " --skip_missing_gt");
   EXPECT_EQ(r.code, 0) << r.err;
   auto j = nlohmann::json::parse(read_file_bytes(dir_ / "pred" / "metrics.json"));
   EXPECT_EQ(j["images"], 2);
   EXPECT_EQ(j["missing_gt"].size(), 1u);
 
-  r = run_cli(dir_, "--pred " + (dir_ / "pred").string() + " --gt " + (dir_ / "gt").string() +
+  r = run_eval_pngs(dir_, "--pred " + (dir_ / "pred").string() + " --gt " + (dir_ / "gt").string() +
                         " --kitti_crop gargle");
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("--kitti_crop"), std::string::npos) << r.err;
@@ -249,7 +240,7 @@ TEST_F(EvalPngsCli, ErrorsNameTheFile) {
   // A prediction of the wrong size names both files.
   Image16 small(100, 50);
   write_png16(dir_ / "pred" / "2011_09_26_drive_0001_sync_0000000010.png", small);
-  r = run_cli(dir_, "--pred " + (dir_ / "pred").string() + " --gt " + (dir_ / "gt").string() +
+  r = run_eval_pngs(dir_, "--pred " + (dir_ / "pred").string() + " --gt " + (dir_ / "gt").string() +
                         " --skip_missing_gt");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("2011_09_26_drive_0001_sync_0000000010.png"), std::string::npos) << r.err;

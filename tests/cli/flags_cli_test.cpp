@@ -56,11 +56,18 @@ std::map<std::string, std::map<std::string, Shown>> help_of_every_command() {
   return flags;
 }
 
+// Flags whose help says what they are in each command (where --output writes, what --batch_size
+// 0 means, where --intrinsics come from otherwise): one meaning, tailored words. --exp_name has
+// the command's own default too (train's runs are "train", test's results "test").
+const std::set<std::string> kTailoredHelp = {"--output", "--batch_size", "--intrinsics"};
+const std::set<std::string> kOwnDefault = {"--exp_name"};
+
 TEST(Flags, SharedFlagsHaveOneDefaultAndOneHelp) {
   const auto flags = help_of_every_command();
   ASSERT_GT(flags.size(), 50u);
   int shared = 0;
   for (const auto& [name, all] : flags) {
+    if (kTailoredHelp.count(name) || kOwnDefault.count(name)) continue;
     // A renamed flag's old name, kept in one command (eval-pngs --scale), is that command's own.
     std::map<std::string, Shown> by_command;
     for (const auto& [command, shown] : all)
@@ -115,6 +122,67 @@ TEST(Flags, EveryFlagNameIsRegisteredExactlyOnce) {
     for (const std::string& f : files) list += " " + f;
     EXPECT_EQ(files.size(), 1u) << "--" << name << " is registered in:" << list;
   }
+}
+
+}  // namespace
+}  // namespace glpdepth
+
+namespace glpdepth {
+namespace {
+
+TEST(Flags, TailoredFlagsReallyDifferPerCommand) {
+  const auto flags = help_of_every_command();
+  for (const std::string& name : kTailoredHelp) {
+    std::set<std::string> helps;
+    for (const auto& [command, shown] : flags.at(name)) {
+      helps.insert(shown.help);
+      EXPECT_NE(shown.help.find("train ./logs"), 0u) << name << " in " << command;
+    }
+    EXPECT_GE(helps.size(), 2u) << name << ": listed as tailored, but every command shows the "
+                                   "same help";
+  }
+  EXPECT_EQ(flags.at("--exp_name").at("train").default_value, "train");
+  EXPECT_EQ(flags.at("--exp_name").at("test").default_value, "test");
+  // Every --output says only its own command's default.
+  for (const auto& [command, shown] : flags.at("--output"))
+    EXPECT_EQ(shown.help.find("predict ./predictions"), std::string::npos) << command << ": " << shown.help;
+}
+
+// Sections come in one order in every command (CLI11 would list them as first used).
+TEST(Flags, HelpSectionsComeInOneOrder) {
+  const std::vector<std::string> order = {
+      "Options:", "Data:", "Model:", "Augmentation:", "Optimisation:", "Schedule:", "Evaluation:",
+      "Checkpoints:", "Output:", "Logging:", "Device and runtime:", "Distributed:",
+      "The original's flags:"};
+  for (const std::string& command : kCommands) {
+    auto [code, text] = testing::run_glpdepth(command + " --help");
+    ASSERT_EQ(code, 0) << command;
+    std::istringstream lines(text);
+    std::string line;
+    std::vector<size_t> ranks;
+    while (std::getline(lines, line)) {
+      const auto it = std::find(order.begin(), order.end(), line);
+      if (it != order.end()) ranks.push_back(static_cast<size_t>(it - order.begin()));
+    }
+    EXPECT_GE(ranks.size(), 2u) << command << ": sections not found in\n" << text;
+    EXPECT_TRUE(std::is_sorted(ranks.begin(), ranks.end())) << command << ":\n" << text;
+  }
+}
+
+TEST(Flags, RenamedFlagWarnsOnceAndStillWorks) {
+  // --amp was test's, predict's and bench's name of --precision.
+  auto [code, text] = testing::run_glpdepth(
+      "bench --random_weights --encoder b0 --height 64 --width 64 --warmup 0 --iters 1 "
+      "--backend libtorch --amp fp32 --threads 1");
+  EXPECT_EQ(code, 0) << text;
+  const std::string warning = "warning: --amp is now --precision";
+  const size_t first = text.find(warning);
+  EXPECT_NE(first, std::string::npos) << text;
+  EXPECT_EQ(text.find(warning, first + 1), std::string::npos) << "warned twice:\n" << text;
+  EXPECT_NE(text.find("fp32"), std::string::npos) << text;
+  auto [bad_code, bad] = testing::run_glpdepth("bench --random_weights --amp fp99");
+  EXPECT_EQ(bad_code, 2) << bad;
+  EXPECT_NE(bad.find("--amp fp99"), std::string::npos) << bad;
 }
 
 }  // namespace

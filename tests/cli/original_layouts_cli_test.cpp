@@ -110,7 +110,7 @@ TEST_F(OriginalLayouts, DrivingStereoForkReadmeCommandLines) {
   ASSERT_EQ(second.code, 0) << second.err;
   EXPECT_NE(second.err.find("--lr 0.00015 is not used by the cyclic schedule"), std::string::npos)
       << second.err;
-  const fs::path run = dir_.path() / "logs" / "drivingstereo" / "test_2";
+  const fs::path run = dir_.path() / "logs" / "drivingstereo" / "train_2";
   ASSERT_TRUE(fs::exists(run / "last.ckpt")) << second.err;
   EXPECT_TRUE(fs::exists(run / "epoch_01.ckpt"));  // --save_model
   // README, Testing.
@@ -141,7 +141,7 @@ TEST_F(OriginalLayouts, GlpDepthKittiCommandLines) {
                "kitti");
   testing::CliRun test = run_in(dir_.path(),
       "test --dataset kitti --data_path " + parent().string() + "/ --ckpt_dir " +
-      (dir_.path() / "logs" / "kitti" / "test" / "last.ckpt").string() +
+      (dir_.path() / "logs" / "kitti" / "train" / "last.ckpt").string() +
       " --do_evaluate --max_depth 80.0 --max_depth_eval 80.0 --kitti_crop garg_crop --gpu_or_cpu cpu");
   ASSERT_EQ(test.code, 0) << test.err;
   const auto metrics = nlohmann::json::parse(read_file_bytes(dir_.path() / "results" / "test" / "metrics.json"));
@@ -156,7 +156,7 @@ TEST_F(OriginalLayouts, GlpDepthNyuCommandLines) {
                "nyu_depth_v2");
   testing::CliRun test = run_in(dir_.path(),
       "test --dataset nyudepthv2 --data_path " + parent().string() + "/ --ckpt_dir " +
-      (dir_.path() / "logs" / "nyudepthv2" / "test" / "last.ckpt").string() +
+      (dir_.path() / "logs" / "nyudepthv2" / "train" / "last.ckpt").string() +
       " --do_evaluate --max_depth 10.0 --max_depth_eval 10.0");
   ASSERT_EQ(test.code, 0) << test.err;
   const auto metrics = nlohmann::json::parse(read_file_bytes(dir_.path() / "results" / "test" / "metrics.json"));

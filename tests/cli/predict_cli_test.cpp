@@ -23,10 +23,7 @@ namespace {
 namespace fs = std::filesystem;
 
 using testing::CliRun;
-
-CliRun run_cli(const testing::TempDir& dir, const std::string& args) {
-  return testing::run_glpdepth_split(dir.path(), args);
-}
+using testing::run_cli;
 
 Image8 random_image(int width, int height, uint32_t seed) {
   std::mt19937 rng(seed);

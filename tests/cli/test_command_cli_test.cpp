@@ -21,10 +21,7 @@ namespace {
 namespace fs = std::filesystem;
 
 using testing::CliRun;
-
-CliRun run_cli(const testing::TempDir& dir, const std::string& args) {
-  return testing::run_glpdepth_split(dir.path(), args);
-}
+using testing::run_cli;
 
 std::vector<std::string> split_fields(const std::string& line, char sep) {
   std::vector<std::string> out;
@@ -238,6 +235,28 @@ TEST_F(TestCommandCli, SplitPicksTheList) {
   EXPECT_EQ(j["images"], static_cast<int64_t>(lines_of(root() / "lists" / "train.txt").size()));
   EXPECT_EQ(j["crop"], "none");  // B3: KITTI without --kitti_crop evaluates valid pixels
   EXPECT_FALSE(fs::exists(dir_ / "res" / "t" / "eval_pngs"));
+}
+
+TEST_F(TestCommandCli, ASecondRunNeverMixesIntoTheFirstRunsFolder) {
+  // Finding 6 of issue 24: a second `test` into the same folder rewrote metrics.json beside the
+  // first run's PNGs. Now it gets <exp_name>_2, and --overwrite writes into the first.
+  const std::string base = "test --dataset kitti --data_path " + root().string() + " --ckpt " +
+                           weights() + " --result_dir " + (dir_ / "twice").string() +
+                           " --exp_name t --threads 1 --workers 0";
+  CliRun first = run_cli(dir_, base + " --save_eval_pngs --eval_split train");
+  ASSERT_EQ(first.code, 0) << first.err;
+  const std::string first_metrics = read_file_bytes(dir_ / "twice" / "t" / "metrics.json");
+  CliRun second = run_cli(dir_, base);
+  ASSERT_EQ(second.code, 0) << second.err;
+  EXPECT_NE(second.err.find("t_2"), std::string::npos) << second.err;
+  EXPECT_EQ(read_file_bytes(dir_ / "twice" / "t" / "metrics.json"), first_metrics);
+  EXPECT_TRUE(fs::exists(dir_ / "twice" / "t" / "eval_pngs"));
+  EXPECT_TRUE(fs::exists(dir_ / "twice" / "t_2" / "metrics.json"));
+  EXPECT_FALSE(fs::exists(dir_ / "twice" / "t_2" / "eval_pngs"));
+  CliRun third = run_cli(dir_, base + " --overwrite");
+  ASSERT_EQ(third.code, 0) << third.err;
+  EXPECT_FALSE(fs::exists(dir_ / "twice" / "t_3"));
+  EXPECT_NE(read_file_bytes(dir_ / "twice" / "t" / "metrics.json"), first_metrics);
 }
 
 TEST_F(TestCommandCli, BadCheckpointAndUnknownFlag) {

@@ -98,6 +98,15 @@ TEST_F(UsageTable, MissingFilesAreNamed) {
          {"bench --ckpt " + absent + ".ckpt", 1, {absent + ".ckpt"}}});
 }
 
+TEST_F(UsageTable, OutputsThatCannotBeMadeNameTheFlag) {
+  write_bytes_atomic(dir_.path() / "file", "x");
+  const std::string blocked = (dir_.path() / "file" / "logs").string();
+  check({{"train --data_path " + missing("absent") + " --output " + blocked, 1,
+          {"error: --output " + blocked, "is a file"}},
+         {"synth --count 1 --output " + blocked, 1, {"--output", blocked}}});
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() / "logs"));
+}
+
 TEST_F(UsageTable, InputsThatAreNeitherImagesNorListsAreErrors) {
   write_bytes_atomic(dir_.path() / "weights.bin", "\x01\x02\x03");
   check({{"predict " + (dir_.path() / "weights.bin").string() + " --random_weights --encoder b0", 1,

@@ -9,6 +9,7 @@
 #include <string>
 #include <utility>
 
+#include "common/temp_dir.h"
 #include "glpdepth/util/atomic_file.h"
 
 namespace glpdepth::testing {
@@ -46,6 +47,11 @@ inline CliRun run_glpdepth_split(const std::filesystem::path& scratch, const std
   run.out = read_file_bytes(out);
   run.err = read_file_bytes(err);
   return run;
+}
+
+// run_glpdepth_split with its output files in `scratch`.
+inline CliRun run_cli(const TempDir& scratch, const std::string& args) {
+  return run_glpdepth_split(scratch.path(), args);
 }
 
 }  // namespace glpdepth::testing

@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/temp_dir.h"
 #include "data/synth/random.h"
 #include "glpdepth/util/atomic_file.h"
 #include "glpdepth/util/error.h"
@@ -20,23 +21,7 @@ namespace fs = std::filesystem;
 
 constexpr double kPi = 3.14159265358979323846;
 
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = fs::temp_directory_path() /
-            ("glpdepth_synth_test_" + std::to_string(rd()) + "_" + std::to_string(rd()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using TempDir = ::glpdepth::testing::TempDir;
 
 SceneOptions nothing_but_road() {
   SceneOptions o;

@@ -9,8 +9,30 @@
 namespace glpdepth {
 namespace {
 
+TEST(Recipes, DemoIsTheMeasuredRecipe) {
+  // docs/PERFORMANCE.md "Learning" measured these; a change here needs new figures there.
+  TrainConfig d;
+  apply_recipe(d, "demo");
+  EXPECT_EQ(d.model.model.encoder, "b0");
+  EXPECT_EQ(d.model.pretrained, "none");
+  EXPECT_EQ(d.model.drop_path_rate, 0.0);
+  EXPECT_EQ(d.augment.crop_h, 94);
+  EXPECT_EQ(d.augment.crop_w, 256);
+  EXPECT_EQ(d.augment.cutdepth_p + d.augment.hsv_p + d.augment.gamma_p +
+                d.augment.brightness_contrast_p,
+            0.0);
+  EXPECT_EQ(d.optim.kind, OptimizerKind::kAdamW);
+  EXPECT_EQ(d.optim.lr, 1e-3);
+  EXPECT_EQ(d.schedule.kind, ScheduleKind::kCosine);
+  EXPECT_EQ(d.schedule.cosine.warmup_steps, 100);
+  EXPECT_EQ(d.loop.batch_size, 4);
+  EXPECT_EQ(d.loop.epochs, 8);
+  EXPECT_EQ(d.validation.val_freq, 4);
+  EXPECT_THROW(apply_recipe(d, "demo2"), UsageError);
+}
+
 TEST(Recipes, PresetsMatchTheSeed) {
-  EXPECT_EQ(recipe_names().size(), 4u);
+  EXPECT_EQ(recipe_names().size(), 5u);
   TrainConfig a;
   a.optim.lr = 1.5e-4;
   apply_recipe(a, "plateau");

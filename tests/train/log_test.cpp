@@ -4,7 +4,6 @@
 #include <sstream>
 
 #include "glpdepth/train/log.h"
-#include "glpdepth/util/progress.h"
 #include "glpdepth/util/error.h"
 #include "train_test_util.h"
 
@@ -46,6 +45,11 @@ TEST(CsvWriter, RowsAfterACheckpointAreDroppedBeforeTheyAreDoneAgain) {
   EXPECT_EQ(test::read_text(path), "epoch,step,abs_rel\n1,4,0.3\n");
   EXPECT_EQ(drop_csv_rows_after(tmp.path() / "missing.csv", 0, 1), 0);
   EXPECT_FALSE(fs::exists(tmp.path() / "missing.csv"));
+}
+
+TEST(ProgressFields, LossAndLrAsTheTrainingBarShowsThem) {
+  EXPECT_EQ(loss_lr_fields(0.5, 1e-4), "loss 0.5 lr 1.000e-04");
+  EXPECT_EQ(loss_lr_fields(0.25, 3e-5), "loss 0.25 lr 3.000e-05");
 }
 
 TEST(Crc32c, KnownValues) {
@@ -157,65 +161,6 @@ TEST(TensorBoardWriter, IndependentReaderSeesEveryScalar) {
   // The version event's wall time is "now".
   const double wall = std::stod(got[0].substr(std::string("version brain.Event:2 ").size()));
   EXPECT_GT(wall, 1.6e9);
-}
-
-using Clock = ProgressReporter::Clock;
-
-TEST(ProgressReporter, PlainLinesEveryNSteps) {
-  std::ostringstream out;
-  ProgressOptions o;
-  o.terminal = false;
-  o.every_steps = 10;
-  o.every_seconds = 0;
-  ProgressReporter p(out, 100, o);
-  const auto t0 = Clock::now();
-  for (int i = 1; i <= 95; ++i)
-    p.update(i, loss_lr_fields(0.5, 1e-4), -1, t0 + std::chrono::milliseconds(100 * i));
-  p.finish(t0 + std::chrono::milliseconds(9500));
-  const std::string text = out.str();
-  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 10);  // steps 10..90 plus the final 95
-  EXPECT_EQ(text.find('\r'), std::string::npos);
-  EXPECT_NE(text.find("10/100"), std::string::npos);
-  EXPECT_NE(text.find("95/100"), std::string::npos);
-  EXPECT_NE(text.find("10.00 it/s"), std::string::npos) << text;
-  EXPECT_NE(text.find("loss 0.5"), std::string::npos);
-  EXPECT_NE(text.find("lr 1.000e-04"), std::string::npos);
-}
-
-TEST(ProgressReporter, PlainLinesEveryNSeconds) {
-  std::ostringstream out;
-  ProgressOptions o;
-  o.every_steps = 0;
-  o.every_seconds = 1.0;
-  ProgressReporter p(out, 0, o);  // unknown total
-  const auto t0 = Clock::now();
-  for (int i = 1; i <= 50; ++i)
-    p.update(i, loss_lr_fields(1.0, 0.1), -1, t0 + std::chrono::milliseconds(100 * i));
-  const std::string text = out.str();
-  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 5);
-}
-
-TEST(ProgressReporter, TerminalRedrawsOneLineWithEta) {
-  std::ostringstream out;
-  ProgressOptions o;
-  o.terminal = true;
-  o.label = "epoch 1/2";
-  ProgressReporter p(out, 40, o);
-  const auto t0 = Clock::now();
-  for (int i = 1; i <= 40; ++i)
-    p.update(i, loss_lr_fields(0.25, 3e-5), -1, t0 + std::chrono::milliseconds(500 * i));
-  p.finish(t0 + std::chrono::milliseconds(20000));
-  const std::string text = out.str();
-  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1);
-  EXPECT_EQ(text.back(), '\n');
-  EXPECT_EQ(std::count(text.begin(), text.end(), '\r'), 41);
-  EXPECT_EQ(p.format(10, loss_lr_fields(0.25, 3e-5), 5.0),
-            "epoch 1/2 [######..................] 10/40 2.00 it/s elapsed 00:05 eta 00:15 "
-            "loss 0.25 lr 3.000e-05");
-  // With the whole run's ETA beside the epoch's.
-  EXPECT_EQ(p.format(10, "loss 0.25", 5.0, 3723.0),
-            "epoch 1/2 [######..................] 10/40 2.00 it/s elapsed 00:05 eta 00:15 "
-            "(run eta 1:02:03) loss 0.25");
 }
 
 }  // namespace

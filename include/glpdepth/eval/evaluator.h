@@ -84,8 +84,15 @@ struct EvaluateResult {
   static EvaluateResult from_state(const std::vector<double>& state);
 };
 
-// Runs every batch of `loader` (one epoch) through `predictor` and evaluates it when the dataset
+// What evaluate() runs on a batch: images [B, 3, H, W] (float RGB in [0, 1]) and intrinsics [B, 4]
+// to depth [B, 1, H, W] in metres on the CPU.
+using DepthFunction =
+    std::function<torch::Tensor(const torch::Tensor& images, const torch::Tensor& intrinsics)>;
+
+// Runs every batch of `loader` (one epoch) through `predict` and evaluates it when the dataset
 // has depth (otherwise only the sinks run). Empty batches (distributed padding) are skipped.
+EvaluateResult evaluate(const DepthFunction& predict, Loader& loader, const EvaluatorOptions& options);
+// The same with a predictor's predict().
 EvaluateResult evaluate(DepthPredictor& predictor, Loader& loader, const EvaluatorOptions& options);
 
 // The output file name for a sample name: the extension replaced by ".png".

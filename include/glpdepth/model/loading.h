@@ -39,12 +39,6 @@ GLPDepth load_model(const std::filesystem::path& path, const std::string& encode
                     double max_depth, double fallback_max_depth = 80.0,
                     ModelSource* source = nullptr);
 
-// load_model when `path` is not empty; otherwise a freshly initialised model of `encoder`
-// (b4 when empty) with max_depth (or fallback_max_depth when <= 0).
-GLPDepth load_model_for_inference(const std::string& path, const std::string& encoder,
-                                  double max_depth, double fallback_max_depth = 80.0,
-                                  ModelSource* source = nullptr);
-
 // The model section of our checkpoint, for writers: {"encoder", "max_depth", "canonical_focal"}.
 PyValue model_options_value(const GLPDepthOptions& options);
 

@@ -74,7 +74,7 @@ struct CheckpointOptions {
 
 struct LogOptions {
   std::string log_dir = "./logs";  // runs go to <log_dir>/<dataset>/<exp_name>
-  std::string exp_name = "test";
+  std::string exp_name = "train";  // the original's "test" named training runs as tests
   int log_every = 50;              // train.csv / TensorBoard row every N steps
 };
 

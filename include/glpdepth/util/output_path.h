@@ -24,6 +24,15 @@ struct ClaimedOutput {
 ClaimedOutput claim_output_folder(const std::filesystem::path& dir, ExistingOutput existing,
                                   const std::string& flag);
 
+// Creates the folder `dir` (and its parents) unless it exists; throws Error naming `flag` and
+// the reason when it cannot be made or written into.
+void make_output_folder(const std::filesystem::path& dir, const std::string& flag);
+
+// Throws Error naming `flag` and the reason when the folder `dir` could not be made or written
+// into (a file in the way, a folder without write permission), creating nothing: a command
+// checks its output before the work whose results go there (train's --output).
+void check_output_folder_possible(const std::filesystem::path& dir, const std::string& flag);
+
 // Picks the output file `file` (its folder is created). Throws Error naming `flag` as above.
 ClaimedOutput claim_output_file(const std::filesystem::path& file, ExistingOutput existing,
                                 const std::string& flag);

@@ -21,8 +21,10 @@ struct ProgressOptions {
 
 bool stderr_is_terminal();
 
-// "1:02:03", "04:05", "--:--" for unknown.
+// Durations, the two ways we print them: a clock for progress lines that redraw in place
+// ("1:02:03", "04:05", "--:--" for unknown), and words for reports ("1.2 s", "3 min 04 s").
 std::string format_duration(double seconds);
+std::string format_seconds(double seconds);
 
 class ProgressReporter {
  public:
