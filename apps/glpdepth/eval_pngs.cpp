@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "flags.h"
+#include "glpdepth/data/gt_layout.h"
 #include "glpdepth/util/strings.h"
 #include "glpdepth/eval/crops.h"
 #include "glpdepth/eval/metrics.h"
@@ -28,7 +29,7 @@ struct EvalPngsCli {
   std::string pred;
   std::string gt;
   std::string dataset = "kitti";
-  std::string gt_layout = "auto";
+  GtLayout gt_layout = GtLayout::kAuto;
   std::string split;  // the original's KITTI ground-truth split name
   double png_scale = 0;
   double gt_scale = 0;
@@ -42,34 +43,11 @@ struct EvalPngsCli {
   bool overwrite = false;
 };
 
-std::vector<fs::path> gt_candidates(const fs::path& gt, const std::string& file_name,
-                                    EvalDataset dataset, const std::string& layout) {
-  std::vector<fs::path> out;
-  const std::string stem = fs::path(file_name).stem().string();
-  const bool dataset_layout = layout == "auto" || layout == "kitti" || layout == "nyu";
-  if (dataset_layout && (layout == "kitti" || (layout == "auto" && dataset == EvalDataset::kitti))) {
-    const size_t cut = stem.rfind('_');
-    if (cut != std::string::npos && cut > 0) {
-      const std::string drive = stem.substr(0, cut), frame = stem.substr(cut + 1) + ".png";
-      for (const char* split : {"train", "val"}) {
-        const fs::path rel = fs::path(split) / drive / "proj_depth" / "groundtruth" / "image_02" /
-                             frame;
-        out.push_back(gt / "data_depth_annotated" / rel);
-        out.push_back(gt / rel);  // --gt pointing at data_depth_annotated itself
-      }
-    }
-  }
-  if (dataset_layout && (layout == "nyu" || (layout == "auto" && dataset == EvalDataset::nyu))) {
-    const size_t cut = stem.rfind("_rgb_");
-    if (cut != std::string::npos && cut > 0) {
-      const std::string scene = stem.substr(0, cut);
-      const std::string frame = "sync_depth_" + stem.substr(cut + 5) + ".png";
-      out.push_back(gt / "official_splits" / "test" / scene / frame);
-      out.push_back(gt / scene / frame);
-    }
-  }
-  if (layout == "auto" || layout == "flat") out.push_back(gt / file_name);
-  return out;
+// The dataset's own ground-truth layout, which --gt_layout auto tries first.
+GtLayout dataset_gt_layout(EvalDataset dataset) {
+  if (dataset == EvalDataset::kitti) return GtLayout::kKitti;
+  if (dataset == EvalDataset::nyu) return GtLayout::kNyu;
+  return GtLayout::kFlat;
 }
 
 void run_eval_pngs(const EvalPngsCli& o, const CommonOptions& common) {
@@ -88,18 +66,14 @@ void run_eval_pngs(const EvalPngsCli& o, const CommonOptions& common) {
   }
   const double scale = o.png_scale > 0 ? o.png_scale : default_depth_scale(settings.dataset);
   const double gt_scale = o.gt_scale > 0 ? o.gt_scale : default_depth_scale(settings.dataset);
-  std::string layout = to_lower(o.gt_layout);
-  if (layout != "auto" && layout != "kitti" && layout != "nyu" && layout != "flat") {
-    throw UsageError(cat("--gt_layout: unknown layout '", o.gt_layout,
-                         "' (expected auto, kitti, nyu or flat)"));
-  }
+  GtLayout layout = o.gt_layout;
   // The original's --split names the KITTI ground-truth layout; only eigen_benchmark exists.
   if (!o.split.empty()) {
     if (o.split != "eigen_benchmark")
       throw UsageError(cat("--split ", o.split, ": the original knew only eigen_benchmark (the "
                            "KITTI data_depth_annotated layout); for other layouts use --gt_layout "
                            "kitti, nyu or flat"));
-    layout = "kitti";
+    layout = GtLayout::kKitti;
   }
 
   const fs::path pred_dir = o.pred, gt_dir = o.gt;
@@ -119,14 +93,9 @@ void run_eval_pngs(const EvalPngsCli& o, const CommonOptions& common) {
   std::vector<std::string> missing;
   for (const std::string& name : names) {
     const fs::path pred_path = pred_dir / name;
-    fs::path gt_path;
-    const auto candidates = gt_candidates(gt_dir, name, settings.dataset, layout);
-    for (const fs::path& c : candidates) {
-      if (fs::is_regular_file(c, ec)) {
-        gt_path = c;
-        break;
-      }
-    }
+    const auto candidates =
+        gt_candidates(gt_dir, name, layout, dataset_gt_layout(settings.dataset));
+    const fs::path gt_path = first_existing_file(candidates);
     if (gt_path.empty()) {
       if (o.skip_missing_gt) {
         missing.push_back(name);
@@ -158,7 +127,7 @@ void run_eval_pngs(const EvalPngsCli& o, const CommonOptions& common) {
                           {"gt", gt_dir.string()},
                           {"scale", scale},
                           {"gt_scale", gt_scale},
-                          {"gt_layout", layout},
+                          {"gt_layout", gt_layout_name(layout)},
                           {"missing_gt", missing}};
   std::cout << report_results(accumulator, settings, MetricTable::kitti_benchmark, files, extra);
   if (!missing.empty()) {
@@ -180,8 +149,10 @@ void setup_eval_pngs(CLI::App& command, CommonOptions& common) {
       ->required()
       ->group(section::kData);
   add_dataset_name_flag(command, o->dataset);
-  add_option(command, "gt_layout", o->gt_layout,
-             "auto (the dataset's layout, then flat), kitti, nyu or flat", section::kData);
+  add_enum_option(command, "gt_layout", o->gt_layout,
+                  {{"auto", GtLayout::kAuto}, {"kitti", GtLayout::kKitti}, {"nyu", GtLayout::kNyu},
+                   {"flat", GtLayout::kFlat}},
+                  "auto (the dataset's layout, then flat), kitti, nyu or flat", section::kData);
   add_option(command, "png_scale", o->png_scale,
              "prediction PNG value per metre (0: the dataset's, 256, NYU 1000)", section::kData)
       ->check(in_range(0, 1e6));

@@ -58,14 +58,7 @@ void export_weights(const ExportCli& o, GLPDepth& model, const ModelSource& sour
     StateDict prefixed;
     prefixed.reserve(state.size());
     for (auto& [name, tensor] : state) prefixed.emplace_back(prefix + name, tensor);
-    std::map<std::string, std::string> metadata = {
-        {"format", "pt"}, {"encoder", source.encoder}, {"source", source.description}};
-    if (source.canonical_focal > 0) {
-      char focal[32];
-      std::snprintf(focal, sizeof focal, "%.17g", source.canonical_focal);
-      metadata["canonical_focal"] = focal;
-    }
-    write_safetensors(o.output, prefixed, metadata);
+    write_safetensors(o.output, prefixed, safetensors_header(model->options(), source.description));
   }
   if (source.canonical_focal > 0 && o.format == "pytorch")
     std::cerr << "note: camera-aware weights (canonical focal " << source.canonical_focal

@@ -20,6 +20,7 @@
 #include "glpdepth/eval/baseline.h"
 #include "glpdepth/eval/crops.h"
 #include "glpdepth/eval/evaluator.h"
+#include "glpdepth/eval/setup.h"
 #include "glpdepth/eval/results.h"
 #include "glpdepth/io/calib.h"
 #include "glpdepth/io/colormap.h"
@@ -58,16 +59,18 @@ struct TestCli {
 
 // --baseline: the constant guess (the training list's median depth) scored on the same images, so
 // a result reads against what a model that learned nothing would get.
-nlohmann::json score_constant_guess(DatasetOptions train, const TestCli& o, const EvalData& evaluated,
-                                    EvaluatorOptions options, const LoaderOptions& loader_options,
-                                    const fs::path& lists_dir) {
+nlohmann::json score_constant_guess(const TestCli& o, const EvaluationRequest& request,
+                                    const Evaluation& evaluation, const fs::path& lists_dir) {
+  DatasetOptions train = request.data;
   train.split = "train";
   train.list = find_or_make_list(train.dataset, train.data_path, "train", "", lists_dir).list;
-  const double depth = median_depth(*open_eval_data(train, options.settings, o.window).dataset);
-  options.sinks.clear();
+  EvalSettings settings = evaluation.options.settings;
+  const double depth = median_depth(*open_eval_data(train, settings, o.window).dataset);
+  EvaluatorOptions options;
+  options.settings = settings;
+  options.input_window = evaluation.options.input_window;
   options.keep_per_image = false;
-  options.on_batch = nullptr;
-  Loader loader(evaluated.dataset, loader_options);
+  Loader loader(evaluation.data.dataset, request.loader);
   const DepthMetrics m = evaluate(constant_depth(depth), loader, options).metrics.mean();
   return {{"depth", depth}, {"list", train.list.string()},
           {"abs_rel", m.abs_rel}, {"rmse", m.rmse}, {"d1", m.d1}};
@@ -83,34 +86,31 @@ std::string compare_with_guess(const nlohmann::json& guess, const DepthMetrics& 
   return line.str();
 }
 
-void run_test(const TestCli& o, const CommonOptions& common) {
-  const int threads = apply_threads(common);
+void check_flags(const TestCli& o) {
   check_do_kb_crop(o.do_kb_crop);
   check_weights_choice(o.ckpt, o.random_weights, "test");
-  PredictorOptions predictor_options = o.predictor;
-  predictor_options.device = resolve_device(common.device);
   if (o.batch_size < 0) throw UsageError("--batch_size must be >= 0 (0: one image per forward)");
   if (o.workers < 0) throw UsageError("--workers must be >= 0");
   if (o.eval_split != "train" && o.eval_split != "val" && o.eval_split != "test")
     throw UsageError(cat("--eval_split ", o.eval_split, ": expected train, val or test"));
+  const std::string dataset = canonical_dataset_name(o.dataset);
+  resolve_eval_settings(o.eval, dataset);  // an unknown dataset is a usage error before any work
+  if (o.eval.protocol == KittiProtocol::full_frame && dataset != "kitti")
+    throw UsageError(cat("--protocol full-frame applies to KITTI only, not ", dataset));
+}
 
-  const std::string dataset_name = canonical_dataset_name(o.dataset);
-  EvalSettings settings = o.eval;
-  settings.dataset = parse_eval_dataset(dataset_name);
-  if (settings.protocol == KittiProtocol::full_frame && settings.dataset != EvalDataset::kitti)
-    throw UsageError(cat("--protocol full-frame applies to KITTI only, not ", dataset_name));
-  if (settings.max_depth_eval <= 0) settings.max_depth_eval = default_max_depth_eval(settings.dataset);
-  const fs::path asked_dir = fs::path(output_or(o.output, "./results")) / o.exp_name;
-
-  const DatasetLocation location = locate_dataset(dataset_name, o.data_path);
+// What to evaluate: the flags as an evaluation request (the list found or made first).
+EvaluationRequest evaluation_request(const TestCli& o, const fs::path& lists_dir, bool cuda) {
+  EvaluationRequest request;
+  const std::string dataset = canonical_dataset_name(o.dataset);
+  const DatasetLocation location = locate_dataset(dataset, o.data_path);
   if (!location.note.empty()) std::cerr << "test: " << location.note << "\n";
-  DatasetOptions data;
-  data.dataset = dataset_name;
+  DatasetOptions& data = request.data;
+  data.dataset = dataset;
   data.data_path = location.root;
   data.split = o.eval_split;
-  if (dataset_name != "folder") {
-    const ListsChoice list = find_or_make_list(dataset_name, location.root, o.eval_split,
-                                               o.test_list, asked_dir.parent_path());
+  if (dataset != "folder") {
+    const ListsChoice list = find_or_make_list(dataset, location.root, o.eval_split, o.test_list, lists_dir);
     if (!list.note.empty()) std::cerr << "test: " << list.note << "\n";
     data.list = list.list;
   }
@@ -118,91 +118,84 @@ void run_test(const TestCli& o, const CommonOptions& common) {
   data.window_w = o.window_w;
   data.skip_bad_lines = o.skip_bad_samples;
   if (!o.intrinsics.empty()) data.intrinsics = load_intrinsics(o.intrinsics);
-  const EvalData eval_data = open_eval_data(data, settings, o.window);
-  for (const std::string& line : eval_data.dataset->skipped_lines())
-    std::cerr << "skipped: " << line << "\n";
-  check(eval_data.dataset->size() > 0, "dataset ", dataset_name, " at ", o.data_path,
-        ": no samples");
-  if (!eval_data.note.empty())
-    std::cerr << "note: " << eval_data.note << "; evaluating whole frames (--window auto)\n";
-  const bool evaluate_depth = eval_data.dataset->has_depth();
-  if (o.do_evaluate && !evaluate_depth)
-    throw UsageError(cat("--do_evaluate: dataset ", dataset_name, " at ", o.data_path,
+  request.settings = o.eval;
+  request.window = o.window;
+  request.loader.batch_size = std::max<int64_t>(1, o.batch_size);
+  request.loader.workers = o.workers;
+  request.loader.skip_bad_samples = o.skip_bad_samples;
+  request.loader.pin_memory = cuda;
+  return request;
+}
+
+// The opened data can be evaluated (or at least written out) as the flags ask.
+void check_evaluation(const TestCli& o, const Evaluation& evaluation) {
+  const Dataset& dataset = *evaluation.data.dataset;
+  const std::string name = canonical_dataset_name(o.dataset);
+  for (const std::string& line : dataset.skipped_lines()) std::cerr << "skipped: " << line << "\n";
+  check(dataset.size() > 0, "dataset ", name, " at ", o.data_path, ": no samples");
+  if (!evaluation.data.note.empty())
+    std::cerr << "note: " << evaluation.data.note << "; evaluating whole frames (--window auto)\n";
+  if (o.do_evaluate && !dataset.has_depth())
+    throw UsageError(cat("--do_evaluate: dataset ", name, " at ", o.data_path,
                          " has no depth ground truth to evaluate against"));
-  if (!evaluate_depth && !(o.save_eval_pngs || o.save_visualize))
-    throw UsageError(cat("dataset ", dataset_name,
+  if (!dataset.has_depth() && !(o.save_eval_pngs || o.save_visualize))
+    throw UsageError(cat("dataset ", name,
                          " has no depth to evaluate; add --save_eval_pngs or --save_visualize"));
+}
 
-  const DatasetDefaults& defaults = dataset_defaults(dataset_name);
-  predictor_options.fallback_max_depth = defaults.max_depth > 0 ? defaults.max_depth : 80.0;
-  DepthPredictor predictor = open_predictor(o.ckpt, o.random_weights, predictor_options, "test");
-  const double max_depth = predictor.model_options().max_depth;
-
-  // A second run never writes into the first one's folder (its metrics beside the other's PNGs).
-  const fs::path out_dir = claim_folder(asked_dir, o.overwrite, "test");
-  EvaluatorOptions options;
-  options.settings = settings;
-  options.input_window = eval_data.input_window;
-  const double png_scale = defaults.depth_scale > 0 ? defaults.depth_scale : 256.0;
-  // Eval PNGs and visualisations live in different folders, so neither overwrites the other
-  // (B15); the colour range is fixed, never the image's own maximum.
-  if (o.save_eval_pngs) options.sinks.push_back(eval_png_sink(out_dir / "eval_pngs", png_scale));
+// Eval PNGs and visualisations live in different folders, so neither overwrites the other (B15);
+// the colour range is fixed, never the image's own maximum.
+void add_sinks(const TestCli& o, Evaluation& evaluation, const fs::path& out_dir, double max_depth) {
   const double vis_max = o.vis.vis_max > 0 ? o.vis.vis_max : max_depth;
   if (!(vis_max > o.vis.vis_min))
     throw UsageError(cat("--vis_max (", vis_max, ") must exceed --vis_min (", o.vis.vis_min, ")"));
+  auto& sinks = evaluation.options.sinks;
+  if (o.save_eval_pngs) sinks.push_back(eval_png_sink(out_dir / "eval_pngs", evaluation.png_scale));
   if (o.save_visualize)
-    options.sinks.push_back(
-        visualize_sink(out_dir / "visualize", o.vis.colormap, o.vis.vis_min, vis_max));
+    sinks.push_back(visualize_sink(out_dir / "visualize", o.vis.colormap, o.vis.vis_min, vis_max));
+}
 
-  LoaderOptions loader_options;
-  loader_options.batch_size = std::max<int64_t>(1, o.batch_size);
-  loader_options.workers = o.workers;
-  loader_options.skip_bad_samples = o.skip_bad_samples;
-  loader_options.pin_memory = predictor_options.device.is_cuda();
-  Loader loader(eval_data.dataset, loader_options);
-
-  std::cerr << "test: " << eval_data.dataset->size() << " images of " << dataset_name << " from "
-            << data.data_path.string() << ", MiT-" << predictor.model_options().encoder << " ("
-            << predictor.source().description << (o.ckpt.empty() ? "" : " " + o.ckpt)
-            << "), max_depth " << max_depth << ", " << predictor.describe_runtime() << ", "
-            << threads << " threads" << (o.predictor.flip_test ? ", flip test" : "") << "\n";
+EvaluateResult evaluate_with_progress(DepthPredictor& predictor, Evaluation& evaluation) {
   ProgressOptions progress_options;
   progress_options.terminal = stderr_is_terminal();
   progress_options.label = "test";
   progress_options.unit = "batches";
   progress_options.every_seconds = 10;
-  ProgressReporter progress(std::cerr, loader.num_batches(), progress_options);
-  options.on_batch = [&progress](int64_t done, int64_t, int64_t images) {
+  ProgressReporter progress(std::cerr, evaluation.loader->num_batches(), progress_options);
+  evaluation.options.on_batch = [&progress](int64_t done, int64_t, int64_t images) {
     progress.update(done, cat(images, " images"));
   };
-  const EvaluateResult result = evaluate(predictor, loader, options);
+  const EvaluateResult result = evaluate(predictor, *evaluation.loader, evaluation.options);
   progress.finish();
-  for (const std::string& message : loader.skipped_messages())
+  for (const std::string& message : evaluation.loader->skipped_messages())
     std::cerr << "skipped: " << message << "\n";
+  return result;
+}
 
+void report(const TestCli& o, const EvaluationRequest& request, const Evaluation& evaluation,
+            const DepthPredictor& predictor, const EvaluateResult& result, const fs::path& out_dir,
+            const fs::path& lists_dir) {
   std::cout << "test: " << result.images << " images in " << format_seconds(result.seconds)
             << " (" << std::fixed << std::setprecision(1)
             << (result.images ? 1e3 * result.model_seconds / result.images : 0.0)
             << " ms per image in the model)\n";
-  if (evaluate_depth) {
+  if (evaluation.data.dataset->has_depth()) {
     nlohmann::json extra = {
         {"checkpoint", o.ckpt},
         {"checkpoint_kind", predictor.source().description},
         {"encoder", predictor.model_options().encoder},
-        {"max_depth", max_depth},
+        {"max_depth", predictor.model_options().max_depth},
         {"canonical_focal", predictor.model_options().canonical_focal},
         {"flip_test", o.predictor.flip_test},
         {"backend", to_string(predictor.backend())},
         {"precision", precision_name(predictor.precision())},
-        {"window", eval_data.window_description()},
-        {"list", data.list.string()},
-        {"skipped_samples", loader.skipped()},
+        {"window", evaluation.data.window_description()},
+        {"list", request.data.list.string()},
+        {"skipped_samples", evaluation.loader->skipped()},
         {"seconds", result.seconds}};
-    if (o.baseline)
-      extra["constant_guess"] =
-          score_constant_guess(data, o, eval_data, options, loader_options, asked_dir.parent_path());
+    if (o.baseline) extra["constant_guess"] = score_constant_guess(o, request, evaluation, lists_dir);
     const std::string text =
-        report_results(result.metrics, settings, MetricTable::metrics_py,
+        report_results(result.metrics, evaluation.options.settings, MetricTable::metrics_py,
                        {out_dir / "metrics.json", out_dir / "per_image.csv"}, extra);
     std::cout << "metrics.py convention (silog: lambda 0.5, no x100), mean over images:\n"
               << text
@@ -212,7 +205,36 @@ void run_test(const TestCli& o, const CommonOptions& common) {
               << "results: " << (out_dir / "metrics.json").string() << ", "
               << (out_dir / "per_image.csv").string() << "\n";
   }
-  for (const auto& sink : options.sinks) std::cout << sink->describe() << "\n";
+  for (const auto& sink : evaluation.options.sinks) std::cout << sink->describe() << "\n";
+}
+
+void run_test(const TestCli& o, const CommonOptions& common) {
+  const int threads = apply_threads(common);
+  check_flags(o);
+  PredictorOptions predictor_options = o.predictor;
+  predictor_options.device = resolve_device(common.device);
+  const fs::path asked_dir = fs::path(output_or(o.output, "./results")) / o.exp_name;
+  const EvaluationRequest request =
+      evaluation_request(o, asked_dir.parent_path(), predictor_options.device.is_cuda());
+  Evaluation evaluation = open_evaluation(request);
+  check_evaluation(o, evaluation);
+
+  const DatasetDefaults& defaults = dataset_defaults(request.data.dataset);
+  predictor_options.fallback_max_depth = defaults.max_depth > 0 ? defaults.max_depth : 80.0;
+  DepthPredictor predictor = open_predictor(o.ckpt, o.random_weights, predictor_options, "test");
+  const double max_depth = predictor.model_options().max_depth;
+  // A second run never writes into the first one's folder (its metrics beside the other's PNGs).
+  const fs::path out_dir = claim_folder(asked_dir, o.overwrite, "test");
+  add_sinks(o, evaluation, out_dir, max_depth);
+
+  std::cerr << "test: " << evaluation.data.dataset->size() << " images of " << request.data.dataset
+            << " from " << request.data.data_path.string() << ", MiT-"
+            << predictor.model_options().encoder << " (" << predictor.source().description
+            << (o.ckpt.empty() ? "" : " " + o.ckpt) << "), max_depth " << max_depth << ", "
+            << predictor.describe_runtime() << ", " << threads << " threads"
+            << (o.predictor.flip_test ? ", flip test" : "") << "\n";
+  const EvaluateResult result = evaluate_with_progress(predictor, evaluation);
+  report(o, request, evaluation, predictor, result, out_dir, asked_dir.parent_path());
 }
 
 void setup_test(CLI::App& command, CommonOptions& common) {

@@ -437,6 +437,24 @@ std::string window_does_not_fit(const Dataset& unwindowed, const DatasetDefaults
              " window ", d.window.width, "x", d.window.height);
 }
 
+WindowDecision decide_window(const DatasetOptions& options, WindowChoice choice) {
+  WindowDecision decision;
+  decision.spec = dataset_defaults(options.dataset).window;
+  if (options.window_h > 0) decision.spec.height = options.window_h;
+  if (options.window_w > 0) decision.spec.width = options.window_w;
+  decision.apply = decision.spec.kind != WindowKind::none && choice != WindowChoice::kOff;
+  if (decision.apply && choice == WindowChoice::kAuto) {
+    DatasetOptions probe = options;
+    probe.window = false;
+    const auto unwindowed = make_dataset(probe);
+    DatasetDefaults with_window = unwindowed->defaults();
+    with_window.window = decision.spec;
+    decision.why_not = window_does_not_fit(*unwindowed, with_window);
+    decision.apply = decision.why_not.empty();
+  }
+  return decision;
+}
+
 void apply_window(Sample& s, const DatasetDefaults& d) {
   if (d.window.kind == WindowKind::none) return;
   const Window w = window_rect(d.window, s.height(), s.width(), cat(d.name, " image"));

@@ -102,23 +102,16 @@ std::string EvalData::window_description() const {
 
 EvalData open_eval_data(DatasetOptions options, const EvalSettings& settings, WindowChoice choice) {
   EvalData data;
+  const WindowDecision window = decide_window(options, choice);
+  data.windowed = window.apply;
+  data.note = window.why_not;
   options.window = false;
   data.dataset = make_dataset(options);
-  WindowSpec spec = dataset_defaults(options.dataset).window;
-  if (options.window_h > 0) spec.height = options.window_h;
-  if (options.window_w > 0) spec.width = options.window_w;
-  data.windowed = spec.kind != WindowKind::none && choice != WindowChoice::kOff;
-  if (data.windowed && choice == WindowChoice::kAuto) {
-    DatasetDefaults with_window = data.dataset->defaults();
-    with_window.window = spec;
-    data.note = window_does_not_fit(*data.dataset, with_window);
-    data.windowed = data.note.empty();
-  }
   if (!data.windowed) return data;
   const bool full_frame =
       settings.dataset == EvalDataset::kitti && settings.protocol == KittiProtocol::full_frame;
   if (full_frame) {
-    data.input_window = spec;  // the ground truth keeps its full frame
+    data.input_window = window.spec;  // the ground truth keeps its full frame
   } else {
     options.window = std::nullopt;  // the loader crops image and ground truth alike
     data.dataset = make_dataset(options);

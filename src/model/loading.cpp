@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 
@@ -29,13 +30,6 @@ std::string variant_of(const StateDict& state, const std::string& what) {
 
 }  // namespace
 
-PyValue model_options_value(const GLPDepthOptions& options) {
-  return PyValue::dict()
-      .set("encoder", options.encoder)
-      .set("max_depth", options.max_depth)
-      .set("canonical_focal", options.canonical_focal);
-}
-
 GLPDepth load_model(const std::filesystem::path& path, const std::string& encoder,
                     double max_depth, double fallback_max_depth, ModelSource* source) {
   const std::string what = path.string();
@@ -46,31 +40,18 @@ GLPDepth load_model(const std::filesystem::path& path, const std::string& encode
     std::map<std::string, std::string> metadata;
     state = read_safetensors(path, &metadata);
     // `glpdepth export --format safetensors` records the camera-aware mode here.
-    auto focal = metadata.find("canonical_focal");
-    if (focal != metadata.end()) {
-      found.records_canonical_focal = true;
-      try {
-        found.canonical_focal = std::stod(focal->second);
-      } catch (const std::exception&) {
-        found.canonical_focal = -1;
-      }
-      check(found.canonical_focal >= 0 && std::isfinite(found.canonical_focal), what,
-            ": metadata canonical_focal must be a number >= 0, got '", focal->second, "'");
-    }
+    const double focal = safetensors_canonical_focal(metadata, what);
+    found.records_canonical_focal = focal >= 0;
+    found.canonical_focal = std::max(focal, 0.0);
   } else {
     PyValue value = read_pytorch_file(path);
-    const PyValue* marker = value.is_dict() ? value.find(kCheckpointFormatKey) : nullptr;
-    if (marker) {
+    if (is_glpdepth_checkpoint(value)) {
       found.description = "glpdepth checkpoint";
-      const PyValue& options = value.at("model_options");
-      found.encoder = options.at("encoder").as_string();
-      found.max_depth = options.at("max_depth").as_float();
-      found.records_canonical_focal = true;  // absent in older files: those were metric
-      if (const PyValue* focal = options.find("canonical_focal")) {
-        found.canonical_focal = focal->as_float();
-        check(found.canonical_focal >= 0 && std::isfinite(found.canonical_focal), what,
-              ": model_options.canonical_focal must be >= 0, got ", found.canonical_focal);
-      }
+      const GLPDepthOptions header = read_checkpoint_header(value, what);
+      found.encoder = header.encoder;
+      found.max_depth = header.max_depth;
+      found.canonical_focal = header.canonical_focal;
+      found.records_canonical_focal = true;
       state = state_dict_from_value(value.at("model"), what);
     } else {
       found.description = "PyTorch state_dict";

@@ -9,13 +9,12 @@
 #include "glpdepth/io/pytorch_file.h"
 #include "glpdepth/io/weights.h"
 #include "glpdepth/model/loading.h"
+#include "glpdepth/model/serialization.h"
 #include "glpdepth/util/error.h"
 
 namespace glpdepth {
 
 namespace {
-
-constexpr int64_t kFormatVersion = 1;
 
 torch::Tensor bytes_tensor(const std::vector<uint8_t>& bytes) {
   auto tensor = torch::empty({static_cast<int64_t>(bytes.size())}, torch::kUInt8);
@@ -43,18 +42,10 @@ PyValue state_dict_value(const StateDict& state) {
 }
 
 CheckpointData read_metadata(const PyValue& value, const std::string& what) {
-  check(value.is_dict() && value.find(kCheckpointFormatKey), what,
-        ": not a glpdepth training checkpoint (no \"", kCheckpointFormatKey,
-        "\" entry; use --ckpt/--pretrained for plain weight files)");
-  const int64_t version = value.at(kCheckpointFormatKey).as_int();
-  check(version == kFormatVersion, what, ": checkpoint format version ", version,
-        " is not supported (this build reads version ", kFormatVersion, ")");
+  check(is_glpdepth_checkpoint(value), what, ": not a glpdepth training checkpoint (no \"",
+        kCheckpointFormatKey, "\" entry; plain weight files are weights, not runs to resume)");
   CheckpointData data;
-  const PyValue& options = value.at("model_options");
-  data.model_options.encoder = options.at("encoder").as_string();
-  data.model_options.max_depth = options.at("max_depth").as_float();
-  if (const PyValue* focal = options.find("canonical_focal"))
-    data.model_options.canonical_focal = focal->as_float();
+  data.model_options = read_checkpoint_header(value, what);
   const PyValue& progress = value.at("progress");
   auto& p = data.progress;
   p.epoch = progress.at("epoch").as_int();
@@ -112,8 +103,8 @@ void save_checkpoint(const std::filesystem::path& path, GLPDepth& model,
   for (const auto& state : data.rng.torch_cuda) cuda_states.append(bytes_tensor(state));
 
   PyValue value = PyValue::dict();
-  value.set(kCheckpointFormatKey, kFormatVersion)
-      .set("model_options", model_options_value(model->options()))
+  value.set(kCheckpointFormatKey, kCheckpointFormatVersion)
+      .set("model_options", model_header_value(model->options()))
       .set("model", state_dict_value(module_state_dict(*model)))
       .set("optimizer", PyValue::bytes(optimizer_bytes))
       .set("schedule", number_dict(data.schedule))

@@ -18,6 +18,7 @@
 #include "glpdepth/dist/group.h"
 #include "glpdepth/dist/sync_batchnorm.h"
 #include "glpdepth/eval/evaluator.h"
+#include "glpdepth/eval/setup.h"
 #include "glpdepth/infer/predictor.h"
 #include "glpdepth/io/depth_outputs.h"
 #include "glpdepth/io/weights.h"
@@ -110,20 +111,10 @@ DatasetOptions dataset_options(const RunContext& ctx, const fs::path& root, cons
 
 // The training set, with the dataset window as --window decides.
 std::shared_ptr<const Dataset> open_train_set(RunContext& ctx, DatasetOptions options) {
-  const WindowChoice choice = ctx.config.data.window;
-  if (choice == WindowChoice::kOff) options.window = false;
-  if (choice == WindowChoice::kAuto) {
-    DatasetOptions probe = options;
-    probe.window = false;
-    DatasetDefaults with_window = dataset_defaults(options.dataset);
-    if (options.window_h > 0) with_window.window.height = options.window_h;
-    if (options.window_w > 0) with_window.window.width = options.window_w;
-    const std::string why = window_does_not_fit(*make_dataset(probe), with_window);
-    if (!why.empty()) {
-      options.window = false;
-      ctx.log() << "train: " << why << "; training on whole frames (--window auto)\n";
-    }
-  }
+  const WindowDecision window = decide_window(options, ctx.config.data.window);
+  if (!window.why_not.empty())
+    ctx.log() << "train: " << window.why_not << "; training on whole frames (--window auto)\n";
+  if (!window.apply) options.window = false;
   return make_dataset(options);
 }
 
@@ -160,22 +151,16 @@ std::unique_ptr<Loader> make_train_loader(const RunContext& ctx,
   return loader;
 }
 
-// Validation: the evaluator's own window rules (the KITTI full-frame protocol included).
+// Validation: set up as `glpdepth test` sets up its evaluation (eval/setup.h), per rank.
 void open_validation(RunContext& ctx, TrainData& data, const fs::path& val_list) {
   const TrainConfig& c = ctx.config;
-  EvalSettings settings = c.validation.eval;
-  settings.dataset = parse_eval_dataset(data.train_set->defaults().name == "folder"
-                                            ? "generic"
-                                            : data.train_set->defaults().name);
-  if (settings.max_depth_eval <= 0) settings.max_depth_eval = default_max_depth_eval(settings.dataset);
-  const EvalData eval_data = open_eval_data(
-      dataset_options(ctx, data.root, val_list, "val", data.max_depth), settings, c.data.window);
-  data.val_set = eval_data.dataset;
-  data.eval.settings = settings;
-  data.eval.input_window = eval_data.input_window;
-  data.eval.silog_lambda = c.loop.silog_lambda;
-  data.eval.keep_per_image = false;
-  LoaderOptions options;
+  EvaluationRequest request;
+  request.data = dataset_options(ctx, data.root, val_list, "val", data.max_depth);
+  request.settings = c.validation.eval;
+  request.window = c.data.window;
+  request.silog_lambda = c.loop.silog_lambda;
+  request.keep_per_image = false;
+  LoaderOptions& options = request.loader;
   options.batch_size = c.validation.val_batch_size;
   options.workers = std::max(1, c.data.workers / 2);
   options.seed = c.runtime.seed;
@@ -183,7 +168,10 @@ void open_validation(RunContext& ctx, TrainData& data, const fs::path& val_list)
   options.pin_memory = ctx.device.is_cuda();
   options.rank = ctx.group->rank();
   options.world_size = ctx.group->size();
-  data.val_loader = std::make_unique<Loader>(eval_data.dataset, options);
+  Evaluation evaluation = open_evaluation(request);
+  data.val_set = evaluation.data.dataset;
+  data.eval = evaluation.options;
+  data.val_loader = std::move(evaluation.loader);
 }
 
 // Phase 2: where the data is, its lists (made when missing), the loaders.

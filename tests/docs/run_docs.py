@@ -38,6 +38,7 @@ EXPECTED_COMMANDS = {
     "docs/CHECKPOINTS.md": 0,
     "docs/DATA.md": 0,
     "docs/DEPLOY.md": 4,
+    "docs/DESIGN.md": 0,
     "docs/DISTRIBUTED.md": 3,
     "docs/GPU.md": 2,
     "docs/MODEL.md": 0,

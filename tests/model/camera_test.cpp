@@ -102,7 +102,7 @@ TEST(CanonicalCamera, CheckpointRecordsTheMode) {
   write_pytorch_file(dir / "aware.ckpt",
                      PyValue::dict()
                          .set(kCheckpointFormatKey, int64_t{1})
-                         .set("model_options", model_options_value(aware->options()))
+                         .set("model_options", model_header_value(aware->options()))
                          .set("model", PyValue::dict(std::move(weights))));
   ModelSource source;
   GLPDepth loaded = load_model(dir / "aware.ckpt", "", 0, 80, &source);

@@ -86,7 +86,17 @@ std::filesystem::path default_list_path(const std::filesystem::path& data_path,
 // Throws Error naming the sample when the frame is smaller than the window (spec B19).
 void apply_window(Sample& sample, const DatasetDefaults& defaults);
 
-// The "--window auto" decision of `train` and `test` on a dataset opened without its window:
+// The window decision of `train` and `test` (WindowChoice) for a dataset: whether its window
+// (with the options' window_h/window_w) applies, and for kAuto, when it does not fit the first
+// frame, why not ("frames are 311x94, smaller than the kitti window 1216x352").
+struct WindowDecision {
+  bool apply = false;
+  WindowSpec spec;
+  std::string why_not;
+};
+WindowDecision decide_window(const DatasetOptions& options, WindowChoice choice);
+
+// The "--window auto" check on a dataset opened without its window:
 // empty when its first frame holds the window of `defaults` (or it has no samples), otherwise
 // why not, e.g. "frames are 311x94, smaller than the kitti window 1216x352".
 std::string window_does_not_fit(const Dataset& unwindowed, const DatasetDefaults& defaults);

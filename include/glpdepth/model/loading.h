@@ -7,11 +7,9 @@
 
 #include "glpdepth/io/pytorch_file.h"
 #include "glpdepth/model/glpdepth.h"
+#include "glpdepth/model/serialization.h"
 
 namespace glpdepth {
-
-// Marker key of our training checkpoints (a dict; its value is the format version).
-inline constexpr const char* kCheckpointFormatKey = "glpdepth_checkpoint";
 
 // What a user asks of the model (the --encoder, --max_depth and --canonical_focal flags of every
 // command), checked against or applied to a weights file.
@@ -39,7 +37,5 @@ GLPDepth load_model(const std::filesystem::path& path, const std::string& encode
                     double max_depth, double fallback_max_depth = 80.0,
                     ModelSource* source = nullptr);
 
-// The model section of our checkpoint, for writers: {"encoder", "max_depth", "canonical_focal"}.
-PyValue model_options_value(const GLPDepthOptions& options);
 
 }  // namespace glpdepth
