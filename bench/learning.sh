@@ -43,11 +43,12 @@ for variant in "${variants[@]}"; do
       --output "$dir/logs" --exp_name run --log_every 100 --threads "$THREADS" --seed "$seed" \
       ${FLAGS[$variant]} 2> "$dir/train.log"
     train_end=$(date +%s.%N)
-    "$GLPDEPTH" test --dataset kitti --data_path "$dir/data" --ckpt "$dir/logs/kitti/run/best.ckpt" \
+    # The model at the schedule's end (best.ckpt would be the epoch-4 one of a 5-epoch variant).
+    "$GLPDEPTH" test --dataset kitti --data_path "$dir/data" --ckpt "$dir/logs/kitti/run/last.ckpt" \
       --baseline --output "$dir/test" --exp_name run --threads "$THREADS" > "$dir/test.txt" 2>&1
     end=$(date +%s.%N)
     metrics="$dir/test/run/metrics.json"
-    steps=$(tail -n 1 "$dir/logs/kitti/run/train.csv" | cut -d, -f2)
+    steps=$(tail -n 1 "$dir/logs/kitti/run/train.csv" | cut -d, -f1)
     row=$(python3 - "$metrics" <<'PY'
 import json, sys
 m = json.load(open(sys.argv[1]))

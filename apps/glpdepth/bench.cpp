@@ -28,6 +28,18 @@
 namespace glpdepth::cli {
 namespace {
 
+// What is timed: a forward pass, a flip-test forward pass (two images), or a training step.
+enum class BenchMode { kInfer, kFlip, kTrain };
+
+const char* mode_name(BenchMode mode) {
+  switch (mode) {
+    case BenchMode::kInfer: return "infer";
+    case BenchMode::kFlip: return "flip";
+    case BenchMode::kTrain: return "train";
+  }
+  return "?";
+}
+
 struct BenchCli {
   std::string ckpt;
   bool random_weights = false;
@@ -35,7 +47,7 @@ struct BenchCli {
   int64_t height = 352;
   int64_t width = 1216;
   int64_t batch_size = 0;
-  std::string mode = "infer";  // infer | flip | train
+  BenchMode mode = BenchMode::kInfer;
   int iters = 10;
   int warmup = 2;
   std::string json;
@@ -97,8 +109,6 @@ void run_bench(BenchCli options, const CommonOptions& common) {
   const int threads = apply_threads(common);
   const torch::Device device = resolve_device(common.device);
   const Precision precision = resolve_precision(options.predictor.precision, device);
-  if (options.mode != "infer" && options.mode != "flip" && options.mode != "train")
-    throw UsageError(cat("--mode ", options.mode, ": expected infer, flip or train"));
   if (options.iters < 1) throw UsageError("--iters must be at least 1");
   if (options.batch_size == 0) options.batch_size = 1;
   if (options.height < 32 || options.width < 32 || options.batch_size < 1)
@@ -111,9 +121,9 @@ void run_bench(BenchCli options, const CommonOptions& common) {
   torch::manual_seed(0);
   PredictorOptions predictor_options = options.predictor;
   predictor_options.device = device;
-  predictor_options.flip_test = options.mode == "flip";
+  predictor_options.flip_test = options.mode == BenchMode::kFlip;
   // Training steps run on LibTorch: the predictor only holds the model for them.
-  if (options.mode == "train") predictor_options.backend = Backend::kLibTorch;
+  if (options.mode == BenchMode::kTrain) predictor_options.backend = Backend::kLibTorch;
   DepthPredictor predictor =
       open_predictor(options.ckpt, options.random_weights, predictor_options, "bench");
   Batch batch;
@@ -128,7 +138,7 @@ void run_bench(BenchCli options, const CommonOptions& common) {
 
   std::unique_ptr<torch::optim::Optimizer> optimizer;
   std::unique_ptr<TrainStep> train_step;
-  if (options.mode == "train") {
+  if (options.mode == BenchMode::kTrain) {
     GLPDepth model = predictor.model();
     model->train();
     optimizer = make_optimizer(model->parameters(), OptimOptions{});
@@ -163,12 +173,12 @@ void run_bench(BenchCli options, const CommonOptions& common) {
 
   const double median = quantile(seconds, 0.5);
   nlohmann::json result = {
-      {"encoder", predictor.model_options().encoder}, {"mode", options.mode},
+      {"encoder", predictor.model_options().encoder}, {"mode", mode_name(options.mode)},
       {"height", options.height},            {"width", options.width},
       {"batch_size", options.batch_size},    {"device", device.str()},
       {"amp", to_string(precision)},         {"channels_last", options.predictor.channels_last},
-      {"backend", options.mode == "train" ? "libtorch" : to_string(predictor.backend())},
-      {"precision", precision_name(options.mode == "train" ? precision : predictor.precision())},
+      {"backend", options.mode == BenchMode::kTrain ? "libtorch" : to_string(predictor.backend())},
+      {"precision", precision_name(options.mode == BenchMode::kTrain ? precision : predictor.precision())},
       {"threads", threads},                  {"iters", options.iters},
       {"attention", attention_kernel() == AttentionKernel::kSdpa ? "sdpa" : "formula"},
       {"libtorch", libtorch_version()},
@@ -180,9 +190,9 @@ void run_bench(BenchCli options, const CommonOptions& common) {
       {"times_s", seconds}};
 
   std::cout << std::fixed << std::setprecision(2) << "glpdepth bench: MiT-" << result["encoder"].get<std::string>()
-            << " " << options.mode << " " << options.batch_size << "x3x" << options.height << "x"
+            << " " << mode_name(options.mode) << " " << options.batch_size << "x3x" << options.height << "x"
             << options.width << " on "
-            << (options.mode == "train" ? cat("libtorch ", precision_name(precision), " on ", device.str())
+            << (options.mode == BenchMode::kTrain ? cat("libtorch ", precision_name(precision), " on ", device.str())
                                         : predictor.describe_runtime())
             << " (" << threads << " threads"
             << (options.predictor.channels_last ? ", channels-last" : "") << ")\n"
@@ -210,7 +220,9 @@ void setup_bench(CLI::App& command, CommonOptions& common) {
       ->check(in_range(32, 16384));
   add_option(command, "width", o->width, "input width", g)
       ->check(in_range(32, 16384));
-  add_option(command, "mode", o->mode, "infer, flip (flip-test inference) or train (forward, SiLog, backward, Adam step)", g);
+  add_enum_option(command, "mode", o->mode,
+                  {{"infer", BenchMode::kInfer}, {"flip", BenchMode::kFlip}, {"train", BenchMode::kTrain}},
+                  "infer, flip (flip-test inference) or train (forward, SiLog, backward, Adam step)", g);
   add_option(command, "iters", o->iters, "timed iterations", g)
       ->check(in_range(1, 1e6));
   add_option(command, "warmup", o->warmup, "untimed warm-up iterations", g)

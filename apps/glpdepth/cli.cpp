@@ -259,7 +259,8 @@ class HelpFormatter : public CLI::Formatter {
     return out;
   }
   // CLI11 lists sections in the order their first option was added, which differs per command;
-  // here every command shows them in section::kOrder (unknown sections after, as added).
+  // here every command shows them in section::kOrder, a command's own sections (synth's Scenes,
+  // bench's Benchmark) right after the general options.
   std::string make_help(const CLI::App* app, std::string name, CLI::AppFormatMode mode) const override {
     if (mode == CLI::AppFormatMode::Sub) return CLI::Formatter::make_help(app, name, mode);
     std::string out = make_description(app) + make_usage(app, name) + make_positionals(app);
@@ -280,7 +281,8 @@ class HelpFormatter : public CLI::Formatter {
     std::vector<std::string> groups = app->get_groups();
     auto rank = [](const std::string& group) {
       const auto& order = section::kOrder;
-      return std::find(order.begin(), order.end(), group) - order.begin();
+      const auto found = std::find(order.begin(), order.end(), group);
+      return found == order.end() ? 1 : 2 * (found - order.begin());
     };
     std::stable_sort(groups.begin(), groups.end(),
                      [&](const std::string& a, const std::string& b) { return rank(a) < rank(b); });

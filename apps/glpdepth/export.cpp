@@ -19,11 +19,13 @@
 namespace glpdepth::cli {
 namespace {
 
+enum class ExportFormat { kPyTorch, kSafetensors, kOnnx };
+
 struct ExportCli {
   std::string ckpt;
   bool random_weights = false;
   ModelChoice model;
-  std::string format = "pytorch";
+  ExportFormat format = ExportFormat::kPyTorch;
   bool module_prefix = false;
   std::string output;
   uint64_t seed = 0;
@@ -52,7 +54,7 @@ void export_onnx(const ExportCli& o, GLPDepth& model, const ModelSource& source)
 void export_weights(const ExportCli& o, GLPDepth& model, const ModelSource& source) {
   StateDict state = module_state_dict(*model);
   const std::string prefix = o.module_prefix ? "module." : "";
-  if (o.format == "pytorch") {
+  if (o.format == ExportFormat::kPyTorch) {
     write_state_dict(o.output, state, prefix);
   } else {
     StateDict prefixed;
@@ -60,7 +62,7 @@ void export_weights(const ExportCli& o, GLPDepth& model, const ModelSource& sour
     for (auto& [name, tensor] : state) prefixed.emplace_back(prefix + name, tensor);
     write_safetensors(o.output, prefixed, safetensors_header(model->options(), source.description));
   }
-  if (source.canonical_focal > 0 && o.format == "pytorch")
+  if (source.canonical_focal > 0 && o.format == ExportFormat::kPyTorch)
     std::cerr << "note: camera-aware weights (canonical focal " << source.canonical_focal
               << " px); a state_dict cannot record that: load them with --canonical_focal "
               << source.canonical_focal << " (safetensors and ONNX exports record it)\n";
@@ -71,7 +73,7 @@ void export_weights(const ExportCli& o, GLPDepth& model, const ModelSource& sour
 void run_export(ExportCli o, const CommonOptions& common) {
   apply_threads(common);
   if (o.output.empty()) throw UsageError("--output: the file to write is required");
-  if (o.format != "onnx" && (!o.onnx_shape.empty() || o.onnx_fp16_weights))
+  if (o.format != ExportFormat::kOnnx && (!o.onnx_shape.empty() || o.onnx_fp16_weights))
     throw UsageError(cat(o.onnx_shape.empty() ? "--onnx_fp16_weights" : "--onnx_shape",
                          " only applies to --format onnx"));
   // Before the model is read, so that a bad shape costs nothing.
@@ -84,7 +86,7 @@ void run_export(ExportCli o, const CommonOptions& common) {
   DepthPredictor predictor = open_predictor(o.ckpt, o.random_weights, options, "export");
   ModelSource source = predictor.source();
   source.canonical_focal = predictor.model_options().canonical_focal;
-  if (o.format == "onnx") return export_onnx(o, predictor.model(), source);
+  if (o.format == ExportFormat::kOnnx) return export_onnx(o, predictor.model(), source);
   export_weights(o, predictor.model(), source);
 }
 
@@ -92,9 +94,10 @@ void setup_export(CLI::App& command, CommonOptions& common) {
   auto o = std::make_shared<ExportCli>();
   add_weights_flags(command, o->ckpt, o->random_weights);
   add_model_flags(command, o->model);
-  add_option(command, "format", o->format,
-             "pytorch | safetensors | onnx (the whole network, opset 17)", section::kOutput)
-      ->check(CLI::IsMember({"pytorch", "safetensors", "onnx"}));
+  add_enum_option(command, "format", o->format,
+                  {{"pytorch", ExportFormat::kPyTorch}, {"safetensors", ExportFormat::kSafetensors},
+                   {"onnx", ExportFormat::kOnnx}},
+                  "pytorch | safetensors | onnx (the whole network, opset 17)", section::kOutput);
   add_flag(command, "module_prefix", o->module_prefix,
            "prefix every key with 'module.' (DataParallel layout, as the official checkpoints)",
            section::kOutput);
