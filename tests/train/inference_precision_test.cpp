@@ -15,6 +15,7 @@
 #include "common/temp_dir.h"
 #include "glpdepth/data/synth.h"
 #include "glpdepth/eval/evaluator.h"
+#include "glpdepth/eval/setup.h"
 #include "glpdepth/infer/predictor.h"
 #include "glpdepth/train/trainer.h"
 
@@ -71,20 +72,15 @@ class InferencePrecision : public ::testing::Test {
   }
 
   static DepthMetrics evaluate_on_test_drives(DepthPredictor& predictor) {
-    DatasetOptions data;
-    data.dataset = "kitti";
-    data.data_path = dir_->path() / "data";
-    data.split = "test";
-    EvalSettings settings;
-    settings.dataset = EvalDataset::kitti;
-    settings.kitti_crop = EvalCrop::none;
-    const EvalData eval = open_eval_data(data, settings, WindowChoice::kOff);
-    LoaderOptions loader_options;
-    loader_options.batch_size = 2;
-    Loader loader(eval.dataset, loader_options);
-    EvaluatorOptions evaluator;
-    evaluator.settings = settings;
-    return evaluate(predictor, loader, evaluator).metrics.mean();
+    EvaluationRequest request;
+    request.data.dataset = "kitti";
+    request.data.data_path = dir_->path() / "data";
+    request.data.split = "test";
+    request.settings.kitti_crop = EvalCrop::none;
+    request.window = WindowChoice::kOff;
+    request.loader.batch_size = 2;
+    Evaluation evaluation = open_evaluation(request);
+    return evaluate(predictor, *evaluation.loader, evaluation.options).metrics.mean();
   }
 
   static PredictorOptions with(Backend backend, Precision precision) {

@@ -12,6 +12,7 @@
 #include "glpdepth/data/synth.h"
 #include "glpdepth/eval/baseline.h"
 #include "glpdepth/eval/evaluator.h"
+#include "glpdepth/eval/setup.h"
 #include "glpdepth/infer/predictor.h"
 #include "glpdepth/train/trainer.h"
 
@@ -19,21 +20,17 @@ namespace glpdepth {
 namespace {
 namespace fs = std::filesystem;
 
+// The held-out drives, whole frames, set up as `glpdepth test` sets them up.
 EvaluateResult evaluate_on(const fs::path& data_path, const DepthFunction& predict) {
-  DatasetOptions data;
-  data.dataset = "kitti";
-  data.data_path = data_path;
-  data.split = "test";
-  EvalSettings settings;
-  settings.dataset = EvalDataset::kitti;
-  settings.kitti_crop = EvalCrop::none;
-  const EvalData eval = open_eval_data(data, settings, WindowChoice::kOff);
-  LoaderOptions loader_options;
-  loader_options.batch_size = 4;
-  Loader loader(eval.dataset, loader_options);
-  EvaluatorOptions options;
-  options.settings = settings;
-  return evaluate(predict, loader, options);
+  EvaluationRequest request;
+  request.data.dataset = "kitti";
+  request.data.data_path = data_path;
+  request.data.split = "test";
+  request.settings.kitti_crop = EvalCrop::none;
+  request.window = WindowChoice::kOff;
+  request.loader.batch_size = 4;
+  Evaluation evaluation = open_evaluation(request);
+  return evaluate(predict, *evaluation.loader, evaluation.options);
 }
 
 TEST(Learning, DemoRecipeBeatsTheConstantGuessOnHeldOutDrives) {
