@@ -102,6 +102,8 @@ SUBSTITUTIONS = [
     (r"--encoder b4\b", "--encoder b0", "only the size matters"),
     (r"--count 300\b", "--count 24", "fewer synthetic frames"),
     (r"--nproc 4\b", "--nproc 2", "two ranks on two cores"),
+    (r"\blaunch --nproc\b", "launch --master_port 0 --nproc",
+     "a free rendezvous port: the doc files run in parallel, two launches on 29500 would collide"),
     (r"--save_every_minutes \d+", "--save_every_minutes 1", "shorter"),
     (r"(\s)\.\.\.(\s|$)", "\\1--dataset kitti --data_path {fix}/data\\2", "`...` -> a dataset"),
     (r"^torchrun ", "{source}/.venv/bin/torchrun ", "pip's torch 2.x torchrun"),
