@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cli.h"
+#include "glpdepth/io/video.h"
 #include "glpdepth/deploy/onnx_export.h"
 #include "glpdepth/infer/backend.h"
 #include "glpdepth/util/error.h"
@@ -39,7 +40,8 @@ void run_info(const CommonOptions& common) {
             << "CPU bf16: " << (cpu_has_native_bf16() ? "native (AMX or AVX512-BF16)" : "emulated")
             << "; --precision auto runs " << (cpu_has_native_bf16() ? "bf16" : "fp32")
             << " on the CPU\n"
-            << "ONNX export: " << (onnx_export_available() ? "yes" : "no") << "\n";
+            << "ONNX export: " << (onnx_export_available() ? "yes" : "no") << "\n"
+            << "video: " << (video_supported() ? "yes, " + video_library_versions() : std::string("no (FFmpeg's libraries were not found when glpdepth was built)")) << "\n";
 }
 
 }  // namespace

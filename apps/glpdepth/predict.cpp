@@ -3,20 +3,12 @@
 //
 // Batching: every input is probed first (header only), which also catches missing or
 // unreadable files before anything is written. Images are then grouped by size, in order of
-// first appearance, and each group runs in batches of --batch_size; so mixed sizes never
-// need resizing and same-size sets get full batches. Decoding runs ahead of the network and
-// writing behind it, each on its own thread (run_pipeline).
-//
-// Outputs per image, into --output (each file written atomically):
-//   <stem>_depth.png    colour map over the fixed range [vis_min, vis_max or max_depth]
-//   <stem>_depth16.png  uint16, metres x 256 (the eval-pngs format)  (--save_png16)
-//   <stem>_depth.npy    float32 metres, (H, W)          (--save_npy)
-//   <stem>_panel.png    image | depth | colour bar      (--save_panel)
-//   <stem>.ply          point cloud coloured by the image (--save_ply; needs intrinsics)
+// first appearance, and each group runs in batches of --batch_size (plan_batches_by_size); so
+// mixed sizes never need resizing and same-size sets get full batches. The images run through
+// the library's pipeline (infer/pipeline.h) into its depth-file sink (infer/depth_files.h).
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
-#include <map>
 #include <optional>
 
 #include "cli.h"
@@ -24,10 +16,10 @@
 #include "glpdepth/data/dataset.h"
 #include "glpdepth/data/loader.h"
 #include "glpdepth/io/calib.h"
-#include "glpdepth/io/colormap.h"
-#include "glpdepth/io/depth_outputs.h"
-#include "glpdepth/io/image.h"
+#include "glpdepth/infer/depth_files.h"
 #include "glpdepth/infer/pipeline.h"
+#include "glpdepth/infer/video.h"
+#include "glpdepth/io/video.h"
 #include "glpdepth/util/error.h"
 #include "glpdepth/util/progress.h"
 
@@ -52,69 +44,103 @@ struct PredictCli {
   std::string calib_camera = "02";
   double ply_max_depth = 0;
   bool overwrite = false;
+  // Video
+  bool save_video = false;
+  double fps = 0;
+  VideoLayout video_layout = VideoLayout::kDepth;
+  int64_t every = 1;
+  double start = 0;
+  double duration = 0;
 };
 
-// Stem of the output files: the dataset's output name without its extension.
-std::string output_stem(const std::string& name) { return fs::path(name).stem().string(); }
-
-// Images grouped by size, in order of first appearance, in batches of at most `batch_size`.
-// Every input is probed (header only) first, which catches missing or unreadable files before
-// anything is written.
-std::vector<std::vector<int64_t>> plan_batches(const Dataset& dataset, int64_t batch_size,
-                                               size_t* sizes) {
-  std::map<std::pair<int, int>, std::vector<int64_t>> by_size;
-  std::vector<std::pair<int, int>> size_order;
-  for (int64_t i = 0; i < dataset.size(); ++i) {
-    const fs::path path = dataset.image_file(i);
-    ImageInfo info;
-    try {
-      info = probe_image(path);
-    } catch (const std::exception& e) {
-      throw Error(cat("input image ", path.string(), ": ", e.what()));
-    }
-    check(info.width > 0 && info.height > 0, "input image ", path.string(), ": empty image");
-    auto key = std::make_pair(info.height, info.width);
-    if (by_size.find(key) == by_size.end()) size_order.push_back(key);
-    by_size[key].push_back(i);
-  }
-  std::vector<std::vector<int64_t>> batches;
-  for (const auto& key : size_order) {
-    const auto& indices = by_size[key];
-    for (size_t start = 0; start < indices.size(); start += static_cast<size_t>(batch_size)) {
-      const size_t end = std::min(indices.size(), start + static_cast<size_t>(batch_size));
-      batches.emplace_back(indices.begin() + start, indices.begin() + end);
-    }
-  }
-  *sizes = size_order.size();
-  return batches;
+// The per-frame files the flags ask for (the colour map PNG unless `colour` is off).
+DepthFileOptions file_options(const PredictCli& o, const fs::path& dir, double max_depth, bool colour) {
+  DepthFileOptions files;
+  files.dir = dir;
+  files.colormap = o.vis.colormap;
+  files.vis_min = o.vis.vis_min;
+  files.vis_max = o.vis.vis_max > 0 ? o.vis.vis_max : max_depth;
+  files.colour = colour;
+  files.png16 = o.save_png16;
+  files.npy = o.save_npy;
+  files.panel = o.save_panel;
+  files.ply = o.save_ply;
+  files.ply_max_depth = o.ply_max_depth;
+  if (!(files.vis_max > files.vis_min))
+    throw UsageError(cat("--vis_max (", files.vis_max, ") must exceed --vis_min (", files.vis_min, ")"));
+  return files;
 }
 
-struct OutputSpec {
-  fs::path dir;
-  Colormap colormap;
-  double vis_min, vis_max;
-  bool png16, npy, panel, ply;
-  double ply_max_depth;
-};
+DepthVideoOptions video_options(const PredictCli& o, const DepthFileOptions& files, fs::path path,
+                                double fps) {
+  DepthVideoOptions video;
+  video.path = std::move(path);
+  video.fps = fps;
+  video.colormap = files.colormap;
+  video.vis_min = files.vis_min;
+  video.vis_max = files.vis_max;
+  video.layout = o.video_layout;
+  return video;
+}
 
-void write_outputs(const OutputSpec& spec, const Sample& s, const torch::Tensor& depth) {
-  const std::string stem = output_stem(s.name);
-  write_image(spec.dir / (stem + "_depth.png"), colorize(depth, spec.colormap, spec.vis_min, spec.vis_max));
-  if (spec.png16) write_depth_png16(spec.dir / (stem + "_depth16.png"), depth, 256.0);
-  if (spec.npy) write_npy(spec.dir / (stem + "_depth.npy"), depth);
-  if (spec.panel) {
-    PanelOptions panel;
-    panel.colormap = spec.colormap;
-    panel.min_depth = spec.vis_min;
-    panel.max_depth = spec.vis_max;
-    write_image(spec.dir / (stem + "_panel.png"), render_panel(s.rgb, depth, panel));
-  }
-  if (spec.ply) {
-    check(s.intrinsics.known(), "input image ", s.source, ": no camera intrinsics for --save_ply");
-    PlyOptions ply;
-    ply.max_depth = spec.ply_max_depth;
-    write_ply(spec.dir / (stem + ".ply"), depth, &s.rgb, s.intrinsics, ply);
-  }
+ProgressReporter make_progress(int64_t count, const std::string& unit) {
+  ProgressOptions options;
+  options.terminal = stderr_is_terminal();
+  options.label = "predict";
+  options.unit = unit;
+  options.every_seconds = 10;
+  return ProgressReporter(std::cerr, count, options);
+}
+
+// `predict drive.mp4`: depth video plus the per-frame files asked for, named by frame index and
+// time stamp.
+void run_predict_video(const PredictCli& o, DepthPredictor& predictor, int threads,
+                       const std::optional<Intrinsics>& intrinsics) {
+  const fs::path input = o.inputs.front();
+  VideoSourceOptions source_options;
+  source_options.every = o.every;
+  source_options.start = o.start;
+  source_options.duration = o.duration;
+  source_options.batch_size = std::max<int64_t>(1, o.batch_size);
+  source_options.intrinsics = intrinsics;
+  source_options.on_warning = [](const std::string& message) { std::cerr << "warning: " << message << "\n"; };
+  std::unique_ptr<VideoFrameSource> source = video_frames(input, source_options);
+  const VideoInfo& info = source->info();
+  const double fps = o.fps > 0 ? o.fps : (info.fps > 0 ? info.fps / static_cast<double>(o.every) : 10.0);
+
+  const fs::path dir = claim_folder(output_or(o.output, "./predictions"), o.overwrite, "predict");
+  const DepthFileOptions files = file_options(o, dir, predictor.model_options().max_depth, false);
+  const DepthVideoOptions video = video_options(o, files, dir / (input.stem().string() + "_depth.mp4"), fps);
+  std::cerr << "predict: " << input.string() << " (" << info.width << "x" << info.height << ", "
+            << info.codec << ", " << std::setprecision(4) << info.fps << " fps"
+            << (info.duration > 0 ? cat(", ", info.duration, " s") : std::string()) << "), MiT-"
+            << predictor.model_options().encoder << " (" << predictor.source().description
+            << (o.ckpt.empty() ? "" : " " + o.ckpt) << "), " << predictor.describe_runtime() << ", " << threads << " threads\n"
+            << "depth video: " << video.path.string() << " (" << describe_colour_scale(video) << ")\n";
+
+  ProgressReporter progress = make_progress(std::max<int64_t>(0, source->frame_count()), "frames");
+  int64_t written = 0;
+  std::unique_ptr<DepthSink> movie = depth_video_sink(video);
+  std::unique_ptr<DepthSink> frame_files = depth_file_sink(files);
+  std::unique_ptr<DepthSink> report = function_sink([&](const Frames& frames) {
+    written += frames.size();
+    progress.update(written);
+  });
+  std::vector<DepthSink*> sinks = {movie.get(), report.get()};
+  if (o.save_png16 || o.save_npy || o.save_panel || o.save_ply) sinks.push_back(frame_files.get());
+  const PipelineStats stats = run_pipeline(*source, predictor, sinks);
+  progress.finish();
+  check(written > 0, "video ", input.string(), ": no frames in the chosen span (--start ", o.start,
+        ", --duration ", o.duration, ")");
+  std::cout << "predict: " << written << " frames in " << format_seconds(stats.seconds) << ", "
+            << std::fixed << std::setprecision(1) << written / stats.seconds << " frames/s ("
+            << 1e3 * stats.model_seconds / written << " ms per frame in the model)";
+  if (source->corrupt_frames() > 0)
+    std::cout << "; " << source->corrupt_frames() << " corrupt frames skipped";
+  std::cout << "\noutputs: " << video.path.string() << " (H.264, " << to_string(video.layout) << ", "
+            << std::setprecision(3) << fps << " fps)";
+  if (sinks.size() > 2) std::cout << ", " << describe_depth_files(files).substr(dir.string().size() + 1);
+  std::cout << "\n";
 }
 
 void run_predict(const PredictCli& o, const CommonOptions& common) {
@@ -133,64 +159,77 @@ void run_predict(const PredictCli& o, const CommonOptions& common) {
   if (o.save_ply && !intrinsics)
     throw UsageError("--save_ply needs camera intrinsics: --intrinsics fx,fy,cx,cy or --calib FILE");
 
+  const bool video_input = looks_like_video(o.inputs.front());
+  for (size_t i = 1; i < o.inputs.size(); ++i)
+    if (video_input || looks_like_video(o.inputs[i]))
+      throw UsageError(cat("a video must be predict's only input (got ", o.inputs.size(), " inputs)"));
+  if (!video_input && (o.every != 1 || o.start != 0 || o.duration != 0))
+    throw UsageError("--every, --start and --duration apply to a video input");
+  if (video_input || o.save_video) {
+    if (!video_supported())
+      throw Error("this build of glpdepth has no video support (FFmpeg's libraries were not found "
+                  "when it was built: scripts/install-deps.sh installs them)");
+  }
+  if (video_input) {
+    VideoReader probe(o.inputs.front());  // a file that is not a video fails before the model loads
+    DepthPredictor predictor = open_predictor(o.ckpt, o.random_weights, predictor_options, "predict");
+    predictor.require_intrinsics(intrinsics.has_value(),
+                                 o.ckpt.empty() ? std::string("--canonical_focal") : o.ckpt);
+    run_predict_video(o, predictor, threads, intrinsics);
+    return;
+  }
+
   DatasetOptions data;
   data.dataset = "folder";
   data.inputs = o.inputs;
   data.intrinsics = intrinsics;
-  std::unique_ptr<Dataset> dataset = make_dataset(data);
+  std::shared_ptr<const Dataset> dataset = make_dataset(data);
   const int64_t count = dataset->size();
   check(count > 0, "no input images");
-  size_t sizes = 0;
-  const auto batches = plan_batches(*dataset, std::max<int64_t>(1, o.batch_size), &sizes);
+  int64_t sizes = 0;
+  auto batches = plan_batches_by_size(*dataset, std::max<int64_t>(1, o.batch_size), &sizes);
+  const size_t batch_count = batches.size();
 
   DepthPredictor predictor = open_predictor(o.ckpt, o.random_weights, predictor_options, "predict");
   predictor.require_intrinsics(intrinsics.has_value(),
                                o.ckpt.empty() ? std::string("--canonical_focal") : o.ckpt);
-  const double max_depth = predictor.model_options().max_depth;
-  OutputSpec spec{fs::path(output_or(o.output, "./predictions")), o.vis.colormap, o.vis.vis_min,
-                  o.vis.vis_max > 0 ? o.vis.vis_max : max_depth, o.save_png16, o.save_npy,
-                  o.save_panel, o.save_ply, o.ply_max_depth};
-  if (!(spec.vis_max > spec.vis_min))
-    throw UsageError(cat("--vis_max (", spec.vis_max, ") must exceed --vis_min (", spec.vis_min, ")"));
-  spec.dir = claim_folder(spec.dir, o.overwrite, "predict");
-  std::cerr << "predict: " << count << " images (" << sizes << " sizes, " << batches.size()
+  const DepthFileOptions files = file_options(
+      o, claim_folder(output_or(o.output, "./predictions"), o.overwrite, "predict"),
+      predictor.model_options().max_depth, true);
+  std::optional<DepthVideoOptions> video;
+  if (o.save_video) {
+    check(sizes == 1, "--save_video: the images have ", sizes, " sizes; a video needs one");
+    video = video_options(o, files, files.dir / "depth.mp4", o.fps > 0 ? o.fps : 10.0);
+  }
+  std::cerr << "predict: " << count << " images (" << sizes << " sizes, " << batch_count
             << " batches), MiT-" << predictor.model_options().encoder << " ("
             << predictor.source().description << (o.ckpt.empty() ? "" : " " + o.ckpt) << "), "
             << predictor.describe_runtime() << ", " << threads << " threads"
             << (predictor_options.flip_test ? ", flip test" : "") << "\n";
 
-  ProgressOptions progress_options;
-  progress_options.terminal = stderr_is_terminal();
-  progress_options.label = "predict";
-  progress_options.unit = "images";
-  progress_options.every_seconds = 10;
-  ProgressReporter progress(std::cerr, count, progress_options);
+  if (video) std::cerr << "depth video: " << video->path.string() << " (" << describe_colour_scale(*video) << ")\n";
+  ProgressReporter progress = make_progress(count, "images");
   int64_t written = 0;
-  const PipelineStats stats = run_pipeline(
-      static_cast<int64_t>(batches.size()),
-      [&](int64_t b) {
-        std::vector<Sample> samples;
-        for (int64_t i : batches[static_cast<size_t>(b)]) samples.push_back(dataset->get(i));
-        return samples;
-      },
-      predictor,
-      [&](const std::vector<Sample>& samples, const torch::Tensor& depth) {
-        for (size_t k = 0; k < samples.size(); ++k)
-          write_outputs(spec, samples[k], depth[static_cast<int64_t>(k)][0].contiguous());
-        written += static_cast<int64_t>(samples.size());
-        progress.update(written);
-      });
+  std::unique_ptr<FrameSource> source = dataset_frames(dataset, std::move(batches));
+  std::unique_ptr<DepthSink> outputs = depth_file_sink(files);
+  std::unique_ptr<DepthSink> report = function_sink([&](const Frames& frames) {
+    written += frames.size();
+    progress.update(written);
+  });
+  std::vector<DepthSink*> sinks = {outputs.get(), report.get()};
+  std::unique_ptr<DepthSink> movie;
+  if (video) {
+    movie = depth_video_sink(*video);
+    sinks.push_back(movie.get());
+  }
+  const PipelineStats stats = run_pipeline(*source, predictor, sinks);
   progress.finish();
-  const double model_seconds = stats.model_seconds;
-  const double seconds = stats.seconds;
-  std::cout << "predict: " << count << " images in " << format_seconds(seconds) << ", "
-            << std::fixed << std::setprecision(1) << 1e3 * seconds / count << " ms per image ("
-            << 1e3 * model_seconds / count << " ms in the model)\n"
-            << "outputs: " << spec.dir.string() << "/<name>_depth.png ("
-            << to_string(spec.colormap) << ", " << spec.vis_min << " to " << spec.vis_max << " m)"
-            << (spec.png16 ? ", <name>_depth16.png (metres x 256)" : "")
-            << (spec.npy ? ", <name>_depth.npy" : "") << (spec.panel ? ", <name>_panel.png" : "")
-            << (spec.ply ? ", <name>.ply" : "") << "\n";
+  std::cout << "predict: " << count << " images in " << format_seconds(stats.seconds) << ", "
+            << std::fixed << std::setprecision(1) << 1e3 * stats.seconds / count
+            << " ms per image (" << 1e3 * stats.model_seconds / count << " ms in the model)\n"
+            << "outputs: " << describe_depth_files(files)
+            << (video ? cat(", ", video->path.string(), " (H.264, ", video->fps, " fps)") : std::string())
+            << "\n";
 }
 
 void setup_predict(CLI::App& command, CommonOptions& common) {
@@ -214,6 +253,17 @@ void setup_predict(CLI::App& command, CommonOptions& common) {
                       "camera-aware models and --save_ply need them; or --calib");
   add_option(command, "calib", o->calib, "KITTI calibration file (calib_cam_to_cam.txt)", section::kData);
   add_option(command, "calib_camera", o->calib_camera, "camera of --calib: P_rect_<camera>", section::kData);
+  const char* v = "Video";
+  add_flag(command, "save_video", o->save_video,
+           "also <output>/depth.mp4 from images of one size in order (a KITTI drive); a video input always gets <name>_depth.mp4", v);
+  add_option(command, "fps", o->fps, "frame rate of the depth video (0: the input video's / --every; 10 for images, KITTI's rate)", v)
+      ->check(in_range(0, 1000));
+  add_enum_option(command, "video_layout", o->video_layout, video_layout_names(),
+                  "depth, colorbar (depth | colour bar) or side-by-side (image | depth | colour bar)", v);
+  add_option(command, "every", o->every, "video input: keep every N-th frame", v)->check(in_range(1, 1e6));
+  add_option(command, "start", o->start, "video input: first second to predict", v)->check(in_range(0, 1e7));
+  add_option(command, "duration", o->duration, "video input: seconds to predict from --start (0: to the end)", v)
+      ->check(in_range(0, 1e7));
   add_inference_flags(command, o->predictor);
   add_overwrite_flag(command, o->overwrite);
   command.callback([o, &common] { run_predict(*o, common); });
@@ -221,7 +271,7 @@ void setup_predict(CLI::App& command, CommonOptions& common) {
 
 }  // namespace
 
-GLPDEPTH_COMMAND({"predict", "Depth maps for images (any size; PNG, npy, panel, PLY outputs)", 30,
+GLPDEPTH_COMMAND({"predict", "Depth maps for images and videos (any size; PNG, npy, panel, PLY, video outputs)", 30,
                   setup_predict});
 
 }  // namespace glpdepth::cli

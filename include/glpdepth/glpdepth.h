@@ -10,6 +10,7 @@
 #include "glpdepth/io/calib.h"
 #include "glpdepth/io/colormap.h"
 #include "glpdepth/io/depth_outputs.h"
+#include "glpdepth/io/video.h"
 #include "glpdepth/io/image.h"
 #include "glpdepth/io/weights.h"
 
@@ -21,8 +22,11 @@
 #include "glpdepth/data/synth.h"
 
 #include "glpdepth/infer/backend.h"
+#include "glpdepth/infer/depth_files.h"
 #include "glpdepth/infer/pipeline.h"
 #include "glpdepth/infer/predictor.h"
+#include "glpdepth/infer/stream.h"
+#include "glpdepth/infer/video.h"
 
 #include "glpdepth/eval/evaluator.h"
 #include "glpdepth/eval/metrics.h"

@@ -2,8 +2,6 @@
 
 #include <torch/torch.h>
 
-#include <chrono>
-
 #include "glpdepth/eval/loss.h"
 #include "glpdepth/io/depth_outputs.h"
 #include "glpdepth/io/image.h"
@@ -13,12 +11,6 @@ namespace glpdepth {
 namespace fs = std::filesystem;
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 torch::Tensor slice(const torch::Tensor& image, const Window& w) {
   return image.slice(-2, w.top, w.bottom).slice(-1, w.left, w.right);
@@ -157,45 +149,51 @@ EvaluateResult evaluate(DepthPredictor& predictor, Loader& loader, const Evaluat
       loader, options);
 }
 
+namespace {
+
+// The evaluation as a pipeline sink: metrics and the per-image loss where the dataset has depth,
+// then the evaluation's own sinks (eval PNGs, visualisations), then progress.
+class MetricsSink final : public DepthSink {
+ public:
+  MetricsSink(EvaluateResult& result, const EvaluatorOptions& options, bool has_depth,
+              int64_t batches)
+      : result_(result), options_(options), has_depth_(has_depth), batches_(batches) {}
+
+  void write(const Frames& frames) override {
+    ++done_;
+    for (int64_t i = 0; i < frames.size(); ++i) {
+      const torch::Tensor pred = frames.prediction[i][0];
+      const std::string& name = frames.batch.names[static_cast<size_t>(i)];
+      if (has_depth_) {
+        const torch::Tensor gt = frames.batch.depth[i][0];
+        const std::optional<Window>& window = frames.network_window;
+        add_metrics(result_, options_.settings, pred, gt, window, name);
+        add_loss(result_, pred, window ? slice(gt, *window) : gt, options_.silog_lambda);
+      }
+      for (const auto& sink : options_.sinks) sink->write(name, pred);
+    }
+    result_.images += frames.size();
+    if (options_.on_batch) options_.on_batch(done_, batches_, result_.images);
+  }
+
+ private:
+  EvaluateResult& result_;
+  const EvaluatorOptions& options_;
+  const bool has_depth_;
+  const int64_t batches_;
+  int64_t done_ = 0;
+};
+
+}  // namespace
+
 EvaluateResult evaluate(const DepthFunction& predict, Loader& loader, const EvaluatorOptions& options) {
-  const auto start = Clock::now();
-  const bool has_depth = loader.dataset().has_depth();
   EvaluateResult result;
   result.metrics.set_keep_per_image(options.keep_per_image);
-  const int64_t total = loader.num_batches();
-  int64_t done = 0;
-  for (Batch& batch : loader) {
-    ++done;
-    if (!batch.empty()) {
-      torch::Tensor images = batch.image;
-      std::optional<Window> window;
-      if (options.input_window) {
-        window = window_rect(*options.input_window, static_cast<int>(images.size(2)),
-                             static_cast<int>(images.size(3)), batch.names.front());
-        images = slice(images, *window);
-      }
-      const auto model_start = Clock::now();
-      const torch::Tensor depth = predict(images, batch.intrinsics);
-      result.model_seconds += seconds_since(model_start);
-      for (int64_t i = 0; i < batch.size(); ++i) {
-        const torch::Tensor pred = depth[i][0];
-        const std::string& name = batch.names[i];
-        if (has_depth) {
-          const torch::Tensor gt = batch.depth[i][0];
-          add_metrics(result, options.settings, pred, gt, window, name);
-          if (window) {
-            add_loss(result, pred, slice(gt, *window), options.silog_lambda);
-          } else {
-            add_loss(result, pred, gt, options.silog_lambda);
-          }
-        }
-        for (const auto& sink : options.sinks) sink->write(name, pred);
-      }
-      result.images += batch.size();
-    }
-    if (options.on_batch) options.on_batch(done, total, result.images);
-  }
-  result.seconds = seconds_since(start);
+  MetricsSink metrics(result, options, loader.dataset().has_depth(), loader.num_batches());
+  std::unique_ptr<FrameSource> source = loader_frames(loader, options.input_window);
+  const PipelineStats stats = run_pipeline(*source, predict, {&metrics});
+  result.seconds = stats.seconds;
+  result.model_seconds = stats.model_seconds;
   return result;
 }
 

@@ -3,113 +3,109 @@
 #include <torch/torch.h>
 
 #include <chrono>
-#include <condition_variable>
-#include <deque>
-#include <exception>
-#include <mutex>
-#include <optional>
+#include <map>
 #include <thread>
 
-#include "glpdepth/data/loader.h"
+#include "bounded_queue.h"
+#include "glpdepth/infer/predictor.h"
+#include "glpdepth/io/image.h"
 #include "glpdepth/util/error.h"
 
 namespace glpdepth {
 
 namespace {
 
-// A queue of at most `capacity` items. close() ends it: pop() drains what is left and then
-// returns nothing; push() after close() returns false (the consumer has stopped).
-template <typename T>
-class BoundedQueue {
- public:
-  explicit BoundedQueue(size_t capacity) : capacity_(std::max<size_t>(1, capacity)) {}
-
-  bool push(T item) {
-    std::unique_lock<std::mutex> lock(mutex_);
-    changed_.wait(lock, [&] { return closed_ || items_.size() < capacity_; });
-    if (closed_) return false;
-    items_.push_back(std::move(item));
-    changed_.notify_all();
-    return true;
-  }
-
-  std::optional<T> pop() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    changed_.wait(lock, [&] { return closed_ || !items_.empty(); });
-    if (items_.empty()) return std::nullopt;
-    T item = std::move(items_.front());
-    items_.pop_front();
-    changed_.notify_all();
-    return item;
-  }
-
-  void close() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    closed_ = true;
-    changed_.notify_all();
-  }
-
- private:
-  const size_t capacity_;
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  std::deque<T> items_;
-  bool closed_ = false;
-};
-
-// The first failure of any stage.
-class FirstError {
- public:
-  void set(std::exception_ptr error) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (!error_) error_ = error;
-  }
-  bool failed() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return error_ != nullptr;
-  }
-  void rethrow() {
-    if (error_) std::rethrow_exception(error_);
-  }
-
- private:
-  std::mutex mutex_;
-  std::exception_ptr error_;
-};
-
-struct Decoded {
-  std::vector<Sample> samples;
-  Batch batch;  // collated on the decoder's thread: the network's thread only runs the network
-};
-
-struct Predicted {
-  std::vector<Sample> samples;
-  torch::Tensor depth;
-};
+using detail::BoundedQueue;
+using detail::FirstError;
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+torch::Tensor slice(const torch::Tensor& image, const Window& w) {
+  return image.slice(-2, w.top, w.bottom).slice(-1, w.left, w.right);
+}
+
+class DatasetFrames final : public FrameSource {
+ public:
+  DatasetFrames(std::shared_ptr<const Dataset> dataset, std::vector<std::vector<int64_t>> plan)
+      : dataset_(std::move(dataset)), plan_(std::move(plan)) {
+    for (const auto& batch : plan_) count_ += static_cast<int64_t>(batch.size());
+  }
+  bool next(Frames& frames) override {
+    if (next_ >= plan_.size()) return false;
+    frames = Frames();
+    for (int64_t i : plan_[next_]) frames.samples.push_back(dataset_->get(i));
+    frames.batch = collate(frames.samples);  // on the source thread: the network only runs
+    ++next_;
+    return true;
+  }
+  int64_t frame_count() const override { return count_; }
+
+ private:
+  std::shared_ptr<const Dataset> dataset_;
+  std::vector<std::vector<int64_t>> plan_;
+  size_t next_ = 0;
+  int64_t count_ = 0;
+};
+
+class LoaderFrames final : public FrameSource {
+ public:
+  LoaderFrames(Loader& loader, std::optional<WindowSpec> network_window)
+      : loader_(loader), network_window_(std::move(network_window)) {}
+  bool next(Frames& frames) override {
+    if (!started_) {
+      loader_.start();
+      started_ = true;
+    }
+    frames = Frames();
+    if (!loader_.next(frames.batch)) return false;
+    if (network_window_ && !frames.empty()) {
+      const torch::Tensor& images = frames.batch.image;
+      frames.network_window = window_rect(*network_window_, static_cast<int>(images.size(2)),
+                                          static_cast<int>(images.size(3)), frames.batch.names.front());
+    }
+    return true;
+  }
+  int64_t frame_count() const override {
+    int64_t count = 0;
+    for (const auto& batch : loader_.plan()) count += static_cast<int64_t>(batch.size());
+    return count;
+  }
+
+ private:
+  Loader& loader_;
+  std::optional<WindowSpec> network_window_;
+  bool started_ = false;
+};
+
+class FunctionSink final : public DepthSink {
+ public:
+  explicit FunctionSink(std::function<void(const Frames&)> write) : write_(std::move(write)) {}
+  void write(const Frames& frames) override { write_(frames); }
+
+ private:
+  std::function<void(const Frames&)> write_;
+};
+
 }  // namespace
 
-PipelineStats run_pipeline(int64_t batches, const DecodeBatch& decode, DepthPredictor& predictor,
-                           const WriteBatch& write, const PipelineOptions& options) {
+PipelineStats run_pipeline(FrameSource& source, const DepthFunction& predict,
+                           const std::vector<DepthSink*>& sinks, const PipelineOptions& options) {
   check(options.decode_ahead >= 1 && options.write_behind >= 1,
         "pipeline: decode_ahead and write_behind must be at least 1");
   const auto start = std::chrono::steady_clock::now();
-  BoundedQueue<Decoded> decoded(static_cast<size_t>(options.decode_ahead));
-  BoundedQueue<Predicted> predicted(static_cast<size_t>(options.write_behind));
+  BoundedQueue<Frames> decoded(static_cast<size_t>(options.decode_ahead));
+  BoundedQueue<Frames> predicted(static_cast<size_t>(options.write_behind));
   FirstError error;
   PipelineStats stats;
 
-  std::thread decoder([&] {
+  std::thread reader([&] {
     try {
-      for (int64_t b = 0; b < batches && !error.failed(); ++b) {
-        Decoded item;
-        item.samples = decode(b);
-        item.batch = collate(item.samples);
-        if (!decoded.push(std::move(item))) break;
+      Frames frames;
+      while (!error.failed() && source.next(frames)) {
+        if (!decoded.push(std::move(frames))) break;
+        frames = Frames();
       }
     } catch (...) {
       error.set(std::current_exception());
@@ -118,37 +114,97 @@ PipelineStats run_pipeline(int64_t batches, const DecodeBatch& decode, DepthPred
   });
   std::thread writer([&] {
     try {
-      while (auto item = predicted.pop()) {
+      while (auto frames = predicted.pop()) {
         if (error.failed()) break;
-        write(item->samples, item->depth);
+        for (DepthSink* sink : sinks) sink->write(*frames);
       }
+      if (!error.failed())
+        for (DepthSink* sink : sinks) sink->finish();
     } catch (...) {
       error.set(std::current_exception());
     }
-    predicted.close();  // a failed writer stops the network's pushes
-    decoded.close();    // and the decoder's
+    predicted.close();  // a failed sink stops the network's pushes
+    decoded.close();    // and the source's
   });
 
   try {
-    while (auto item = decoded.pop()) {
+    while (auto frames = decoded.pop()) {
       if (error.failed()) break;
-      const auto t0 = std::chrono::steady_clock::now();
-      torch::Tensor depth = predictor.predict(item->batch);
-      stats.model_seconds += seconds_since(t0);
-      stats.batches += 1;
-      stats.images += static_cast<int64_t>(item->samples.size());
-      if (!predicted.push({std::move(item->samples), depth})) break;
+      if (!frames->empty()) {
+        torch::Tensor images = frames->batch.image;
+        if (frames->network_window) images = slice(images, *frames->network_window);
+        const auto t0 = std::chrono::steady_clock::now();
+        frames->prediction = predict(images, frames->batch.intrinsics);
+        stats.model_seconds += seconds_since(t0);
+        stats.batches += 1;
+        stats.images += frames->size();
+      }
+      if (!predicted.push(std::move(*frames))) break;
     }
   } catch (...) {
     error.set(std::current_exception());
   }
   predicted.close();
   decoded.close();
-  decoder.join();
+  if (error.failed()) source.interrupt();
+  reader.join();
   writer.join();
   error.rethrow();
   stats.seconds = seconds_since(start);
   return stats;
+}
+
+PipelineStats run_pipeline(FrameSource& source, DepthPredictor& predictor,
+                           const std::vector<DepthSink*>& sinks, const PipelineOptions& options) {
+  return run_pipeline(
+      source,
+      [&predictor](const torch::Tensor& images, const torch::Tensor& intrinsics) {
+        return predictor.predict(images, intrinsics);
+      },
+      sinks, options);
+}
+
+std::unique_ptr<FrameSource> dataset_frames(std::shared_ptr<const Dataset> dataset,
+                                            std::vector<std::vector<int64_t>> plan) {
+  return std::make_unique<DatasetFrames>(std::move(dataset), std::move(plan));
+}
+
+std::vector<std::vector<int64_t>> plan_batches_by_size(const Dataset& dataset, int64_t batch_size,
+                                                       int64_t* sizes) {
+  check(batch_size >= 1, "batch size must be at least 1, got ", batch_size);
+  std::map<std::pair<int, int>, std::vector<int64_t>> by_size;
+  std::vector<std::pair<int, int>> size_order;
+  for (int64_t i = 0; i < dataset.size(); ++i) {
+    const std::filesystem::path path = dataset.image_file(i);
+    ImageInfo info;
+    try {
+      info = probe_image(path);
+    } catch (const std::exception& e) {
+      throw Error(cat("input image ", path.string(), ": ", e.what()));
+    }
+    check(info.width > 0 && info.height > 0, "input image ", path.string(), ": empty image");
+    auto key = std::make_pair(info.height, info.width);
+    if (by_size.find(key) == by_size.end()) size_order.push_back(key);
+    by_size[key].push_back(i);
+  }
+  std::vector<std::vector<int64_t>> batches;
+  for (const auto& key : size_order) {
+    const auto& indices = by_size[key];
+    for (size_t first = 0; first < indices.size(); first += static_cast<size_t>(batch_size)) {
+      const size_t end = std::min(indices.size(), first + static_cast<size_t>(batch_size));
+      batches.emplace_back(indices.begin() + first, indices.begin() + end);
+    }
+  }
+  if (sizes) *sizes = static_cast<int64_t>(size_order.size());
+  return batches;
+}
+
+std::unique_ptr<FrameSource> loader_frames(Loader& loader, std::optional<WindowSpec> network_window) {
+  return std::make_unique<LoaderFrames>(loader, std::move(network_window));
+}
+
+std::unique_ptr<DepthSink> function_sink(std::function<void(const Frames&)> write) {
+  return std::make_unique<FunctionSink>(std::move(write));
 }
 
 }  // namespace glpdepth

@@ -27,12 +27,14 @@ while IFS='|' read -r folder entries; do
     case "$first" in
       \**) compgen -G "$folder/$first" > /dev/null || fail "$folder has no $first" ;;
       */) [ -d "$folder/$first" ] || fail "$folder has no folder $first" ;;
-      *.json|*.csv|*.ckpt) [ -f "$folder/$first" ] || fail "$folder has no $first" ;;
+      *.json|*.csv|*.ckpt|*.mp4) [ -f "$folder/$first" ] || fail "$folder has no $first" ;;
     esac
   done
   listed=$((listed + 1))
 done < <(sed -n '/Outputs:/,/^$/p' "$work/out.txt" | sed -n 's/^  [a-z ]*[a-z]  *\([^ ]*\)  *(\(.*\))$/\1|\2/p')
-[ "$listed" -eq 4 ] || fail "expected 4 output lines, read $listed"
+expected=4
+"$GLPDEPTH" info --threads 1 | grep -q '^video: yes' && expected=5  # and the depth video
+[ "$listed" -eq "$expected" ] || fail "expected $expected output lines, read $listed"
 # The three panels exist (the README shows such a picture).
 [ "$(compgen -G "$work/demo/predict/*_panel.png" | wc -l)" -eq 3 ] || fail "not three panels"
 echo "demo: ok ($listed output lines checked)"

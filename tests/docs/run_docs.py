@@ -32,7 +32,7 @@ import time
 
 # The number of commands in each documentation file; update it with the docs.
 EXPECTED_COMMANDS = {
-    "README.md": 18,
+    "README.md": 19,
     "docs/API.md": 2,
     "docs/CAMERAS.md": 0,
     "docs/CHECKPOINTS.md": 0,
@@ -56,6 +56,11 @@ def not_libtorch2(source, glpdepth):
     return not re.search(r"^LibTorch 2\.", info.stdout, re.M)
 
 
+def no_video(source, glpdepth):
+    info = subprocess.run([glpdepth, "info"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    return not re.search(r"^video: yes", info.stdout, re.M)
+
+
 def no_pip_torchrun(source, glpdepth):
     return (not os.access(os.path.join(source, ".venv", "bin", "torchrun"), os.X_OK)
             or not_libtorch2(source, glpdepth))
@@ -71,6 +76,7 @@ SKIPS = [
     ("README.md", r"^cmake -S \. -B build", "the build itself (the binary under test comes from it)"),
     ("README.md", r"^torchrun ", "needs pip's torch 2.x torchrun (.venv: make test-torch2)", no_pip_torchrun),
     ("README.md", r"^srun ", "needs Slurm"),
+    ("README.md", r"^glpdepth predict drive\.mp4", "this build has no video (FFmpeg)", no_video),
     ("docs/API.md", r"^cmake ", "the build and install: Install.ConsumersMatchPredictByteForByte runs them"),
     ("docs/DEPLOY.md", r"^trtexec ", "needs TensorRT and an NVIDIA GPU"),
     ("docs/DISTRIBUTED.md", r"^torchrun --nnodes=2", "two machines"),
@@ -99,6 +105,7 @@ SUBSTITUTIONS = [
     (r"\b(best_model_kitti|best)\.ckpt\b", "{fix}/best.ckpt", "a trained checkpoint -> a two-step b0 run"),
     (r"(?<=predict )images/", "{fix}/images/", "a folder of frames -> synthetic frames"),
     (r"\bcalib_cam_to_cam\.txt\b", "{fix}/calib_cam_to_cam.txt", "a KITTI calibration -> the synthetic drive's"),
+    (r"(?<=predict )drive\.mp4\b", "{fix}/drive.mp4", "a dashcam video -> a video of two synthetic frames"),
     (r"--encoder b4\b", "--encoder b0", "only the size matters"),
     (r"--count 300\b", "--count 24", "fewer synthetic frames"),
     (r"--nproc 4\b", "--nproc 2", "two ranks on two cores"),
@@ -221,6 +228,10 @@ class Fixtures:
         for folder, _, files in os.walk(os.path.join(data, "kitti")):
             calibs += [os.path.join(folder, f) for f in files if f == "calib_cam_to_cam.txt"]
         shutil.copy(sorted(calibs)[0], os.path.join(self.root, "calib_cam_to_cam.txt"))
+        if not no_video(None, self.glpdepth):
+            self.run("predict", images, "--ckpt", os.path.join(self.root, "best.ckpt"), "--save_video",
+                     "--video_layout", "side-by-side", "--output", os.path.join(self.root, "movie"))
+            shutil.copy(os.path.join(self.root, "movie", "depth.mp4"), os.path.join(self.root, "drive.mp4"))
 
 
 def scratch_folder(parent, glpdepth, source):

@@ -1,15 +1,22 @@
-// run_pipeline: batches reach the writer in order with the depth of their own images, memory
-// stays bounded (the decoder never runs more than the queues allow ahead of the writer), and a
-// failure in any stage stops the others and comes back to the caller.
+// run_pipeline: batches reach the sinks in order with the depth of their own images, memory
+// stays bounded (the source never runs more than the queues allow ahead of the sinks), a
+// failure in any stage stops the others and comes back to the caller, and finish() comes once,
+// only after a run that did not fail. The sources of predict (plan_batches_by_size) and of
+// evaluate (a loader with a network window) hand over what they promise.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include <atomic>
 #include <chrono>
 #include <thread>
+#include <functional>
 #include <mutex>
 
+#include "../common/temp_dir.h"
+#include "glpdepth/data/dataset.h"
 #include "glpdepth/infer/pipeline.h"
+#include "glpdepth/io/image.h"
+#include "glpdepth/infer/predictor.h"
 #include "glpdepth/util/error.h"
 
 namespace glpdepth {
@@ -37,16 +44,45 @@ std::vector<Sample> batch_of(int64_t b) {
   return samples;
 }
 
+// Batches 0 .. count-1 from `decode`.
+class CountedSource final : public FrameSource {
+ public:
+  CountedSource(int64_t count, std::function<std::vector<Sample>(int64_t)> decode)
+      : count_(count), decode_(std::move(decode)) {}
+  bool next(Frames& frames) override {
+    if (next_ >= count_) return false;
+    frames = Frames();
+    frames.samples = decode_(next_++);
+    frames.batch = collate(frames.samples);
+    return true;
+  }
+
+ private:
+  int64_t count_, next_ = 0;
+  std::function<std::vector<Sample>(int64_t)> decode_;
+};
+
+// Counts finish() calls.
+class FinishCounter final : public DepthSink {
+ public:
+  void write(const Frames&) override {}
+  void finish() override { ++finished; }
+  int finished = 0;
+};
+
 TEST(Pipeline, WritesEveryBatchInOrderWithItsOwnDepth) {
   torch::set_num_threads(1);
   DepthPredictor predictor = small_predictor();
   std::vector<std::string> names;
   std::vector<torch::Tensor> depths;
-  const PipelineStats stats = run_pipeline(
-      5, batch_of, predictor, [&](const std::vector<Sample>& samples, const torch::Tensor& depth) {
-        for (const Sample& s : samples) names.push_back(s.name);
-        depths.push_back(depth);
-      });
+  CountedSource source(5, batch_of);
+  auto sink = function_sink([&](const Frames& frames) {
+    for (const Sample& s : frames.samples) names.push_back(s.name);
+    depths.push_back(frames.prediction);
+  });
+  FinishCounter finish;
+  const PipelineStats stats = run_pipeline(source, predictor, {sink.get(), &finish});
+  EXPECT_EQ(finish.finished, 1);
   EXPECT_EQ(stats.batches, 5);
   EXPECT_EQ(stats.images, 10);
   EXPECT_GT(stats.model_seconds, 0);
@@ -67,21 +103,18 @@ TEST(Pipeline, DecoderStaysWithinTheQueuesAheadOfTheWriter) {
   options.decode_ahead = 1;
   options.write_behind = 1;
   std::atomic<int64_t> decoded{0}, written{0}, worst{0};
-  run_pipeline(
-      12,
-      [&](int64_t b) {
-        const int64_t ahead = decoded++ - written;
-        int64_t seen = worst;
-        while (ahead > seen && !worst.compare_exchange_weak(seen, ahead)) {
-        }
-        return batch_of(b);
-      },
-      predictor,
-      [&](const std::vector<Sample>&, const torch::Tensor&) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));  // a slow disk
-        ++written;
-      },
-      options);
+  CountedSource source(12, [&](int64_t b) {
+    const int64_t ahead = decoded++ - written;
+    int64_t seen = worst;
+    while (ahead > seen && !worst.compare_exchange_weak(seen, ahead)) {
+    }
+    return batch_of(b);
+  });
+  auto sink = function_sink([&](const Frames&) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // a slow disk
+    ++written;
+  });
+  run_pipeline(source, predictor, {sink.get()}, options);
   EXPECT_EQ(written, 12);
   // One batch in each queue, one in the network, one in the writer, one being decoded.
   EXPECT_LE(worst, 4);
@@ -91,21 +124,19 @@ TEST(Pipeline, DecoderStaysWithinTheQueuesAheadOfTheWriter) {
 TEST(Pipeline, ADecodeFailureStopsTheRunAndNothingAfterItIsWritten) {
   DepthPredictor predictor = small_predictor();
   std::vector<std::string> written;
+  CountedSource source(6, [](int64_t b) {
+    if (b == 3) throw Error("frame 3: cannot decode");
+    return batch_of(b);
+  });
+  auto sink = function_sink([&](const Frames& frames) { written.push_back(frames.samples[0].name); });
+  FinishCounter finish;
   try {
-    run_pipeline(
-        6,
-        [](int64_t b) {
-          if (b == 3) throw Error("frame 3: cannot decode");
-          return batch_of(b);
-        },
-        predictor,
-        [&](const std::vector<Sample>& samples, const torch::Tensor&) {
-          written.push_back(samples[0].name);
-        });
+    run_pipeline(source, predictor, {sink.get(), &finish});
     FAIL() << "no error";
   } catch (const Error& e) {
     EXPECT_STREQ(e.what(), "frame 3: cannot decode");
   }
+  EXPECT_EQ(finish.finished, 0);  // a video would not be closed as if complete
   EXPECT_LE(written.size(), 3u);
   for (size_t i = 0; i < written.size(); ++i) EXPECT_EQ(written[i], std::to_string(i) + ".0");
 }
@@ -113,18 +144,46 @@ TEST(Pipeline, ADecodeFailureStopsTheRunAndNothingAfterItIsWritten) {
 TEST(Pipeline, AWriteFailureStopsDecodingEarly) {
   DepthPredictor predictor = small_predictor();
   std::atomic<int64_t> decoded{0};
-  EXPECT_THROW(run_pipeline(
-                   100,
-                   [&](int64_t b) {
-                     ++decoded;
-                     return batch_of(b);
-                   },
-                   predictor,
-                   [](const std::vector<Sample>&, const torch::Tensor&) {
-                     throw Error("disk full");
-                   }),
-               Error);
+  CountedSource source(100, [&](int64_t b) {
+    ++decoded;
+    return batch_of(b);
+  });
+  auto sink = function_sink([](const Frames&) { throw Error("disk full"); });
+  EXPECT_THROW(run_pipeline(source, predictor, {sink.get()}), Error);
   EXPECT_LT(decoded, 10);
+}
+
+// predict's plan: batches of one size each, sizes in order of first appearance, files in their
+// sorted order within a size, no batch over the limit; and the dataset source hands over
+// exactly those images with their decoded samples.
+TEST(Pipeline, PlanGroupsImagesBySizeAndTheDatasetSourceFollowsIt) {
+  testing::TempDir dir;
+  const std::vector<std::pair<int, int>> sizes = {{40, 32}, {64, 32}, {40, 32}, {40, 32}, {64, 32}};
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    Image8 image(sizes[i].first, sizes[i].second, 3);
+    image.pixels[0] = static_cast<uint8_t>(i);
+    write_image(dir / ("f" + std::to_string(i) + ".png"), image);
+  }
+  DatasetOptions options;
+  options.dataset = "folder";
+  options.inputs = {dir.path().string()};
+  std::shared_ptr<const Dataset> dataset = make_dataset(options);
+  int64_t distinct = 0;
+  const auto plan = plan_batches_by_size(*dataset, 2, &distinct);
+  EXPECT_EQ(distinct, 2);
+  const std::vector<std::vector<int64_t>> expected = {{0, 2}, {3}, {1, 4}};
+  EXPECT_EQ(plan, expected);
+  auto source = dataset_frames(dataset, plan);
+  EXPECT_EQ(source->frame_count(), 5);
+  Frames frames;
+  std::vector<int> first_pixels;
+  while (source->next(frames)) {
+    ASSERT_EQ(frames.samples.size(), static_cast<size_t>(frames.size()));
+    for (const Sample& s : frames.samples) first_pixels.push_back(s.rgb.pixels[0]);
+    EXPECT_FALSE(frames.batch.depth.defined());  // a folder of images has no ground truth
+  }
+  EXPECT_EQ(first_pixels, (std::vector<int>{0, 2, 3, 1, 4}));
+  EXPECT_THROW(plan_batches_by_size(*dataset, 0), Error);
 }
 
 }  // namespace

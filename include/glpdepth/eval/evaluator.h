@@ -22,6 +22,7 @@
 #include "glpdepth/data/window.h"
 #include "glpdepth/eval/crops.h"
 #include "glpdepth/eval/metrics.h"
+#include "glpdepth/infer/pipeline.h"
 #include "glpdepth/infer/predictor.h"
 #include "glpdepth/io/colormap.h"
 
@@ -84,13 +85,10 @@ struct EvaluateResult {
   static EvaluateResult from_state(const std::vector<double>& state);
 };
 
-// What evaluate() runs on a batch: images [B, 3, H, W] (float RGB in [0, 1]) and intrinsics [B, 4]
-// to depth [B, 1, H, W] in metres on the CPU.
-using DepthFunction =
-    std::function<torch::Tensor(const torch::Tensor& images, const torch::Tensor& intrinsics)>;
-
-// Runs every batch of `loader` (one epoch) through `predict` and evaluates it when the dataset
-// has depth (otherwise only the sinks run). Empty batches (distributed padding) are skipped.
+// Runs every batch of `loader` (one epoch) through `predict` on the pipeline (infer/pipeline.h:
+// loading, the network and the metrics overlap) and evaluates it when the dataset has depth
+// (otherwise only the sinks run). Empty batches (distributed padding) are skipped. Sinks and
+// on_batch run on the pipeline's sink thread, in batch order.
 EvaluateResult evaluate(const DepthFunction& predict, Loader& loader, const EvaluatorOptions& options);
 // The same with a predictor's predict().
 EvaluateResult evaluate(DepthPredictor& predictor, Loader& loader, const EvaluatorOptions& options);
