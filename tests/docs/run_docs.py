@@ -42,7 +42,7 @@ EXPECTED_COMMANDS = {
     "docs/DISTRIBUTED.md": 3,
     "docs/GPU.md": 2,
     "docs/MODEL.md": 0,
-    "docs/PERFORMANCE.md": 13,
+    "docs/PERFORMANCE.md": 14,
     "docs/PROTOCOLS.md": 0,
     "docs/RELIABILITY.md": 2,
     "docs/TRAINING.md": 0,
@@ -89,6 +89,7 @@ SKIPS = [
     ("docs/PERFORMANCE.md", r"^bench/race_builds\.sh .*build-torch2/", "races two builds: needs pip's LibTorch build (make test-torch2) beside this one"),
     ("docs/PERFORMANCE.md", r"^build-torch2/glpdepth bench .*--precision bf16",
      "CPU bf16 training needs LibTorch 2.x (the build against pip's torch)", not_libtorch2),
+    ("docs/PERFORMANCE.md", r"^bench/video_throughput\.sh ", "this build has no video (FFmpeg)", no_video),
     ("docs/RELIABILITY.md", r"^torchrun ", "needs pip's torch 2.x torchrun (.venv: make test-torch2)", no_pip_torchrun),
 ]
 
@@ -117,6 +118,8 @@ SUBSTITUTIONS = [
     (r"((?:glpdepth\)?|--) train\b.*)$", lambda m: m.group(1) + " " + SMALL_TRAIN,
      "two steps of b0 instead of a real training (the train command, also behind launch or torchrun)"),
     (r"--pairs 48\b", "--pairs 4", "fewer loader pairs"),
+    (r"(video_throughput\.sh) --frames \d+ --rounds \d+ --encoder b4", "\\1 --frames 2 --rounds 1 --encoder b0",
+     "the video benchmark's smallest run"),
     (r"(race\.py .*)$", lambda m: m.group(1) + " --cases b0-smoke-64x96", "the race's quick case"),
     (r"(predict_throughput\.sh) --frames \d+ --rounds \d+ --encoder b4", "\\1 --frames 2 --rounds 1 --encoder b0",
      "two frames, one round, b0"),
