@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <algorithm>
 #include <iterator>
 
 #include "common/video.h"
@@ -137,6 +138,46 @@ TEST(Video, FilesThatAreNoVideoOrAreTruncatedGiveAnErrorNamingThem) {
   const std::string cut = message(dir / "cut.mp4");
   EXPECT_NE(cut.find("video " + (dir / "cut.mp4").string() + ": "), std::string::npos) << cut;
   EXPECT_NE(cut, "no error");
+}
+
+// A NUT file whose one video stream has a codec no FFmpeg decodes (fourcc "ZZZZ"), made with
+// FFmpeg's muxer directly.
+TEST(Video, AnUnknownCodecIsAnErrorNamingIt) {
+  GLPDEPTH_REQUIRE_VIDEO_OR_SKIP();
+#if GLPDEPTH_HAVE_VIDEO
+  testing::TempDir dir;
+  const fs::path path = dir / "odd.nut";
+  AVFormatContext* format = nullptr;
+  ASSERT_GE(avformat_alloc_output_context2(&format, nullptr, "nut", path.c_str()), 0);
+  AVStream* stream = avformat_new_stream(format, nullptr);
+  stream->codecpar->codec_type = AVMEDIA_TYPE_VIDEO;
+  stream->codecpar->codec_id = AV_CODEC_ID_NONE;
+  stream->codecpar->codec_tag = MKTAG('Z', 'Z', 'Z', 'Z');
+  stream->codecpar->width = 32;
+  stream->codecpar->height = 32;
+  stream->time_base = AVRational{1, 10};
+  ASSERT_GE(avio_open(&format->pb, path.c_str(), AVIO_FLAG_WRITE), 0);
+  ASSERT_GE(avformat_write_header(format, nullptr), 0);
+  AVPacket* packet = av_packet_alloc();
+  for (int k = 0; k < 3; ++k) {
+    ASSERT_GE(av_new_packet(packet, 64), 0);
+    std::fill(packet->data, packet->data + 64, static_cast<uint8_t>(k));
+    packet->pts = packet->dts = k;
+    packet->stream_index = 0;
+    packet->flags |= AV_PKT_FLAG_KEY;
+    ASSERT_GE(av_interleaved_write_frame(format, packet), 0);
+  }
+  av_packet_free(&packet);
+  av_write_trailer(format);
+  avio_closep(&format->pb);
+  avformat_free_context(format);
+  try {
+    VideoReader reader(path);
+    FAIL() << "no error for an unknown codec";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("odd.nut: no decoder for its codec"), std::string::npos) << e.what();
+  }
+#endif
 }
 
 // Concatenated JPEGs (the raw MJPEG format, intra-only): the SOF header of frame 2 is damaged
