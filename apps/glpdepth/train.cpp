@@ -167,7 +167,7 @@ void add_optimisation_flags(CLI::App& command, TrainCli& cli) {
       ->check(in_range(0, 1e12));
 }
 
-void add_schedule_flags(CLI::App& command, ScheduleOptions& s, std::string& plateau_monitor) {
+void add_schedule_flags(CLI::App& command, ScheduleOptions& s, Figure& plateau_monitor) {
   const char* g = section::kSchedule;
   add_enum_option(command, "schedule", s.kind,
                   {{"constant", ScheduleKind::kConstant}, {"poly", ScheduleKind::kPoly},
@@ -204,7 +204,7 @@ void add_schedule_flags(CLI::App& command, ScheduleOptions& s, std::string& plat
       ->check(in_range(0, 1));
   add_option(command, "plateau_steps_per_epoch", s.plateau.steps_per_epoch, "plateau: scheduler steps per epoch on the training loss", g)
       ->check(in_range(1, 1e9));
-  add_option(command, "plateau_monitor", plateau_monitor, "plateau: train_loss, val_loss or a validation metric (abs_rel, d1, ...)", g);
+  add_enum_option(command, "plateau_monitor", plateau_monitor, figure_names(), "plateau: train_loss, val_loss or a validation metric (abs_rel, d1, ...)", g);
   add_option(command, "cyclic_base_lr", s.cyclic.base_lr, "cyclic: lower lr", g)
       ->check(in_range(0, 10));
   add_option(command, "cyclic_max_lr", s.cyclic.max_lr, "cyclic: upper lr", g)
@@ -232,7 +232,7 @@ void add_run_flags(CLI::App& command, TrainCli& cli) {
       ->check(in_range(0, 1e6));
   add_option(command, "val_batch_size", c.validation.val_batch_size, "validation batch size", section::kValidation)
       ->check(in_range(1, 4096));
-  add_option(command, "best_metric", c.validation.best_metric, "validation figure that picks best.ckpt (abs_rel, rmse, d1, val_loss, ...)", section::kValidation);
+  add_enum_option(command, "best_metric", c.validation.best_metric, figure_names(), "validation figure that picks best.ckpt (abs_rel, rmse, d1, val_loss, ...)", section::kValidation);
   const char* k = section::kCheckpoints;
   add_option(command, "save_freq", c.checkpoint.save_freq, "also keep epoch_XX.ckpt every N epochs (0: off)", k)
       ->check(in_range(0, 1e6));

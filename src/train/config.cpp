@@ -23,6 +23,8 @@ void to_json(nlohmann::json& j, EvalCrop v) { j = to_string(v); }
 void from_json(const nlohmann::json& j, EvalCrop& v) { v = parse_kitti_crop(j.get<std::string>()); }
 void to_json(nlohmann::json& j, KittiProtocol v) { j = to_string(v); }
 void from_json(const nlohmann::json& j, KittiProtocol& v) { v = parse_protocol(j.get<std::string>()); }
+void to_json(nlohmann::json& j, Figure v) { j = to_string(v); }
+void from_json(const nlohmann::json& j, Figure& v) { v = parse_figure(j.get<std::string>()); }
 void to_json(nlohmann::json& j, EvalDataset v) { j = to_string(v); }
 void from_json(const nlohmann::json& j, EvalDataset& v) { v = parse_eval_dataset(j.get<std::string>()); }
 
@@ -231,6 +233,8 @@ std::vector<std::string> unused_by_schedule(const TrainConfig& config,
 
 void validate(const TrainConfig& c) {
   usage_check(!c.data.data_path.empty(), "--data_path: the dataset folder is required");
+  usage_check(from_validation(c.validation.best_metric),
+              "--best_metric train_loss: best.ckpt is picked by validation (val_loss or a metric)");
   try {
     dataset_defaults(c.data.dataset);  // throws naming the known datasets
     if (!c.model.model.encoder.empty()) mit_variant(c.model.model.encoder);

@@ -101,11 +101,10 @@ Optimisation build_optimisation(RunContext& ctx, GLPDepth& model, const TrainDat
   o.schedule = make_schedule(c.schedule, c.optim.lr, data.iters_per_epoch, c.loop.epochs);
   o.schedule->apply(*o.optimizer);
   const bool metric = o.schedule->unit() == StepUnit::kMetric;
-  o.plateau_on_train_loss = metric && c.validation.plateau_monitor == "train_loss";
+  o.plateau_on_train_loss = metric && c.validation.plateau_monitor == Figure::kTrainLoss;
   o.plateau_on_validation = metric && !o.plateau_on_train_loss;
   if (o.plateau_on_validation) {
-    BestMetric check_name(c.validation.plateau_monitor);  // throws for unknown names
-    check(data.val_loader != nullptr, "--plateau_monitor ", c.validation.plateau_monitor,
+    check(data.val_loader != nullptr, "--plateau_monitor ", to_string(c.validation.plateau_monitor),
           " needs a validation set");
   }
   TrainStepOptions step;

@@ -7,21 +7,14 @@
 
 namespace glpdepth {
 
-BestMetric::BestMetric(std::string name) : name_(std::move(name)) {
-  if (name_ == "val_loss" || name_ == "loss") return;
-  try {
-    DepthMetrics{}.get(name_);
-  } catch (const Error&) {
-    throw UsageError(cat("--best_metric ", name_, ": expected val_loss or a metric (d1, d2, d3, "
-                         "abs_rel, sq_rel, rmse, rmse_log, log10, silog, silog_kitti)"));
-  }
+BestMetric::BestMetric(Figure figure) : figure_(figure) {
+  if (!from_validation(figure))
+    throw UsageError(cat(to_string(figure), " is not a validation figure (val_loss or a metric)"));
 }
 
-bool BestMetric::higher_is_better() const { return name_ == "d1" || name_ == "d2" || name_ == "d3"; }
-
 double BestMetric::value_of(const EvaluateResult& result) const {
-  if (name_ == "val_loss" || name_ == "loss") return result.mean_loss();
-  return result.metrics.mean().get(name_);
+  if (figure_ == Figure::kValLoss) return result.mean_loss();
+  return result.metrics.mean().get(to_string(figure_));
 }
 
 bool BestMetric::improves(double value, bool has_best, double best) const {

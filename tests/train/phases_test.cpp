@@ -22,7 +22,7 @@ EvaluateResult result_with(double abs_rel, double d1, double loss) {
 
 TEST(BestMetric, ErrorsShrinkAndAccuraciesGrow) {
   const EvaluateResult a = result_with(0.2, 0.7, 0.30), b = result_with(0.1, 0.6, 0.35);
-  BestMetric abs_rel("abs_rel"), d1("d1"), loss("val_loss");
+  BestMetric abs_rel(Figure::kAbsRel), d1(Figure::kD1), loss(parse_figure("val_loss"));
   EXPECT_DOUBLE_EQ(abs_rel.value_of(a), 0.2);
   EXPECT_DOUBLE_EQ(d1.value_of(b), 0.6);
   EXPECT_DOUBLE_EQ(loss.value_of(b), 0.35);
@@ -31,7 +31,19 @@ TEST(BestMetric, ErrorsShrinkAndAccuraciesGrow) {
   EXPECT_FALSE(loss.improves(loss.value_of(b), true, loss.value_of(a)));
   EXPECT_TRUE(d1.improves(0.0, false, 0.0));  // the first validation is always the best so far
   EXPECT_FALSE(abs_rel.improves(0.2, true, 0.2));  // ties keep the earlier checkpoint
-  EXPECT_THROW(BestMetric("accuracy"), UsageError);
+  EXPECT_THROW(parse_figure("accuracy"), UsageError);
+  EXPECT_THROW(BestMetric(Figure::kTrainLoss), UsageError);  // no validation figure
+}
+
+// One table of names: every figure's name parses back to it, "loss" is val_loss, and the metric
+// names are DepthMetrics' own (BestMetric reads them by name).
+TEST(Figure, NamesRoundTripAndMatchTheMetrics) {
+  for (const auto& [name, figure] : figure_names()) EXPECT_EQ(parse_figure(to_string(figure)), figure) << name;
+  EXPECT_EQ(parse_figure("loss"), Figure::kValLoss);
+  EXPECT_EQ(to_string(Figure::kValLoss), "val_loss");
+  for (const char* metric : DepthMetrics::names()) EXPECT_EQ(to_string(parse_figure(metric)), metric);
+  EXPECT_TRUE(higher_is_better(Figure::kD2));
+  EXPECT_FALSE(higher_is_better(Figure::kRmse));
 }
 
 TEST(CheckpointCadence, StepsMinutesAndEpochFiles) {

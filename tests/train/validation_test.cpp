@@ -71,7 +71,7 @@ class ValidationTest : public ::testing::Test {
 TEST_F(ValidationTest, MetricsOfAStubPredictorEqualPlainLoopsOverTheGroundTruth) {
   auto group = dist::Group::single();
   EvaluatorOptions options;
-  const BestMetric best("abs_rel");
+  const BestMetric best(Figure::kAbsRel);
   for (double depth : {8.0, 20.0}) {
     const ValidationOutcome outcome =
         run_validation(constant(depth), *loader_, options, *group, best, false, 0);
@@ -90,10 +90,10 @@ TEST_F(ValidationTest, TheBestSoFarFollowsTheMetricsDirection) {
   EvaluatorOptions options;
   const auto [abs_rel_8, d1_8] = constant_metrics(8.0);
   const ValidationOutcome by_abs_rel =
-      run_validation(constant(8.0), *loader_, options, *group, BestMetric("abs_rel"), true, abs_rel_8 * 0.5);
+      run_validation(constant(8.0), *loader_, options, *group, BestMetric(Figure::kAbsRel), true, abs_rel_8 * 0.5);
   EXPECT_FALSE(by_abs_rel.improved);  // an error twice the best so far
   const ValidationOutcome by_d1 =
-      run_validation(constant(8.0), *loader_, options, *group, BestMetric("d1"), true, d1_8 * 0.5);
+      run_validation(constant(8.0), *loader_, options, *group, BestMetric(Figure::kD1), true, d1_8 * 0.5);
   EXPECT_TRUE(by_d1.improved);  // d1 grows as predictions improve
 }
 

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "glpdepth/train/figure.h"
 #include "glpdepth/data/augment.h"
 #include "glpdepth/data/window.h"
 #include "glpdepth/eval/crops.h"
@@ -59,8 +60,8 @@ struct ValidationOptions {
     settings.max_depth_eval = 0;
     return settings;
   }();
-  std::string best_metric = "abs_rel";    // picks best.ckpt: a metric name or val_loss
-  std::string plateau_monitor = "train_loss";  // train_loss | val_loss | a metric name
+  Figure best_metric = Figure::kAbsRel;         // picks best.ckpt: val_loss or a metric
+  Figure plateau_monitor = Figure::kTrainLoss;  // what a plateau schedule watches
 };
 
 struct CheckpointOptions {

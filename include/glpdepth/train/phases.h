@@ -9,20 +9,20 @@
 
 namespace glpdepth {
 
-// The validation figure that picks best.ckpt: "val_loss" or a metric name (abs_rel, rmse, d1...).
+// A validation figure (val_loss or a metric) read off a validation result: the one that picks
+// best.ckpt, or the one a plateau schedule watches.
 class BestMetric {
  public:
-  // Throws UsageError naming --best_metric for an unknown name.
-  explicit BestMetric(std::string name);
-  const std::string& name() const { return name_; }
-  // d1, d2 and d3 grow as predictions improve; every error and the loss shrink.
-  bool higher_is_better() const;
+  // Throws UsageError for the training loss (no validation figure).
+  explicit BestMetric(Figure figure);
+  Figure figure() const { return figure_; }
+  bool higher_is_better() const { return glpdepth::higher_is_better(figure_); }
   double value_of(const EvaluateResult& result) const;
   // Whether `value` beats `best` (any value beats "none yet": has_best false).
   bool improves(double value, bool has_best, double best) const;
 
  private:
-  std::string name_;
+  Figure figure_;
 };
 
 // When `last.ckpt` and `epoch_XX.ckpt` are written (rank 0).
