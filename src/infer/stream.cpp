@@ -109,6 +109,16 @@ struct DepthStream::State {
   std::atomic<int64_t> pushed{0}, popped{0};
   std::thread worker;
 
+  // What pop() hands out: counted; nothing, after a failure, rethrows it.
+  std::optional<StreamDepth> taken(std::optional<StreamDepth> out) {
+    if (!out) {
+      error.rethrow();
+      return std::nullopt;
+    }
+    ++popped;
+    return out;
+  }
+
   void run() {
     try {
       QueueSource source(input, max_batch);
@@ -150,25 +160,9 @@ void DepthStream::push(StreamFrame frame) {
   ++state_->pushed;
 }
 
-std::optional<StreamDepth> DepthStream::pop() {
-  std::optional<StreamDepth> out = state_->output.pop();
-  if (!out) {
-    state_->error.rethrow();
-    return std::nullopt;
-  }
-  ++state_->popped;
-  return out;
-}
+std::optional<StreamDepth> DepthStream::pop() { return state_->taken(state_->output.pop()); }
 
-std::optional<StreamDepth> DepthStream::try_pop() {
-  std::optional<StreamDepth> out = state_->output.try_pop();
-  if (!out) {
-    state_->error.rethrow();
-    return std::nullopt;
-  }
-  ++state_->popped;
-  return out;
-}
+std::optional<StreamDepth> DepthStream::try_pop() { return state_->taken(state_->output.try_pop()); }
 
 void DepthStream::close() {
   state_->closed = true;

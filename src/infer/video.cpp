@@ -8,6 +8,7 @@
 
 #include "glpdepth/io/depth_outputs.h"
 #include "glpdepth/util/error.h"
+#include "glpdepth/util/names.h"
 
 namespace glpdepth {
 namespace {
@@ -169,19 +170,10 @@ const std::vector<std::pair<std::string, VideoLayout>>& video_layout_names() {
 }
 
 VideoLayout parse_video_layout(const std::string& text) {
-  std::string known;
-  for (const auto& [name, layout] : video_layout_names()) {
-    if (name == text) return layout;
-    known += (known.empty() ? "" : ", ") + name;
-  }
-  throw UsageError(cat("unknown video layout '", text, "' (", known, ")"));
+  return parse_name(video_layout_names(), text, "video layout");
 }
 
-std::string to_string(VideoLayout layout) {
-  for (const auto& [name, value] : video_layout_names())
-    if (value == layout) return name;
-  return "?";
-}
+std::string to_string(VideoLayout layout) { return name_of(video_layout_names(), layout); }
 
 std::unique_ptr<DepthSink> depth_video_sink(const DepthVideoOptions& options) {
   return std::make_unique<DepthVideo>(options);

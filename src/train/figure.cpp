@@ -1,6 +1,6 @@
 #include "glpdepth/train/figure.h"
 
-#include "glpdepth/util/error.h"
+#include "glpdepth/util/names.h"
 
 namespace glpdepth {
 
@@ -14,20 +14,9 @@ const std::vector<std::pair<std::string, Figure>>& figure_names() {
   return names;
 }
 
-Figure parse_figure(const std::string& name) {
-  std::string known;
-  for (const auto& [text, figure] : figure_names()) {
-    if (text == name) return figure;
-    known += (known.empty() ? "" : ", ") + text;
-  }
-  throw UsageError(cat("unknown figure '", name, "' (", known, ")"));
-}
+Figure parse_figure(const std::string& name) { return parse_name(figure_names(), name, "figure"); }
 
-std::string to_string(Figure figure) {
-  for (const auto& [text, value] : figure_names())
-    if (value == figure) return text;
-  return "?";
-}
+std::string to_string(Figure figure) { return name_of(figure_names(), figure); }
 
 bool higher_is_better(Figure figure) {
   return figure == Figure::kD1 || figure == Figure::kD2 || figure == Figure::kD3;
