@@ -53,10 +53,10 @@ struct PredictCli {
   double duration = 0;
 };
 
-// The per-frame files the flags ask for (the colour map PNG unless `colour` is off).
-DepthFileOptions file_options(const PredictCli& o, const fs::path& dir, double max_depth, bool colour) {
+// The per-frame files the flags ask for (the colour map PNG unless `colour` is off), checked
+// before the output folder is made: a usage error leaves nothing behind. `dir` is the caller's.
+DepthFileOptions file_options(const PredictCli& o, double max_depth, bool colour) {
   DepthFileOptions files;
-  files.dir = dir;
   files.colormap = o.vis.colormap;
   files.vis_min = o.vis.vis_min;
   files.vis_max = o.vis.vis_max > 0 ? o.vis.vis_max : max_depth;
@@ -108,8 +108,9 @@ void run_predict_video(const PredictCli& o, DepthPredictor& predictor, int threa
   const VideoInfo& info = source->info();
   const double fps = o.fps > 0 ? o.fps : (info.fps > 0 ? info.fps / static_cast<double>(o.every) : 10.0);
 
-  const fs::path dir = claim_folder(output_or(o.output, "./predictions"), o.overwrite, "predict");
-  const DepthFileOptions files = file_options(o, dir, predictor.model_options().max_depth, false);
+  DepthFileOptions files = file_options(o, predictor.model_options().max_depth, false);
+  const fs::path dir = files.dir =
+      claim_folder(output_or(o.output, "./predictions"), o.overwrite, "predict");
   const DepthVideoOptions video = video_options(o, files, dir / (input.stem().string() + "_depth.mp4"), fps);
   std::cerr << "predict: " << input.string() << " (" << info.width << "x" << info.height << ", "
             << info.codec << ", " << std::setprecision(4) << info.fps << " fps"
@@ -193,9 +194,8 @@ void run_predict(const PredictCli& o, const CommonOptions& common) {
   DepthPredictor predictor = open_predictor(o.ckpt, o.random_weights, predictor_options, "predict");
   predictor.require_intrinsics(intrinsics.has_value(),
                                o.ckpt.empty() ? std::string("--canonical_focal") : o.ckpt);
-  const DepthFileOptions files = file_options(
-      o, claim_folder(output_or(o.output, "./predictions"), o.overwrite, "predict"),
-      predictor.model_options().max_depth, true);
+  DepthFileOptions files = file_options(o, predictor.model_options().max_depth, true);
+  files.dir = claim_folder(output_or(o.output, "./predictions"), o.overwrite, "predict");
   std::optional<DepthVideoOptions> video;
   if (o.save_video) {
     check(sizes == 1, "--save_video: the images have ", sizes, " sizes; a video needs one");

@@ -181,6 +181,12 @@ TEST_F(VideoCli, BadVideosGiveAClearErrorAndWriteNothing) {
   std::tie(code, output) = predict((dir_ / "originals").string() + " --every 2 --output " + (dir_ / "out").string());
   EXPECT_EQ(code, 2) << output;
   EXPECT_FALSE(fs::exists(dir_ / "out"));
+  // A colour range that cannot be, for a video and for images: refused before the folder is made.
+  for (const std::string input : {(dir_ / "clip.mp4").string(), (dir_ / "originals").string()}) {
+    std::tie(code, output) = predict(input + " --vis_min 1 --vis_max 0.5 --output " + (dir_ / "out").string());
+    EXPECT_EQ(code, 2) << output;
+    EXPECT_FALSE(fs::exists(dir_ / "out")) << input;
+  }
 }
 
 TEST_F(VideoCli, ACorruptFrameIsReportedAndTheRunGoesOn) {
