@@ -104,7 +104,7 @@ int main(int argc, char** argv) {
     std::ofstream(root / "lists/train.txt") << list;
 
     DatasetOptions d;
-    d.dataset = "kitti";
+    d.dataset = DatasetKind::kKitti;
     d.data_path = root;
     std::shared_ptr<const Dataset> dataset = make_dataset(d);
     auto augmenter = augment ? std::make_shared<Augmenter>(AugmentOptions{}, dataset->defaults())

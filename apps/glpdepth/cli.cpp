@@ -35,11 +35,6 @@ std::string json_scalar_to_arg(const nlohmann::json& value, const std::string& k
                        "\" must be a string, number, boolean or a list of those"));
 }
 
-// The subcommand's own arguments: everything before a "--" separator.
-size_t own_arguments_end(const std::vector<std::string>& args) {
-  return std::find(args.begin(), args.end(), std::string("--")) - args.begin();
-}
-
 }  // namespace
 
 bool register_command(Command command) {
@@ -122,73 +117,91 @@ int apply_threads(const CommonOptions& common) {
   return set_compute_threads(common.threads);
 }
 
-std::string find_flag_value(const std::vector<std::string>& args, const std::string& snake_name) {
-  const size_t end = own_arguments_end(args);
-  std::string value;
-  for (const std::string& name : {"--" + snake_name, "--" + kebab(snake_name)}) {
-    for (size_t i = 0; i < end; ++i) {
-      if (args[i] == name && i + 1 < end) value = args[i + 1];
-      if (args[i].rfind(name + "=", 0) == 0) value = args[i].substr(name.size() + 1);
-    }
-  }
-  return value;
-}
+namespace {
 
-std::vector<std::string> expand_config_files(std::vector<std::string> args,
-                                             const CommonOptions& common) {
-  if (common.config.empty() || common.typed_config || args.empty()) return args;
-  std::ifstream in(common.config);
-  if (!in) throw UsageError(cat("--config ", common.config, ": cannot open file"));
-  nlohmann::json config;
-  try {
-    in >> config;
-  } catch (const std::exception& e) {
-    throw UsageError(cat("--config ", common.config, ": not valid JSON: ", e.what()));
-  }
-  if (!config.is_object())
-    throw UsageError(cat("--config ", common.config, ": expected a JSON object of option: value"));
-  std::vector<std::string> inserted;
-  for (const auto& [key, value] : config.items()) {
-    if (key == "config") continue;
-    const std::string flag = "--" + key;
-    if (value.is_boolean()) {
-      inserted.push_back(flag + "=" + (value.get<bool>() ? "true" : "false"));
-    } else if (value.is_array()) {
-      inserted.push_back(flag);
-      for (const auto& element : value) inserted.push_back(json_scalar_to_arg(element, key, common.config));
-    } else if (!value.is_null()) {
-      inserted.push_back(flag);
-      inserted.push_back(json_scalar_to_arg(value, key, common.config));
-    }
-  }
-  args.insert(args.begin() + 1, inserted.begin(), inserted.end());  // after the subcommand
-  return args;
-}
-
-void check_option_names(const CLI::App& command, const std::vector<std::string>& args) {
-  std::set<std::string> known;
+// UsageError "<command>: unknown option --x; did you mean --y? (see glpdepth <command> --help)",
+// answering in the spelling the user typed (--val-fraction for --val-fractoin).
+[[noreturn]] void unknown_option(const CLI::App& command, const std::string& name) {
   std::vector<std::string> names;
-  for (const CLI::Option* option : command.get_options()) {
-    for (const std::string& name : option->get_lnames()) {
-      known.insert("--" + name);
-      names.push_back("--" + name);
+  for (const CLI::Option* option : command.get_options())
+    for (const std::string& long_name : option->get_lnames()) names.push_back("--" + long_name);
+  std::string guess = closest_match(name, names);
+  if (!guess.empty() && name.find('-', 2) != std::string::npos) guess = "--" + kebab(guess.substr(2));
+  throw UsageError(cat(command.get_name(), ": unknown option ", name,
+                       guess.empty() ? std::string() : cat("; did you mean ", guess, "?"),
+                       " (see glpdepth ", command.get_name(), " --help)"));
+}
+
+}  // namespace
+
+void check_leftovers(const CLI::App& command) {
+  std::vector<std::string> left = command.remaining();
+  // CLI11 keeps the "--" that ends the options (launch's) among the extras.
+  left.erase(std::remove(left.begin(), left.end(), std::string("--")), left.end());
+  for (const std::string& arg : left)
+    if (arg.size() > 1 && arg[0] == '-') unknown_option(command, arg.substr(0, arg.find('=')));
+  if (!left.empty())
+    throw UsageError(cat(command.get_name(), ": unexpected argument '", left.front(),
+                         "' (see glpdepth ", command.get_name(), " --help)"));
+}
+
+namespace {
+
+nlohmann::json read_config_file(const std::string& file) {
+  std::ifstream in(file);
+  if (!in) throw UsageError(cat("--config ", file, ": cannot open file"));
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const std::exception& e) {
+    throw UsageError(cat("--config ", file, ": not valid JSON: ", e.what()));
+  }
+}
+
+}  // namespace
+
+void apply_flat_config(CLI::App& command, const nlohmann::json& config, const std::string& file) {
+  if (!config.is_object())
+    throw UsageError(cat("--config ", file, ": expected a JSON object of option: value"));
+  for (const auto& [key, value] : config.items()) {
+    if (key == "config" || value.is_null()) continue;
+    CLI::Option* option = command.get_option_no_throw("--" + key);
+    if (option == nullptr) {
+      try {
+        unknown_option(command, "--" + key);
+      } catch (const UsageError& e) {
+        throw UsageError(cat("--config ", file, ": ", e.what()));
+      }
+    }
+    if (option->count() > 0) continue;  // the command line wins
+    std::vector<std::string> results;
+    if (value.is_array()) {
+      for (const auto& element : value) results.push_back(json_scalar_to_arg(element, key, file));
+    } else {
+      results.push_back(json_scalar_to_arg(value, key, file));
+    }
+    try {
+      for (const std::string& result : results) option->add_result(result);
+      option->run_callback();
+    } catch (const CLI::Error& e) {
+      throw UsageError(cat("--config ", file, ": ", e.what()));
     }
   }
-  known.insert("--help");
-  const size_t end = own_arguments_end(args);
-  for (size_t i = 1; i < end; ++i) {  // args[0] is the subcommand
-    const std::string& arg = args[i];
-    if (arg.size() < 3 || arg.compare(0, 2, "--") != 0) continue;
-    const std::string name = arg.substr(0, arg.find('='));
-    if (known.count(name)) continue;
-    std::string guess = closest_match(name, names);
-    // Answer in the spelling the user typed (--val-fraction for --val-fractoin).
-    if (name.find('-', 2) != std::string::npos) guess = "--" + kebab(guess.substr(guess.empty() ? 0 : 2));
-    if (guess == "--") guess.clear();
-    throw UsageError(cat(command.get_name(), ": unknown option ", name,
-                         guess.empty() ? std::string() : cat("; did you mean ", guess, "?"),
-                         " (see glpdepth ", command.get_name(), " --help)"));
+}
+
+void finish_parse(CLI::App& command, CommonOptions& common) {
+  check_leftovers(command);
+  const nlohmann::json config =
+      common.config.empty() ? nlohmann::json() : read_config_file(common.config);
+  if (common.configure) {
+    common.configure(command, config, common.config);
+  } else if (!config.is_null()) {
+    apply_flat_config(command, config, common.config);
   }
+}
+
+void reapply_given_options(CLI::App& command) {
+  for (CLI::Option* option : command.get_options(std::function<bool(CLI::Option*)>{}))
+    if (option->count() > 0) option->run_callback();
 }
 
 std::vector<std::string> given_options(const CLI::App& command) {

@@ -9,6 +9,7 @@
 #include <functional>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -42,12 +43,13 @@ struct CommonOptions {
   int threads = 0;            // 0 = one per available core
   std::string device = "cpu"; // cpu | cuda | cuda:N
   std::string config;         // JSON file: option: value pairs (or a run's config.json for train)
-  // Set by commands whose configuration is a typed JSON document (train): called with the
-  // parsed --config file before the flags are parsed. Others get the file as flags.
-  std::function<void(const nlohmann::json& config, const std::string& file)> typed_config;
-  // Called with the raw arguments after the config file and before the flags are parsed (e.g.
-  // train applies its recipe here, so that every explicit flag wins over it).
-  std::function<void(const std::vector<std::string>& args)> before_parse;
+  std::string command_line;   // "glpdepth train ..." as typed, for the records of a run
+  // Set by commands whose configuration is a typed JSON document with defaults of its own
+  // (train: config.json, recipes). Called once CLI11 has parsed the command line, with the
+  // --config file's JSON (null without one); it must leave the options given on the command
+  // line in force (reapply_given_options). Others take the file as option: value pairs.
+  std::function<void(CLI::App& command, const nlohmann::json& config, const std::string& file)>
+      configure;
 };
 
 using Setup = std::function<void(CLI::App& command, CommonOptions& common)>;
@@ -112,9 +114,11 @@ CLI::Option* add_enum_option(CLI::App& app, const std::string& snake_name, E& va
   }
   auto* option = app.add_option_function<std::string>(
       option_names(snake_name, aliases),
-      [&value, names, snake_name, choices, renamed_to](const std::string& given) {
-        if (!renamed_to.empty())
+      [&value, names, snake_name, choices, renamed_to,
+       warned = std::make_shared<bool>(false)](const std::string& given) {
+        if (!renamed_to.empty() && !*warned)  // once, though a config may run this again
           std::cerr << "warning: --" << snake_name << " is now " << renamed_to << "\n";
+        *warned = true;
         const std::string key = to_lower(given);
         for (const auto& [name, v] : names) {
           if (name == key) {
@@ -135,20 +139,22 @@ torch::Device resolve_device(const std::string& device);
 // Applies --threads; returns the count in use.
 int apply_threads(const CommonOptions& common);
 
-// The arguments of one subcommand invocation, with the contents of a flat `--config FILE.json`
-// ({"option": value}) inserted right after the subcommand name as flags, so that flags given on
-// the command line (which come later) override the file. Typed configs are left alone.
-std::vector<std::string> expand_config_files(std::vector<std::string> args,
-                                             const CommonOptions& common);
+// Called once CLI11 has parsed a subcommand (which allows extras, so that it can answer them):
+// a left-over argument is a UsageError, with the closest option name as a suggestion ("unknown
+// option --epoch; did you mean --epochs?"); then the --config file is read, once, and applied
+// under the options given on the command line (`configure`, or as option: value pairs).
+void finish_parse(CLI::App& command, CommonOptions& common);
+// The first part of finish_parse: throws UsageError for an argument CLI11 left over. main also
+// calls it when CLI11 stops earlier (a missing required option), so a typo is named first.
+void check_leftovers(const CLI::App& command);
 
-// The value of `--name X` / `--name=X` (or its kebab spelling) among the subcommand's own
-// arguments (before a "--" separator); "" when absent.
-std::string find_flag_value(const std::vector<std::string>& args, const std::string& snake_name);
+// A flat config file, {"option": value}: each option the command line did not give takes the
+// file's value, checked as if it had been typed (UsageError naming the file otherwise).
+void apply_flat_config(CLI::App& command, const nlohmann::json& config, const std::string& file);
 
-// Throws UsageError for the first argument that looks like an option of `command` but is none
-// of its names, with the closest name as a suggestion ("unknown option --epoch; did you mean
-// --epochs?").
-void check_option_names(const CLI::App& command, const std::vector<std::string>& args);
+// Runs again the options given on the command line (or by a flat config file), so that they win over values a command
+// set after parsing (a config file, a recipe).
+void reapply_given_options(CLI::App& command);
 
 // The names of the options the user gave explicitly (snake_case, without dashes).
 std::vector<std::string> given_options(const CLI::App& command);

@@ -28,7 +28,7 @@ namespace fs = std::filesystem;
 struct EvalPngsCli {
   std::string pred;
   std::string gt;
-  std::string dataset = "kitti";
+  DatasetKind dataset = DatasetKind::kKitti;
   GtLayout gt_layout = GtLayout::kAuto;
   std::string split;  // the original's KITTI ground-truth split name
   double png_scale = 0;
@@ -44,9 +44,9 @@ struct EvalPngsCli {
 };
 
 // The dataset's own ground-truth layout, which --gt_layout auto tries first.
-GtLayout dataset_gt_layout(EvalDataset dataset) {
-  if (dataset == EvalDataset::kitti) return GtLayout::kKitti;
-  if (dataset == EvalDataset::nyu) return GtLayout::kNyu;
+GtLayout dataset_gt_layout(DatasetKind dataset) {
+  if (dataset == DatasetKind::kKitti) return GtLayout::kKitti;
+  if (dataset == DatasetKind::kNyuDepthV2) return GtLayout::kNyu;
   return GtLayout::kFlat;
 }
 
@@ -54,18 +54,18 @@ void run_eval_pngs(const EvalPngsCli& o, const CommonOptions& common) {
   apply_threads(common);
   check_do_kb_crop(o.do_kb_crop);
   EvalSettings settings = o.eval;
-  settings.dataset = parse_eval_dataset(o.dataset);
+  settings.dataset = o.dataset;
   if (o.garg_crop && o.eigen_crop)
     throw UsageError("--garg_crop and --eigen_crop exclude each other");
-  if (o.garg_crop) settings.kitti_crop = EvalCrop::garg;
-  if (o.eigen_crop) settings.kitti_crop = EvalCrop::eigen;
-  if (settings.max_depth_eval <= 0) settings.max_depth_eval = default_max_depth_eval(settings.dataset);
+  if (o.garg_crop) settings.kitti_crop = EvalCrop::kGarg;
+  if (o.eigen_crop) settings.kitti_crop = EvalCrop::kEigen;
+  if (settings.max_depth_eval <= 0) settings.max_depth_eval = dataset_defaults(settings.dataset).max_depth_eval;
   if (!(settings.max_depth_eval > settings.min_depth_eval)) {
     throw UsageError(cat("--max_depth_eval (", settings.max_depth_eval,
                          ") must exceed --min_depth_eval (", settings.min_depth_eval, ")"));
   }
-  const double scale = o.png_scale > 0 ? o.png_scale : default_depth_scale(settings.dataset);
-  const double gt_scale = o.gt_scale > 0 ? o.gt_scale : default_depth_scale(settings.dataset);
+  const double scale = o.png_scale > 0 ? o.png_scale : dataset_defaults(settings.dataset).depth_scale;
+  const double gt_scale = o.gt_scale > 0 ? o.gt_scale : dataset_defaults(settings.dataset).depth_scale;
   GtLayout layout = o.gt_layout;
   // The original's --split names the KITTI ground-truth layout; only eigen_benchmark exists.
   if (!o.split.empty()) {
@@ -129,7 +129,7 @@ void run_eval_pngs(const EvalPngsCli& o, const CommonOptions& common) {
                           {"gt_scale", gt_scale},
                           {"gt_layout", gt_layout_name(layout)},
                           {"missing_gt", missing}};
-  std::cout << report_results(accumulator, settings, MetricTable::kitti_benchmark, files, extra);
+  std::cout << report_results(accumulator, settings, MetricTable::kKittiBenchmark, files, extra);
   if (!missing.empty()) {
     std::cout << missing.size() << " prediction(s) without ground truth skipped\n";
   }

@@ -6,11 +6,29 @@
 
 namespace glpdepth::cli {
 
-void add_dataset_name_flag(CLI::App& app, std::string& dataset) {
-  add_option(app, "dataset", dataset,
-             "kitti, drivingstereo or nyudepthv2 (any case: DrivingStereo works; synthetic sets "
-             "use kitti or drivingstereo)",
-             section::kData);
+void add_dataset_option(CLI::App& app, const std::string& snake_name,
+                        std::function<void(DatasetKind)> set, const std::string& help,
+                        const std::string& group, const std::string& default_name) {
+  app.add_option_function<std::string>(
+         option_names(snake_name),
+         [set, snake_name](const std::string& given) {
+           try {
+             set(parse_dataset(given));
+           } catch (const UsageError& e) {
+             throw CLI::ValidationError(cat("--", snake_name, ": ", e.what()));
+           }
+         },
+         help)
+      ->default_str(default_name)
+      ->type_name("NAME")
+      ->group(group);
+}
+
+void add_dataset_name_flag(CLI::App& app, DatasetKind& dataset) {
+  add_dataset_option(app, "dataset", [&dataset](DatasetKind kind) { dataset = kind; },
+                     "kitti, drivingstereo or nyudepthv2 (any case: DrivingStereo works; "
+                     "synthetic sets use kitti or drivingstereo)",
+                     section::kData, to_string(dataset));
 }
 
 void add_data_path_flag(CLI::App& app, std::string& data_path) {
@@ -75,13 +93,13 @@ void add_eval_flags(CLI::App& app, EvalSettings& settings, int& do_kb_crop) {
   // The flag's default is the dataset's bound (resolved by each command), shown as 0.
   settings.max_depth_eval = 0;
   add_enum_option(app, "kitti_crop", settings.kitti_crop,
-                  {{"none", EvalCrop::none}, {"garg", EvalCrop::garg}, {"garg_crop", EvalCrop::garg},
-                   {"eigen", EvalCrop::eigen}, {"eigen_crop", EvalCrop::eigen}},
+                  {{"none", EvalCrop::kNone}, {"garg", EvalCrop::kGarg}, {"garg_crop", EvalCrop::kGarg},
+                   {"eigen", EvalCrop::kEigen}, {"eigen_crop", EvalCrop::kEigen}},
                   "KITTI evaluation crop: garg, eigen or none (valid pixels only)",
                   section::kValidation);
   add_enum_option(app, "protocol", settings.protocol,
-                  {{"kb-crop", KittiProtocol::kb_crop}, {"kb_crop", KittiProtocol::kb_crop},
-                   {"full-frame", KittiProtocol::full_frame}, {"full_frame", KittiProtocol::full_frame}},
+                  {{"kb-crop", KittiProtocol::kKbCrop}, {"kb_crop", KittiProtocol::kKbCrop},
+                   {"full-frame", KittiProtocol::kFullFrame}, {"full_frame", KittiProtocol::kFullFrame}},
                   "KITTI protocol: kb-crop (GLPDepth's: crops on the 352x1216 frame) or "
                   "full-frame (the prediction placed in the full ground-truth frame)",
                   section::kValidation);
@@ -196,9 +214,9 @@ void add_val_fraction_flag(CLI::App& app, double& val_fraction) {
 
 void add_visualization_flags(CLI::App& app, VisualizationFlags& flags) {
   add_enum_option(app, "colormap", flags.colormap,
-                  {{"turbo", Colormap::turbo}, {"magma", Colormap::magma},
-                   {"inferno", Colormap::inferno}, {"rainbow", Colormap::rainbow},
-                   {"gray", Colormap::gray}},
+                  {{"turbo", Colormap::kTurbo}, {"magma", Colormap::kMagma},
+                   {"inferno", Colormap::kInferno}, {"rainbow", Colormap::kRainbow},
+                   {"gray", Colormap::kGray}},
                   "colour map: turbo, magma, inferno, rainbow or gray", section::kOutput);
   add_option(app, "vis_min", flags.vis_min, "colour range start (m)", section::kOutput)
       ->check(in_range(0, 1e4));

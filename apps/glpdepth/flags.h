@@ -18,7 +18,7 @@ namespace glpdepth::cli {
 
 // --dataset --data_path --window --window_h --window_w --workers --skip_bad_samples
 struct DatasetFlags {
-  std::string& dataset;
+  DatasetKind& dataset;
   std::string& data_path;
   WindowChoice& window;
   int& window_h;
@@ -28,7 +28,11 @@ struct DatasetFlags {
 };
 void add_dataset_flags(CLI::App& app, const DatasetFlags& flags);
 // The parts, for commands that have only some of them.
-void add_dataset_name_flag(CLI::App& app, std::string& dataset);
+void add_dataset_name_flag(CLI::App& app, DatasetKind& dataset);
+// A dataset name (any alias, any case) parsed with parse_dataset, handed to `set`.
+void add_dataset_option(CLI::App& app, const std::string& snake_name,
+                        std::function<void(DatasetKind)> set, const std::string& help,
+                        const std::string& group, const std::string& default_name);
 void add_data_path_flag(CLI::App& app, std::string& data_path);
 void add_workers_flag(CLI::App& app, int& workers);
 
@@ -69,7 +73,7 @@ void add_val_fraction_flag(CLI::App& app, double& val_fraction);
 
 // --colormap --vis_min --vis_max
 struct VisualizationFlags {
-  Colormap colormap = Colormap::turbo;
+  Colormap colormap = Colormap::kTurbo;
   double vis_min = 0, vis_max = 0;
 };
 void add_visualization_flags(CLI::App& app, VisualizationFlags& flags);

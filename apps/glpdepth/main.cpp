@@ -3,7 +3,6 @@
 #include <c10/util/Exception.h>
 
 #include <cstdlib>
-#include <fstream>
 #include <iostream>
 
 #include "cli.h"
@@ -64,39 +63,6 @@ void add_common_options(CLI::App& sub, cli::CommonOptions& common) {
       ->group(cli::section::kCompat);
 }
 
-// Reads a typed --config (train's config.json) before the flags, or expands a flat one into
-// flags; then lets the command see the arguments (e.g. to apply a recipe as defaults).
-std::vector<std::string> prepare(CLI::App& app, std::vector<cli::CommonOptions*>& commons,
-                                 std::vector<std::string> args) {
-  if (args.empty() || args[0].empty() || args[0][0] == '-') return args;
-  CLI::App* sub = app.get_subcommand(args[0]);
-  const auto& commands = cli::registered_commands();
-  size_t index = 0;
-  while (index < commands.size() && commands[index].name != args[0]) ++index;
-  cli::CommonOptions& common = *commons.at(index);
-  cli::check_option_names(*sub, args);
-  common.config = cli::find_flag_value(args, "config");
-  if (!common.config.empty() && common.typed_config) {
-    std::ifstream in(common.config);
-    if (!in) throw UsageError(cat("--config ", common.config, ": cannot open file"));
-    nlohmann::json json;
-    try {
-      in >> json;
-    } catch (const std::exception& e) {
-      throw UsageError(cat("--config ", common.config, ": not valid JSON: ", e.what()));
-    }
-    common.typed_config(json, common.config);
-  }
-  args = cli::expand_config_files(std::move(args), common);
-  try {
-    cli::check_option_names(*sub, args);
-  } catch (const UsageError& e) {
-    throw UsageError(cat("--config ", common.config, ": ", e.what()));
-  }
-  if (common.before_parse) common.before_parse(args);
-  return args;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -127,13 +93,17 @@ int main(int argc, char** argv) {
     commons.push_back(&common);
     command.setup(*sub, common);
     add_common_options(*sub, common);
-    // Parse only: stop once the command line is parsed and checked, before the command's own
-    // callback (which stays in place: it owns the values the options are bound to).
-    if (parse_only)
-      sub->parse_complete_callback([name = command.name] {
+    // Extras are answered by finish_parse, with a suggestion for a mistyped option.
+    sub->allow_extras();
+    // Runs once the command line is parsed, before the command's own callback: the config file,
+    // then (parse only) a stop before any work.
+    sub->parse_complete_callback([sub, &common, parse_only, name = command.name] {
+      cli::finish_parse(*sub, common);
+      if (parse_only) {
         std::cout << "parsed: " << name << "\n";
         throw cli::ExitRequest{0};
-      });
+      }
+    });
     // --help shows every default: flags read "off", empty strings read "".
     for (CLI::Option* option : sub->get_options()) {
       if (option->get_name() == "--help" || !option->get_default_str().empty()) continue;
@@ -147,13 +117,22 @@ int main(int argc, char** argv) {
   try {
     std::vector<std::string> args = join_optional_values({argv + 1, argv + argc});
     check_command_name(args);
-    args = prepare(app, commons, std::move(args));
+    for (cli::CommonOptions* common : commons) {
+      common->command_line = "glpdepth";
+      for (int i = 1; i < argc; ++i) common->command_line += std::string(" ") + argv[i];
+    }
     std::reverse(args.begin(), args.end());  // CLI11 takes a reversed vector
     app.parse(args);
   } catch (const CLI::ParseError& e) {
     // --help and --version end here too (exit 0); every real parse error is a usage error
     // with the same "error:" line as the others.
     if (e.get_exit_code() == 0) return app.exit(e);
+    try {
+      for (const CLI::App* sub : app.get_subcommands()) cli::check_leftovers(*sub);
+    } catch (const UsageError& unknown) {
+      std::cerr << "error: " << unknown.what() << "\n";
+      return 2;
+    }
     std::cerr << "error: " << e.what() << "\n";
     return 2;
   } catch (const cli::ExitRequest& request) {

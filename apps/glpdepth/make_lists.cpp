@@ -11,7 +11,7 @@ namespace glpdepth::cli {
 namespace {
 
 struct MakeListsCli {
-  std::string dataset = "kitti";
+  DatasetKind dataset = DatasetKind::kKitti;
   std::string data_path;
   double val_fraction = 0.1;
   uint64_t seed = 0;

@@ -181,7 +181,7 @@ void run_predict(const PredictCli& o, const CommonOptions& common) {
   }
 
   DatasetOptions data;
-  data.dataset = "folder";
+  data.dataset = DatasetKind::kFolder;
   data.inputs = o.inputs;
   data.intrinsics = intrinsics;
   std::shared_ptr<const Dataset> dataset = make_dataset(data);

@@ -3,6 +3,7 @@
 // they were the real datasets.
 #include <iomanip>
 #include <iostream>
+#include <optional>
 
 #include "cli.h"
 #include "flags.h"
@@ -20,7 +21,7 @@ struct SynthCli {
   std::string camera = "kitti";
   double scale = 1.0;
   bool sparse = false;
-  std::string layout;  // default follows the camera
+  std::optional<DatasetKind> layout;  // default follows the camera
   double val_fraction = 0.1;
   double test_fraction = 0.1;
   int frames_per_drive = 10;
@@ -36,9 +37,9 @@ void run_synth(const SynthCli& o, const CommonOptions& common) {
   options.count = o.count;
   options.seed = o.seed;
   options.sparse = o.sparse;
-  options.layout = !o.layout.empty()                          ? o.layout
-                   : options.camera.preset == "drivingstereo" ? "drivingstereo"
-                                                              : "kitti";
+  options.layout = o.layout                                   ? *o.layout
+                   : options.camera.preset == "drivingstereo" ? DatasetKind::kDrivingStereo
+                                                              : DatasetKind::kKitti;
   options.val_fraction = o.val_fraction;
   options.test_fraction = o.test_fraction;
   options.frames_per_drive = o.frames_per_drive;
@@ -55,7 +56,7 @@ void run_synth(const SynthCli& o, const CommonOptions& common) {
 
   const auto& c = options.camera;
   std::cout << "synth: " << o.count << " frames, " << c.width << "x" << c.height << ", fx "
-            << std::fixed << std::setprecision(2) << c.fx << ", " << options.layout << " layout"
+            << std::fixed << std::setprecision(2) << c.fx << ", " << to_string(options.layout) << " layout"
             << (o.sparse ? ", sparse LiDAR-like depth" : "") << " -> " << o.out << "\n";
   synth::DatasetSummary s = synth::write_dataset(o.out, options);
   std::cout << "wrote " << s.train << " train, " << s.val << " val, " << s.test << " test frames ("
@@ -76,7 +77,8 @@ void setup_synth(CLI::App& command, CommonOptions& common) {
   add_option(command, "scale", o->scale, "resize factor of frame size and intrinsics (e.g. 0.25)", g)
       ->check(in_range(0.01, 4));
   add_flag(command, "sparse", o->sparse, "LiDAR-like depth: ~64 scan lines like KITTI's projected scans", g);
-  add_option(command, "layout", o->layout, "kitti or drivingstereo (default: follows --camera)", g);
+  add_dataset_option(command, "layout", [o](DatasetKind kind) { o->layout = kind; },
+                     "kitti or drivingstereo (default: follows --camera)", g, "");
   add_val_fraction_flag(command, o->val_fraction);
   add_option(command, "test_fraction", o->test_fraction, "fraction of drives for lists/test.txt", section::kData)
       ->check(in_range(0, 1));

@@ -32,10 +32,10 @@ namespace {
 namespace fs = std::filesystem;
 
 struct TestCli {
-  std::string dataset = "kitti";
+  DatasetKind dataset = DatasetKind::kKitti;
   std::string data_path;
   std::string test_list;
-  std::string eval_split = "test";
+  Split eval_split = Split::kTest;
   WindowChoice window = WindowChoice::kAuto;
   int window_h = 0, window_w = 0;
   int workers = 4;
@@ -62,8 +62,8 @@ struct TestCli {
 nlohmann::json score_constant_guess(const TestCli& o, const EvaluationRequest& request,
                                     const Evaluation& evaluation, const fs::path& lists_dir) {
   DatasetOptions train = request.data;
-  train.split = "train";
-  train.list = find_or_make_list(train.dataset, train.data_path, "train", "", lists_dir).list;
+  train.split = Split::kTrain;
+  train.list = find_or_make_list(train.dataset, train.data_path, Split::kTrain, "", lists_dir).list;
   EvalSettings settings = evaluation.options.settings;
   const double depth = median_depth(*open_eval_data(train, settings, o.window).dataset);
   EvaluatorOptions options;
@@ -91,25 +91,21 @@ void check_flags(const TestCli& o) {
   check_weights_choice(o.ckpt, o.random_weights, "test");
   if (o.batch_size < 0) throw UsageError("--batch_size must be >= 0 (0: one image per forward)");
   if (o.workers < 0) throw UsageError("--workers must be >= 0");
-  if (o.eval_split != "train" && o.eval_split != "val" && o.eval_split != "test")
-    throw UsageError(cat("--eval_split ", o.eval_split, ": expected train, val or test"));
-  const std::string dataset = canonical_dataset_name(o.dataset);
-  resolve_eval_settings(o.eval, dataset);  // an unknown dataset is a usage error before any work
-  if (o.eval.protocol == KittiProtocol::full_frame && dataset != "kitti")
-    throw UsageError(cat("--protocol full-frame applies to KITTI only, not ", dataset));
+  if (o.eval.protocol == KittiProtocol::kFullFrame && o.dataset != DatasetKind::kKitti)
+    throw UsageError(cat("--protocol full-frame applies to KITTI only, not ", to_string(o.dataset)));
 }
 
 // What to evaluate: the flags as an evaluation request (the list found or made first).
 EvaluationRequest evaluation_request(const TestCli& o, const fs::path& lists_dir, bool cuda) {
   EvaluationRequest request;
-  const std::string dataset = canonical_dataset_name(o.dataset);
+  const DatasetKind dataset = o.dataset;
   const DatasetLocation location = locate_dataset(dataset, o.data_path);
   if (!location.note.empty()) std::cerr << "test: " << location.note << "\n";
   DatasetOptions& data = request.data;
   data.dataset = dataset;
   data.data_path = location.root;
   data.split = o.eval_split;
-  if (dataset != "folder") {
+  if (dataset != DatasetKind::kFolder) {
     const ListsChoice list = find_or_make_list(dataset, location.root, o.eval_split, o.test_list, lists_dir);
     if (!list.note.empty()) std::cerr << "test: " << list.note << "\n";
     data.list = list.list;
@@ -130,7 +126,7 @@ EvaluationRequest evaluation_request(const TestCli& o, const fs::path& lists_dir
 // The opened data can be evaluated (or at least written out) as the flags ask.
 void check_evaluation(const TestCli& o, const Evaluation& evaluation) {
   const Dataset& dataset = *evaluation.data.dataset;
-  const std::string name = canonical_dataset_name(o.dataset);
+  const std::string name = to_string(o.dataset);
   for (const std::string& line : dataset.skipped_lines()) std::cerr << "skipped: " << line << "\n";
   check(dataset.size() > 0, "dataset ", name, " at ", o.data_path, ": no samples");
   if (!evaluation.data.note.empty())
@@ -195,12 +191,12 @@ void report(const TestCli& o, const EvaluationRequest& request, const Evaluation
         {"seconds", result.seconds}};
     if (o.baseline) extra["constant_guess"] = score_constant_guess(o, request, evaluation, lists_dir);
     const std::string text =
-        report_results(result.metrics, evaluation.options.settings, MetricTable::metrics_py,
+        report_results(result.metrics, evaluation.options.settings, MetricTable::kMetricsPy,
                        {out_dir / "metrics.json", out_dir / "per_image.csv"}, extra);
     std::cout << "metrics.py convention (silog: lambda 0.5, no x100), mean over images:\n"
               << text
               << "KITTI benchmark convention (SILog(KITTI): lambda 1, x100), mean over images:\n"
-              << format_metrics_table(result.metrics.mean(), MetricTable::kitti_benchmark)
+              << format_metrics_table(result.metrics.mean(), MetricTable::kKittiBenchmark)
               << (o.baseline ? compare_with_guess(extra["constant_guess"], result.metrics.mean()) + "\n" : "")
               << "results: " << (out_dir / "metrics.json").string() << ", "
               << (out_dir / "per_image.csv").string() << "\n";
@@ -227,7 +223,7 @@ void run_test(const TestCli& o, const CommonOptions& common) {
   const fs::path out_dir = claim_folder(asked_dir, o.overwrite, "test");
   add_sinks(o, evaluation, out_dir, max_depth);
 
-  std::cerr << "test: " << evaluation.data.dataset->size() << " images of " << request.data.dataset
+  std::cerr << "test: " << evaluation.data.dataset->size() << " images of " << to_string(request.data.dataset)
             << " from " << request.data.data_path.string() << ", MiT-"
             << predictor.model_options().encoder << " (" << predictor.source().description
             << (o.ckpt.empty() ? "" : " " + o.ckpt) << "), max_depth " << max_depth << ", "
@@ -243,8 +239,8 @@ void setup_test(CLI::App& command, CommonOptions& common) {
                               o->workers, o->skip_bad_samples});
   add_option(command, "test_list", o->test_list,
              "list file (\"\": <dataset>/lists/<eval_split>.txt, made when missing)", section::kData);
-  add_option(command, "eval_split", o->eval_split, "train, val or test: the default list",
-             section::kData);
+  add_enum_option(command, "eval_split", o->eval_split, split_names(),
+                  "train, val or test: the default list", section::kData);
   add_intrinsics_flag(command, o->intrinsics,
                       "default: the dataset's calibration or camera.json");
   add_batch_size_flag(command, o->batch_size, "1");

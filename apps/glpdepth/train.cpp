@@ -29,7 +29,6 @@ struct TrainCli {
   int64_t batch_size = 0;  // 0: the recipe's
   std::string output;      // "" : the config's log_dir (./logs)
   int do_kb_crop = 1;
-  std::string command_line;
   bool config_file_given = false;
 };
 
@@ -81,11 +80,11 @@ void run_train(TrainCli& cli, CommonOptions common, const CLI::App& command) {
   if (config.runtime.threads > available_cores())
     std::cerr << "note: " << config.runtime.threads << " threads on " << available_cores()
               << " cores: the same numbers as on a larger machine, more slowly\n";
-  const std::string device = resolve_device(common.device).str();
+  const torch::Device device = resolve_device(common.device);
   if (cli.config_file_given && config.runtime.device != device)
-    std::cerr << "warning: --config ran on " << config.runtime.device << ", this run on " << device
-              << ": its losses and weights will differ (--device " << config.runtime.device
-              << " repeats it)\n";
+    std::cerr << "warning: --config ran on " << config.runtime.device.str() << ", this run on "
+              << device.str() << ": its losses and weights will differ (--device "
+              << config.runtime.device.str() << " repeats it)\n";
   config.runtime.device = device;
   for (const std::string& note : unused_by_schedule(config, given_options(command)))
     std::cerr << "warning: " << note << "\n";
@@ -96,7 +95,7 @@ void run_train(TrainCli& cli, CommonOptions common, const CLI::App& command) {
   TrainHooks hooks;
   hooks.stop = &stop_requested;
   hooks.terminal = stderr_is_terminal();
-  hooks.command_line = cli.command_line;
+  hooks.command_line = common.command_line;
   TrainResult result = train(config, std::cerr, hooks);
   if (result.interrupted) return report_interrupted(config, result);
   std::cerr << "train: done, " << result.epochs_done << " epochs, " << result.global_step
@@ -137,10 +136,10 @@ void add_augmentation_flags(CLI::App& command, AugmentOptions& a) {
 void add_optimisation_flags(CLI::App& command, TrainCli& cli) {
   TrainConfig& c = cli.config;
   const char* g = section::kOptimisation;
-  add_option(command, "recipe", c.loop.recipe,
-             "glp, plateau, plateau-l2 or cyclic: optimiser, schedule, clipping and batch size; "
-             "demo: make demo's b0 from scratch on quarter-size frames; explicit flags override "
-             "it (\"\": drivingstereo cyclic, others glp)", g);
+  add_enum_option(command, "recipe", c.loop.recipe, recipe_names(),
+                  "glp, plateau, plateau-l2 or cyclic: optimiser, schedule, clipping and batch "
+                  "size; demo: make demo's b0 from scratch on quarter-size frames; explicit flags "
+                  "override it (auto: drivingstereo cyclic, others glp)", g);
   add_option(command, "epochs", c.loop.epochs, "epochs", g)
       ->check(in_range(1, 1e6));
   add_batch_size_flag(command, cli.batch_size, "the recipe's: glp 12, plateau and cyclic 32");
@@ -188,14 +187,14 @@ void add_schedule_flags(CLI::App& command, ScheduleOptions& s, Figure& plateau_m
       ->check(in_range(1, 1e9));
   add_option(command, "step_gamma", s.step.gamma, "step: decay factor", g)
       ->check(in_range(0, 1));
-  add_option(command, "plateau_mode", s.plateau.mode, "plateau: min or max", g);
+  add_enum_option(command, "plateau_mode", s.plateau.mode, plateau_mode_names(), "plateau: min or max", g);
   add_option(command, "plateau_factor", s.plateau.factor, "plateau: lr factor", g)
       ->check(in_range(0, 1));
   add_option(command, "plateau_patience", s.plateau.patience, "plateau: patience (scheduler steps)", g)
       ->check(in_range(0, 1e9));
   add_option(command, "plateau_threshold", s.plateau.threshold, "plateau: threshold", g)
       ->check(in_range(0, 1000));
-  add_option(command, "plateau_threshold_mode", s.plateau.threshold_mode, "plateau: rel or abs", g);
+  add_enum_option(command, "plateau_threshold_mode", s.plateau.threshold_mode, threshold_mode_names(), "plateau: rel or abs", g);
   add_option(command, "plateau_cooldown", s.plateau.cooldown, "plateau: cooldown", g)
       ->check(in_range(0, 1e9));
   add_option(command, "plateau_min_lr", s.plateau.min_lr, "plateau: lower lr bound", g)
@@ -213,7 +212,7 @@ void add_schedule_flags(CLI::App& command, ScheduleOptions& s, Figure& plateau_m
       ->check(in_range(1, 1e9));
   add_option(command, "cyclic_step_size_down", s.cyclic.step_size_down, "cyclic: iterations down (0: = up)", g)
       ->check(in_range(0, 1e9));
-  add_option(command, "cyclic_mode", s.cyclic.mode, "cyclic: triangular, triangular2, exp_range", g);
+  add_enum_option(command, "cyclic_mode", s.cyclic.mode, cyclic_mode_names(), "cyclic: triangular, triangular2, exp_range", g);
   add_option(command, "cyclic_gamma", s.cyclic.gamma, "cyclic: exp_range gamma", g)
       ->check(in_range(0, 1));
   add_option(command, "cyclic_base_momentum", s.cyclic.base_momentum, "cyclic: momentum at the lr peak", g)
@@ -252,13 +251,22 @@ void add_run_flags(CLI::App& command, TrainCli& cli) {
   add_seed_flag(command, c.runtime.seed);
   add_precision_flags(command, c.runtime.precision, c.runtime.channels_last);
   const char* d = section::kDistributed;
-  add_option(command, "dist_backend", c.dist.backend, "distributed backend: nccl or gloo (\"\": nccl on CUDA, gloo on CPU)", d);
+  add_enum_option(command, "dist_backend", c.dist.backend, dist::backend_names(), "distributed backend: auto (nccl on CUDA, gloo on CPU), nccl or gloo", d);
   add_option(command, "dist_port", c.dist.port, "rendezvous port when launched by Slurm", d)
       ->check(in_range(1, 65535));
   add_option(command, "dist_timeout", c.dist.timeout, "seconds before a lost rank fails the others", d)
       ->check(in_range(1, 604800));
   add_flag(command, "sync_bn", c.dist.sync_bn, "synchronise decoder BatchNorm statistics across ranks", d);
   add_flag(command, "verify_replicas", c.dist.verify_replicas, "check after every step that all ranks hold identical weights (debugging)", d);
+}
+
+// A run's config.json (sections data, loop, ...) rather than a flat {"option": value} file.
+bool is_typed_train_config(const nlohmann::json& json) {
+  if (!json.is_object()) return false;
+  for (const char* section : {"data", "augment", "model", "optim", "schedule", "loop", "validation",
+                              "checkpoint", "log", "runtime", "dist", "run"})
+    if (json.contains(section)) return true;
+  return false;
 }
 
 void setup_train(CLI::App& command, CommonOptions& common) {
@@ -283,27 +291,29 @@ void setup_train(CLI::App& command, CommonOptions& common) {
   add_eval_flags(command, c.validation.eval, cli->do_kb_crop);
   add_run_flags(command, *cli);
 
-  common.typed_config = [cli](const nlohmann::json& json, const std::string& file) {
-    try {
-      nlohmann::json config = json;
-      config.erase("run");  // the record of a past run, not configuration
-      cli->config = train_config_from_json(config, cli->config);
-    } catch (const Error& e) {
-      throw UsageError(cat("--config ", file, ": ", e.what()));
+  // Precedence, lowest first: the defaults, a run's typed config.json, the recipe (--recipe;
+  // without a typed config, the dataset's), a flat config file, the flags typed.
+  common.configure = [cli](CLI::App& command, const nlohmann::json& file_json,
+                           const std::string& file) {
+    cli->config_file_given = is_typed_train_config(file_json);
+    TrainConfig base;
+    if (cli->config_file_given) {
+      try {
+        nlohmann::json json = file_json;
+        json.erase("run");  // the record of a past run, not configuration
+        base = train_config_from_json(json, base);
+      } catch (const Error& e) {
+        throw UsageError(cat("--config ", file, ": ", e.what()));
+      }
     }
-    cli->config_file_given = true;
-  };
-  // The recipe is a set of defaults: applied before the flags, so that every explicit flag
-  // wins. A config file already holds what its recipe set (and any changes made to it).
-  common.before_parse = [cli](const std::vector<std::string>& args) {
-    std::string recipe = find_flag_value(args, "recipe");
-    if (recipe.empty() && !cli->config_file_given) {
-      const std::string dataset = find_flag_value(args, "dataset");
-      recipe = default_recipe(dataset.empty() ? cli->config.data.dataset : dataset);
-    }
-    if (!recipe.empty()) apply_recipe(cli->config, recipe);
-    cli->command_line = "glpdepth";
-    for (const std::string& arg : args) cli->command_line += " " + arg;
+    cli->config = base;
+    if (!file_json.is_null() && !cli->config_file_given) apply_flat_config(command, file_json, file);
+    reapply_given_options(command);  // to read the recipe and dataset asked for
+    Recipe recipe = command.get_option("--recipe")->count() > 0 ? cli->config.loop.recipe : Recipe::kAuto;
+    if (recipe == Recipe::kAuto && !cli->config_file_given) recipe = default_recipe(cli->config.data.dataset);
+    cli->config = base;
+    apply_recipe(cli->config, recipe);
+    reapply_given_options(command);
   };
   command.callback([cli, &common, &command] { run_train(*cli, common, command); });
 }

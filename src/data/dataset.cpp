@@ -25,31 +25,17 @@ namespace {
 
 CameraFile read_camera_file(const fs::path& file);
 
-std::string lower(const std::string& s) { return to_lower(s); }
-
-const std::vector<DatasetDefaults>& table() {
-  // Spec §4: crops and scales of the original; max_depth 80 m outdoors, 10 m indoors.
-  static const std::vector<DatasetDefaults> rows = {
-      {"kitti", 80.f, 1e-3f, 80.f, 352, 704, 256.f, "garg",
-       {WindowKind::bottom_centre, 352, 1216, 0}},
-      {"drivingstereo", 80.f, 1e-3f, 80.f, 352, 704, 256.f, "none",
-       {WindowKind::bottom_right_margin, 384, 864, 9}},
-      {"nyudepthv2", 10.f, 1e-3f, 10.f, 448, 576, 1000.f, "eigen", {}},
-      {"folder", 80.f, 1e-3f, 80.f, 0, 0, 0.f, "none", {}},
-  };
-  return rows;
-}
 
 // NYU Depth v2 RGB camera (the dataset toolbox's camera_params).
 constexpr Intrinsics kNyuIntrinsics{518.8579f, 519.4696f, 325.5824f, 253.7362f};
 
 bool is_list_file(const fs::path& p) {
-  const std::string e = lower(p.extension().string());
+  const std::string e = to_lower(p.extension().string());
   return e == ".txt" || e == ".list" || e == ".lst";
 }
 
 bool is_image_file(const fs::path& p) {
-  std::string ext = lower(p.extension().string());
+  std::string ext = to_lower(p.extension().string());
   return ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp";
 }
 
@@ -91,10 +77,11 @@ struct Entry {
 class ListDataset : public Dataset {
  public:
   explicit ListDataset(const DatasetOptions& options) : options_(options) {
-    kind_ = canonical_dataset_name(options.dataset);
+    kind_ = options.dataset;
+    const std::string name = to_string(kind_);
     list_ = options.list.empty() ? default_list_path(options.data_path, options.split)
                                  : options.list;
-    check(!options.data_path.empty(), "dataset ", kind_, ": --data_path is not set");
+    check(!options.data_path.empty(), "dataset ", name, ": --data_path is not set");
     std::error_code ec;
     check(fs::is_directory(options.data_path, ec), "--data_path ", options.data_path.string(),
           ": not a folder");
@@ -102,7 +89,7 @@ class ListDataset : public Dataset {
     if (!in) {
       throw Error(cat("list file ", list_.string(), ": cannot open (",
                       fs::exists(list_, ec) ? "unreadable" : "does not exist",
-                      "); write lists with `glpdepth make-lists --dataset ", kind_,
+                      "); write lists with `glpdepth make-lists --dataset ", name,
                       " --data_path ", options.data_path.string(),
                       "` or pass --train_list/--val_list/--test_list"));
     }
@@ -179,7 +166,7 @@ class ListDataset : public Dataset {
  private:
   fs::path resolve(const std::string& rel) const {
     fs::path p = join_rel(options_.data_path, rel);
-    if (kind_ != "nyudepthv2") return p;
+    if (kind_ != DatasetKind::kNyuDepthV2) return p;
     // The original NYU lists are relative to <root>/sync (train) and
     // <root>/official_splits/test (test); ours are relative to the root.
     std::error_code ec;
@@ -193,7 +180,7 @@ class ListDataset : public Dataset {
 
   std::string name_for(const Entry& e) const {
     fs::path p(e.image_rel);
-    if (kind_ == "kitti") {
+    if (kind_ == DatasetKind::kKitti) {
       // <drive>_<frame>: path component [-4] of ".../<drive>/image_02/data/<frame>.png".
       std::vector<std::string> parts;
       for (const auto& part : p) parts.push_back(part.string());
@@ -219,7 +206,7 @@ class ListDataset : public Dataset {
 
   Intrinsics intrinsics_for(const Entry& e, int width, int height) const {
     if (options_.intrinsics) return *options_.intrinsics;
-    if (kind_ == "kitti") {
+    if (kind_ == DatasetKind::kKitti) {
       // raw_data/<date>/<drive>/image_02/data/<frame>: the calibration sits in <date>.
       Intrinsics k = cached_calib(e.image.parent_path().parent_path().parent_path().parent_path() /
                                       "calib_cam_to_cam.txt",
@@ -227,7 +214,7 @@ class ListDataset : public Dataset {
       if (k.known()) return k;
     }
     if (camera_) return camera_->for_frame(width, height);
-    if (kind_ == "drivingstereo") {
+    if (kind_ == DatasetKind::kDrivingStereo) {
       // The official per-sequence calibration: calib/half-image-calib/<seq>.txt, where <seq>
       // is the file stem up to its first "_".
       const std::string stem = e.image.stem().string();
@@ -235,12 +222,12 @@ class ListDataset : public Dataset {
                               (stem.substr(0, stem.find('_')) + ".txt"),
                           "101");
     }
-    if (kind_ == "nyudepthv2" && width == 640 && height == 480) return kNyuIntrinsics;
+    if (kind_ == DatasetKind::kNyuDepthV2 && width == 640 && height == 480) return kNyuIntrinsics;
     return {};
   }
 
   DatasetOptions options_;
-  std::string kind_;
+  DatasetKind kind_;
   fs::path list_;
   std::optional<CameraFile> camera_;
   std::vector<Entry> entries_;
@@ -401,32 +388,8 @@ class FolderDataset : public Dataset {
 
 }  // namespace
 
-std::string canonical_dataset_name(const std::string& name) {
-  std::string n = lower(name);
-  if (n == "nyu" || n == "nyu_depth_v2" || n == "nyudepth") return "nyudepthv2";
-  if (n == "ds" || n == "driving_stereo") return "drivingstereo";
-  if (n == "imagepath" || n == "images") return "folder";
-  return n;
-}
-
-const DatasetDefaults& dataset_defaults(const std::string& name) {
-  std::string n = canonical_dataset_name(name);
-  for (const auto& row : table()) {
-    if (row.name == n) return row;
-  }
-  std::string known;
-  for (const auto& row : table()) known += (known.empty() ? "" : ", ") + row.name;
-  throw Error(cat("unknown dataset \"", name, "\" (known: ", known, ")"));
-}
-
-std::vector<std::string> dataset_names() {
-  std::vector<std::string> names;
-  for (const auto& row : table()) names.push_back(row.name);
-  return names;
-}
-
-fs::path default_list_path(const fs::path& data_path, const std::string& split) {
-  return data_path / "lists" / (split + ".txt");
+fs::path default_list_path(const fs::path& data_path, Split split) {
+  return data_path / "lists" / (to_string(split) + ".txt");
 }
 
 std::string window_does_not_fit(const Dataset& unwindowed, const DatasetDefaults& d) {
@@ -442,7 +405,7 @@ WindowDecision decide_window(const DatasetOptions& options, WindowChoice choice)
   decision.spec = dataset_defaults(options.dataset).window;
   if (options.window_h > 0) decision.spec.height = options.window_h;
   if (options.window_w > 0) decision.spec.width = options.window_w;
-  decision.apply = decision.spec.kind != WindowKind::none && choice != WindowChoice::kOff;
+  decision.apply = decision.spec.kind != WindowKind::kNone && choice != WindowChoice::kOff;
   if (decision.apply && choice == WindowChoice::kAuto) {
     DatasetOptions probe = options;
     probe.window = false;
@@ -456,7 +419,7 @@ WindowDecision decide_window(const DatasetOptions& options, WindowChoice choice)
 }
 
 void apply_window(Sample& s, const DatasetDefaults& d) {
-  if (d.window.kind == WindowKind::none) return;
+  if (d.window.kind == WindowKind::kNone) return;
   const Window w = window_rect(d.window, s.height(), s.width(), cat(d.name, " image"));
   crop_sample(s, w.top, w.left, w.height(), w.width());
 }
@@ -511,8 +474,8 @@ std::unique_ptr<Dataset> make_dataset(const DatasetOptions& options) {
   }
   if (options.window_h > 0) d.window.height = options.window_h;
   if (options.window_w > 0) d.window.width = options.window_w;
-  if (options.window && !*options.window) d.window.kind = WindowKind::none;
-  if (d.name == "folder") {
+  if (options.window && !*options.window) d.window.kind = WindowKind::kNone;
+  if (d.kind == DatasetKind::kFolder) {
     auto ds = std::make_unique<FolderDataset>(options);
     ds->set_defaults(d);
     return ds;

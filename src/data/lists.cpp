@@ -164,23 +164,22 @@ ListsSummary make_lists(const MakeListsOptions& options) {
   std::error_code ec;
   check(fs::is_directory(options.data_path, ec), "--data_path ", options.data_path.string(),
         ": not a folder");
-  const std::string name = canonical_dataset_name(options.dataset);
   ListsSummary summary;
   summary.out = options.out.empty() ? options.data_path / "lists" : options.out;
   std::vector<Pair> all_train, test;
   const fs::path& root = options.data_path;
-  if (name == "drivingstereo") {
+  if (options.dataset == DatasetKind::kDrivingStereo) {
     scan_drivingstereo(root, all_train, test, summary);
-  } else if (name == "kitti") {
+  } else if (options.dataset == DatasetKind::kKitti) {
     scan_kitti(root, all_train, test, summary);
-  } else if (name == "nyudepthv2") {
+  } else if (options.dataset == DatasetKind::kNyuDepthV2) {
     scan_nyu(root, all_train, test, summary);
   } else {
-    throw UsageError(cat("--dataset ", options.dataset,
+    throw UsageError(cat("dataset ", to_string(options.dataset),
                          ": make-lists knows kitti, drivingstereo and nyudepthv2"));
   }
   check(!all_train.empty() || !test.empty(), "--data_path ", root.string(),
-        ": found no ", name, " image/depth pairs in any known layout (see docs/DATA.md)");
+        ": found no ", to_string(options.dataset), " image/depth pairs in any known layout (see docs/DATA.md)");
 
   std::vector<std::string> sequences;
   for (const Pair& p : all_train) sequences.push_back(p.sequence);

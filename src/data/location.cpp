@@ -10,14 +10,6 @@
 namespace glpdepth {
 namespace fs = std::filesystem;
 
-std::string dataset_folder_name(const std::string& dataset) {
-  const std::string name = canonical_dataset_name(dataset);
-  if (name == "kitti") return "kitti";
-  if (name == "drivingstereo") return "DrivingStereo";
-  if (name == "nyudepthv2") return "nyu_depth_v2";
-  return "";
-}
-
 namespace {
 
 // A child folder whose name equals `name` ignoring case; empty when none.
@@ -39,13 +31,13 @@ bool writable_folder(const fs::path& folder) {
 
 }  // namespace
 
-DatasetLocation locate_dataset(const std::string& dataset, const fs::path& data_path) {
+DatasetLocation locate_dataset(DatasetKind dataset, const fs::path& data_path) {
   std::error_code ec;
   if (data_path.empty()) throw UsageError("--data_path: the dataset folder is required");
   if (!fs::is_directory(data_path, ec))
     throw Error(cat("--data_path ", data_path.string(), ": not a folder"));
   DatasetLocation location{data_path, ""};
-  const std::string folder = dataset_folder_name(dataset);
+  const std::string& folder = dataset_defaults(dataset).folder;
   if (folder.empty() || fs::is_directory(data_path / "lists", ec)) return location;
   const fs::path child = child_folder(data_path, folder);
   if (child.empty()) return location;
@@ -55,8 +47,8 @@ DatasetLocation locate_dataset(const std::string& dataset, const fs::path& data_
   return location;
 }
 
-ListsChoice find_or_make_list(const std::string& dataset, const fs::path& root,
-                              const std::string& split, const fs::path& explicit_list,
+ListsChoice find_or_make_list(DatasetKind dataset, const fs::path& root,
+                              Split split, const fs::path& explicit_list,
                               const fs::path& fallback_dir, double val_fraction, uint64_t seed) {
   std::error_code ec;
   if (!explicit_list.empty()) {
@@ -65,8 +57,9 @@ ListsChoice find_or_make_list(const std::string& dataset, const fs::path& root,
   }
   const fs::path in_root = default_list_path(root, split);
   if (fs::exists(in_root, ec)) return {in_root, ""};
-  const fs::path elsewhere = fallback_dir / "lists" / canonical_dataset_name(dataset);
-  if (fs::exists(elsewhere / (split + ".txt"), ec)) return {elsewhere / (split + ".txt"), ""};
+  const fs::path elsewhere = fallback_dir / "lists" / to_string(dataset);
+  const std::string file = to_string(split) + ".txt";
+  if (fs::exists(elsewhere / file, ec)) return {elsewhere / file, ""};
 
   MakeListsOptions options;
   options.dataset = dataset;
@@ -75,7 +68,7 @@ ListsChoice find_or_make_list(const std::string& dataset, const fs::path& root,
   options.seed = seed;
   options.out = writable_folder(root / "lists") ? root / "lists" : elsewhere;
   const ListsSummary summary = make_lists(options);
-  const fs::path list = summary.out / (split + ".txt");
+  const fs::path list = summary.out / file;
   return {list, cat("no lists in ", (root / "lists").string(), ": wrote ", summary.train,
                     " train, ", summary.val, " val (", summary.val_sequences.size(),
                     " sequences held out) and ", summary.test, " test lines to ",

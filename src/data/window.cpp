@@ -5,12 +5,12 @@
 namespace glpdepth {
 
 bool frame_holds_window(const WindowSpec& spec, int height, int width) {
-  if (spec.kind == WindowKind::none) return true;
+  if (spec.kind == WindowKind::kNone) return true;
   return height >= spec.height && width >= spec.width + spec.right_margin;
 }
 
 Window window_rect(const WindowSpec& spec, int height, int width, const std::string& what) {
-  if (spec.kind == WindowKind::none) return {0, height, 0, width};
+  if (spec.kind == WindowKind::kNone) return {0, height, 0, width};
   if (!frame_holds_window(spec, height, width)) {
     throw Error(cat(what, " ", width, "x", height, " is smaller than the window ", spec.width,
                     "x", spec.height,
@@ -19,7 +19,7 @@ Window window_rect(const WindowSpec& spec, int height, int width, const std::str
                                           : std::string(),
                     " (WxH); turn the window off or set a smaller one"));
   }
-  const int left = spec.kind == WindowKind::bottom_centre
+  const int left = spec.kind == WindowKind::kBottomCentre
                        ? (width - spec.width) / 2
                        : width - spec.width - spec.right_margin;
   return {height - spec.height, height, left, left + spec.width};

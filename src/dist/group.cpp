@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "glpdepth/util/error.h"
+#include "glpdepth/util/strings.h"
 
 #if defined(GLPDEPTH_HAVE_GLOO) || defined(GLPDEPTH_HAVE_NCCL)
 #define GLPDEPTH_HAVE_C10D 1
@@ -28,15 +29,18 @@
 
 namespace glpdepth::dist {
 
-Backend parse_backend(const std::string& name) {
-  if (name == "gloo") return Backend::kGloo;
-  if (name == "nccl") return Backend::kNccl;
-  throw UsageError(cat("--dist-backend: '", name, "' is not one of gloo, nccl"));
+const NameTable<Backend>& backend_names() {
+  static const NameTable<Backend> names = {
+      {"auto", Backend::kAuto}, {"gloo", Backend::kGloo}, {"nccl", Backend::kNccl}};
+  return names;
 }
 
-std::string backend_name(Backend backend) {
-  return backend == Backend::kNccl ? "nccl" : "gloo";
+Backend parse_backend(const std::string& name) {
+  if (name.empty()) return Backend::kAuto;
+  return parse_name(backend_names(), to_lower(name), "distributed backend");
 }
+
+std::string backend_name(Backend backend) { return name_of(backend_names(), backend); }
 
 Backend default_backend(const torch::Device& device) {
   return device.is_cuda() ? Backend::kNccl : Backend::kGloo;
@@ -371,6 +375,7 @@ std::shared_ptr<Group> Group::create(const DistEnv& env, const GroupOptions& opt
   check(env.world_size >= 1 && env.rank >= 0 && env.rank < env.world_size, "distributed: rank ",
         env.rank, " is out of range for world size ", env.world_size);
   if (env.world_size == 1 && !options.c10d_for_one) return single();
+  check(options.backend != Backend::kAuto, "distributed: the backend is not resolved (auto)");
   check(backend_available(options.backend), "distributed: ", env.world_size, " processes need the ",
         backend_name(options.backend), " backend, which this build lacks",
         options.backend == Backend::kGloo

@@ -9,7 +9,6 @@
 namespace glpdepth {
 namespace {
 
-std::string lower(const std::string& s) { return to_lower(s); }
 
 // [H,W], [1,H,W] or [1,1,H,W] -> float32 CPU [H,W].
 torch::Tensor as_frame(const torch::Tensor& t, const char* what) {
@@ -28,67 +27,34 @@ torch::Tensor slice(const torch::Tensor& t, const Window& w) {
 
 }  // namespace
 
-EvalDataset parse_eval_dataset(const std::string& name) {
-  std::string n = lower(name);
-  if (n == "kitti") return EvalDataset::kitti;
-  if (n == "nyu" || n == "nyudepthv2" || n == "nyu_depth_v2") return EvalDataset::nyu;
-  if (n == "drivingstereo" || n == "driving_stereo" || n == "ds") return EvalDataset::drivingstereo;
-  if (n == "generic" || n == "synth" || n == "folder" || n == "imagepath") {
-    return EvalDataset::generic;
-  }
-  // The names --help gives; the others are aliases and internal layouts.
-  const std::string guess = closest_match(n, {"kitti", "drivingstereo", "nyudepthv2"});
-  throw UsageError(cat("--dataset: unknown dataset '", name,
-                       "' (expected kitti, drivingstereo or nyudepthv2",
-                       guess.empty() ? std::string() : "; did you mean " + guess + "?", ")"));
-}
-
 EvalCrop parse_kitti_crop(const std::string& name) {
-  std::string n = lower(name);
-  if (n.empty() || n == "none") return EvalCrop::none;
-  if (n == "garg" || n == "garg_crop") return EvalCrop::garg;
-  if (n == "eigen" || n == "eigen_crop") return EvalCrop::eigen;
+  std::string n = to_lower(name);
+  if (n.empty() || n == "none") return EvalCrop::kNone;
+  if (n == "garg" || n == "garg_crop") return EvalCrop::kGarg;
+  if (n == "eigen" || n == "eigen_crop") return EvalCrop::kEigen;
   throw UsageError(cat("--kitti_crop: unknown crop '", name, "' (expected garg, eigen or none)"));
 }
 
 KittiProtocol parse_protocol(const std::string& name) {
-  std::string n = lower(name);
-  if (n == "kb-crop" || n == "kb_crop" || n == "kb") return KittiProtocol::kb_crop;
-  if (n == "full-frame" || n == "full_frame" || n == "full") return KittiProtocol::full_frame;
+  std::string n = to_lower(name);
+  if (n == "kb-crop" || n == "kb_crop" || n == "kb") return KittiProtocol::kKbCrop;
+  if (n == "full-frame" || n == "full_frame" || n == "full") return KittiProtocol::kFullFrame;
   throw UsageError(
       cat("--protocol: unknown protocol '", name, "' (expected kb-crop or full-frame)"));
 }
 
-std::string to_string(EvalDataset dataset) {
-  switch (dataset) {
-    case EvalDataset::kitti: return "kitti";
-    case EvalDataset::nyu: return "nyudepthv2";
-    case EvalDataset::drivingstereo: return "drivingstereo";
-    case EvalDataset::generic: return "generic";
-  }
-  return "?";
-}
-
 std::string to_string(EvalCrop crop) {
   switch (crop) {
-    case EvalCrop::none: return "none";
-    case EvalCrop::garg: return "garg";
-    case EvalCrop::eigen: return "eigen";
-    case EvalCrop::nyu_eigen: return "nyu_eigen";
+    case EvalCrop::kNone: return "none";
+    case EvalCrop::kGarg: return "garg";
+    case EvalCrop::kEigen: return "eigen";
+    case EvalCrop::kNyuEigen: return "nyu_eigen";
   }
   return "?";
 }
 
 std::string to_string(KittiProtocol protocol) {
-  return protocol == KittiProtocol::kb_crop ? "kb-crop" : "full-frame";
-}
-
-double default_max_depth_eval(EvalDataset dataset) {
-  return dataset == EvalDataset::nyu ? 10.0 : 80.0;
-}
-
-double default_depth_scale(EvalDataset dataset) {
-  return dataset == EvalDataset::nyu ? 1000.0 : 256.0;
+  return protocol == KittiProtocol::kKbCrop ? "kb-crop" : "full-frame";
 }
 
 Window kb_crop_window(int height, int width) {
@@ -97,9 +63,9 @@ Window kb_crop_window(int height, int width) {
 
 EvalCrop effective_crop(const EvalSettings& settings) {
   switch (settings.dataset) {
-    case EvalDataset::kitti: return settings.kitti_crop;
-    case EvalDataset::nyu: return settings.nyu_crop ? EvalCrop::nyu_eigen : EvalCrop::none;
-    default: return EvalCrop::none;
+    case DatasetKind::kKitti: return settings.kitti_crop;
+    case DatasetKind::kNyuDepthV2: return settings.nyu_crop ? EvalCrop::kNyuEigen : EvalCrop::kNone;
+    default: return EvalCrop::kNone;
   }
 }
 
@@ -108,17 +74,17 @@ Window crop_window(EvalCrop crop, int height, int width) {
   auto at = [](double fraction, int size) { return static_cast<int>(fraction * size); };
   Window w{0, height, 0, width};
   switch (crop) {
-    case EvalCrop::none:
+    case EvalCrop::kNone:
       break;
-    case EvalCrop::garg:
+    case EvalCrop::kGarg:
       w = {at(0.40810811, height), at(0.99189189, height), at(0.03594771, width),
            at(0.96405229, width)};
       break;
-    case EvalCrop::eigen:
+    case EvalCrop::kEigen:
       w = {at(0.3324324, height), at(0.91351351, height), at(0.0359477, width),
            at(0.96405229, width)};
       break;
-    case EvalCrop::nyu_eigen:
+    case EvalCrop::kNyuEigen:
       check(height == 480 && width == 640, "the NYU Eigen crop (rows 45:471, cols 41:601) is "
             "defined on 480x640 frames, got ", height, "x", width,
             " (use --dataset generic for other sizes)");
@@ -163,8 +129,8 @@ EvalFrame prepare_eval_frame(const EvalSettings& settings, const torch::Tensor& 
   };
 
   EvalFrame f;
-  if (settings.dataset == EvalDataset::kitti) {
-    if (settings.protocol == KittiProtocol::kb_crop) {
+  if (settings.dataset == DatasetKind::kKitti) {
+    if (settings.protocol == KittiProtocol::kKbCrop) {
       // Crop GT before computing validity (B4); a full-size prediction is cropped alike.
       if (!same) {
         if (!(pred_is_kb && gt_fits_kb)) {
@@ -220,9 +186,9 @@ std::optional<DepthMetrics> evaluate_image(MetricAccumulator& accumulator,
 
 std::string describe(const EvalSettings& settings) {
   std::string s = cat("dataset ", to_string(settings.dataset));
-  if (settings.dataset == EvalDataset::kitti) {
+  if (settings.dataset == DatasetKind::kKitti) {
     s += cat(", protocol ", to_string(settings.protocol),
-             settings.protocol == KittiProtocol::kb_crop
+             settings.protocol == KittiProtocol::kKbCrop
                  ? " (crops on the 352x1216 kb-cropped frame)"
                  : " (prediction placed in the full-size frame; crops on the full GT frame)");
   }

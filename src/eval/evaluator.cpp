@@ -101,7 +101,7 @@ EvalData open_eval_data(DatasetOptions options, const EvalSettings& settings, Wi
   data.dataset = make_dataset(options);
   if (!data.windowed) return data;
   const bool full_frame =
-      settings.dataset == EvalDataset::kitti && settings.protocol == KittiProtocol::full_frame;
+      settings.dataset == DatasetKind::kKitti && settings.protocol == KittiProtocol::kFullFrame;
   if (full_frame) {
     data.input_window = window.spec;  // the ground truth keeps its full frame
   } else {

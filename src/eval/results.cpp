@@ -12,7 +12,7 @@ namespace {
 
 // (header, metric name) per column.
 std::vector<std::pair<std::string, std::string>> columns(MetricTable style) {
-  if (style == MetricTable::kitti_benchmark) {
+  if (style == MetricTable::kKittiBenchmark) {
     return {{"d1", "d1"},         {"d2", "d2"},           {"d3", "d3"},
             {"AbsRel", "abs_rel"}, {"SqRel", "sq_rel"},     {"RMSE", "rmse"},
             {"RMSElog", "rmse_log"}, {"SILog(KITTI)", "silog_kitti"}, {"log10", "log10"}};
@@ -54,7 +54,7 @@ nlohmann::json results_json(const MetricAccumulator& accumulator, const EvalSett
                             const nlohmann::json& extra) {
   nlohmann::json j;
   j["dataset"] = to_string(settings.dataset);
-  j["protocol"] = settings.dataset == EvalDataset::kitti
+  j["protocol"] = settings.dataset == DatasetKind::kKitti
                       ? nlohmann::json(to_string(settings.protocol))
                       : nlohmann::json(nullptr);
   j["crop"] = to_string(effective_crop(settings));

@@ -2,9 +2,9 @@
 
 namespace glpdepth {
 
-EvalSettings resolve_eval_settings(EvalSettings settings, const std::string& dataset) {
-  settings.dataset = parse_eval_dataset(canonical_dataset_name(dataset));
-  if (settings.max_depth_eval <= 0) settings.max_depth_eval = default_max_depth_eval(settings.dataset);
+EvalSettings resolve_eval_settings(EvalSettings settings, DatasetKind dataset) {
+  settings.dataset = dataset;
+  if (settings.max_depth_eval <= 0) settings.max_depth_eval = dataset_defaults(dataset).max_depth_eval;
   return settings;
 }
 

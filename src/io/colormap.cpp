@@ -34,9 +34,9 @@ const std::vector<Anchor>& anchors(Colormap colormap) {
       {0.8, 252, 165, 10},  {0.9, 246, 215, 70},  {1.0, 252, 255, 164}};
   static const std::vector<Anchor> gray = {{0.0, 0, 0, 0}, {1.0, 255, 255, 255}};
   switch (colormap) {
-    case Colormap::turbo: return turbo;
-    case Colormap::magma: return magma;
-    case Colormap::inferno: return inferno;
+    case Colormap::kTurbo: return turbo;
+    case Colormap::kMagma: return magma;
+    case Colormap::kInferno: return inferno;
     default: return gray;
   }
 }
@@ -89,29 +89,29 @@ const std::vector<std::array<uint8_t, 3>>& lut(Colormap colormap) {
 
 Colormap parse_colormap(const std::string& name) {
   const std::string n = to_lower(name);
-  if (n == "turbo") return Colormap::turbo;
-  if (n == "magma") return Colormap::magma;
-  if (n == "inferno") return Colormap::inferno;
-  if (n == "rainbow") return Colormap::rainbow;
-  if (n == "gray" || n == "grey") return Colormap::gray;
+  if (n == "turbo") return Colormap::kTurbo;
+  if (n == "magma") return Colormap::kMagma;
+  if (n == "inferno") return Colormap::kInferno;
+  if (n == "rainbow") return Colormap::kRainbow;
+  if (n == "gray" || n == "grey") return Colormap::kGray;
   throw UsageError(cat("--colormap: unknown colour map '", name,
                        "' (expected turbo, magma, inferno, rainbow or gray)"));
 }
 
 std::string to_string(Colormap colormap) {
   switch (colormap) {
-    case Colormap::turbo: return "turbo";
-    case Colormap::magma: return "magma";
-    case Colormap::inferno: return "inferno";
-    case Colormap::rainbow: return "rainbow";
-    case Colormap::gray: return "gray";
+    case Colormap::kTurbo: return "turbo";
+    case Colormap::kMagma: return "magma";
+    case Colormap::kInferno: return "inferno";
+    case Colormap::kRainbow: return "rainbow";
+    case Colormap::kGray: return "gray";
   }
   return "?";
 }
 
 std::array<uint8_t, 3> colormap_color(Colormap colormap, double t) {
   t = std::isnan(t) ? 0.0 : std::clamp(t, 0.0, 1.0);
-  if (colormap == Colormap::rainbow) return rainbow(t);
+  if (colormap == Colormap::kRainbow) return rainbow(t);
   return interpolate(anchors(colormap), t);
 }
 

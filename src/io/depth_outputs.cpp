@@ -282,7 +282,7 @@ int64_t write_ply(const fs::path& path, const torch::Tensor& depth, const Image8
   int64_t count = 0;
   for (int64_t i = 0; i < static_cast<int64_t>(h) * w; ++i) count += keep(z[i]);
 
-  const bool binary = options.format == PlyFormat::binary_little_endian;
+  const bool binary = options.format == PlyFormat::kBinaryLittleEndian;
   std::string out = cat("ply\nformat ", binary ? "binary_little_endian" : "ascii",
                         " 1.0\ncomment glpdepth depth back-projection, camera frame "
                         "(x right, y down, z forward), metres\n",
@@ -416,7 +416,7 @@ Image8 render_preview(const Image8& rgb, const torch::Tensor& pred, const torch:
   if (depth_options.colorbar_width <= 0)
     depth_options.colorbar_width = render_colorbar(static_cast<int>(g.size(0)), options).width;
   PanelOptions error_options = depth_options;
-  error_options.colormap = Colormap::magma;
+  error_options.colormap = Colormap::kMagma;
   error_options.min_depth = 0.0;
   error_options.max_depth = options.max_depth / 4;
   torch::Tensor error = torch::where(valid, (p - g).abs(), torch::zeros_like(g)).contiguous();

@@ -83,13 +83,13 @@ namespace {
 // containers after creating them (EMPTY_DICT, BINPUT, ..., SETITEMS); the result is then copied
 // into value-semantics PyValues with bounded depth and size.
 
-enum class T { None, Bool, Int, Float, Str, Bytes, List, Tuple, Dict, Tensor, Global, Storage };
+enum class T { kNone, kBool, kInt, kFloat, kStr, kBytes, kList, kTuple, kDict, kTensor, kGlobal, kStorage };
 
 struct Obj;
 using Ref = std::shared_ptr<Obj>;
 
 struct Obj {
-  T t = T::None;
+  T t = T::kNone;
   int64_t i = 0;
   double f = 0.0;
   std::string s;  // Str, Bytes, Global ("module.name")
@@ -106,7 +106,7 @@ Ref make(T t) {
   return obj;
 }
 Ref make_int(int64_t v) {
-  auto obj = make(T::Int);
+  auto obj = make(T::kInt);
   obj->i = v;
   return obj;
 }
@@ -118,18 +118,18 @@ Ref make_str(T t, std::string s) {
 
 const char* type_name(T t) {
   switch (t) {
-    case T::None: return "None";
-    case T::Bool: return "bool";
-    case T::Int: return "int";
-    case T::Float: return "float";
-    case T::Str: return "str";
-    case T::Bytes: return "bytes";
-    case T::List: return "list";
-    case T::Tuple: return "tuple";
-    case T::Dict: return "dict";
-    case T::Tensor: return "tensor";
-    case T::Global: return "global";
-    case T::Storage: return "storage";
+    case T::kNone: return "None";
+    case T::kBool: return "bool";
+    case T::kInt: return "int";
+    case T::kFloat: return "float";
+    case T::kStr: return "str";
+    case T::kBytes: return "bytes";
+    case T::kList: return "list";
+    case T::kTuple: return "tuple";
+    case T::kDict: return "dict";
+    case T::kTensor: return "tensor";
+    case T::kGlobal: return "global";
+    case T::kStorage: return "storage";
   }
   return "?";
 }
@@ -137,11 +137,11 @@ const char* type_name(T t) {
 // Python's dict identifies True with 1; tuples and other unhashables simply append.
 bool hash_key(const Obj& key, std::string* out) {
   switch (key.t) {
-    case T::Str: *out = "s" + key.s; return true;
-    case T::Bytes: *out = "b" + key.s; return true;
-    case T::Int:
-    case T::Bool: *out = "i" + std::to_string(key.i); return true;
-    case T::None: *out = "n"; return true;
+    case T::kStr: *out = "s" + key.s; return true;
+    case T::kBytes: *out = "b" + key.s; return true;
+    case T::kInt:
+    case T::kBool: *out = "i" + std::to_string(key.i); return true;
+    case T::kNone: *out = "n"; return true;
     default: return false;
   }
 }
@@ -203,7 +203,7 @@ Ref make_global(const std::string& module, const std::string& name) {
   check(allowed, "pickle refers to '", full,
         "', which is not allowed (only tensors, storages, OrderedDict and plain Python values "
         "are loaded)");
-  return make_str(T::Global, full);
+  return make_str(T::kGlobal, full);
 }
 
 int64_t checked_mul(int64_t a, int64_t b) {
@@ -213,11 +213,11 @@ int64_t checked_mul(int64_t a, int64_t b) {
 }
 
 std::vector<int64_t> int_tuple(const Ref& obj, const char* what) {
-  check(obj->t == T::Tuple || obj->t == T::List, what, " must be a tuple of ints, got ",
+  check(obj->t == T::kTuple || obj->t == T::kList, what, " must be a tuple of ints, got ",
         type_name(obj->t));
   std::vector<int64_t> out;
   for (const Ref& item : obj->items) {
-    check(item->t == T::Int, what, " must be a tuple of ints");
+    check(item->t == T::kInt, what, " must be a tuple of ints");
     out.push_back(item->i);
   }
   return out;
@@ -226,9 +226,9 @@ std::vector<int64_t> int_tuple(const Ref& obj, const char* what) {
 Ref rebuild_tensor(const std::vector<Ref>& args) {
   check(args.size() >= 4, "_rebuild_tensor_v2 needs at least 4 arguments, got ", args.size());
   const Obj& storage = *args[0];
-  check(storage.t == T::Storage, "_rebuild_tensor_v2: first argument is a ", type_name(storage.t),
+  check(storage.t == T::kStorage, "_rebuild_tensor_v2: first argument is a ", type_name(storage.t),
         ", not a storage");
-  check(args[1]->t == T::Int, "_rebuild_tensor_v2: storage offset must be an int");
+  check(args[1]->t == T::kInt, "_rebuild_tensor_v2: storage offset must be an int");
   int64_t offset = args[1]->i;
   std::vector<int64_t> sizes = int_tuple(args[2], "tensor size");
   std::vector<int64_t> strides = int_tuple(args[3], "tensor stride");
@@ -261,7 +261,7 @@ Ref rebuild_tensor(const std::vector<Ref>& args) {
     check(offset <= storage_numel, "storage offset ", offset, " beyond storage of ",
           storage_numel, " elements");
   }
-  auto out = make(T::Tensor);
+  auto out = make(T::kTensor);
   out->tensor = torch::empty({0}, torch::TensorOptions().dtype(storage.dtype))
                     .set_(storage.tensor.storage(), offset, sizes, strides);
   return out;
@@ -271,12 +271,12 @@ Ref call(const Ref& callable, const Ref& args_obj, int depth = 0);
 
 Ref call_global(const std::string& name, const std::vector<Ref>& args, int depth) {
   if (name == "collections.OrderedDict") {
-    auto dict = make(T::Dict);
+    auto dict = make(T::kDict);
     if (args.empty()) return dict;
-    check(args.size() == 1 && (args[0]->t == T::List || args[0]->t == T::Tuple),
+    check(args.size() == 1 && (args[0]->t == T::kList || args[0]->t == T::kTuple),
           "OrderedDict arguments must be a list of pairs");
     for (const Ref& pair : args[0]->items) {
-      check((pair->t == T::Tuple || pair->t == T::List) && pair->items.size() == 2,
+      check((pair->t == T::kTuple || pair->t == T::kList) && pair->items.size() == 2,
             "OrderedDict arguments must be a list of pairs");
       dict_set(*dict, pair->items[0], pair->items[1]);
     }
@@ -287,11 +287,11 @@ Ref call_global(const std::string& name, const std::vector<Ref>& args, int depth
   }
   if (name == "torch._utils._rebuild_parameter" ||
       name == "torch._utils._rebuild_parameter_with_state") {
-    check(!args.empty() && args[0]->t == T::Tensor, name, ": first argument must be a tensor");
+    check(!args.empty() && args[0]->t == T::kTensor, name, ": first argument must be a tensor");
     return args[0];
   }
   if (name == "torch._tensor._rebuild_from_type_v2") {
-    check(args.size() >= 3 && args[0]->t == T::Global && args[1]->t == T::Global, name,
+    check(args.size() >= 3 && args[0]->t == T::kGlobal && args[1]->t == T::kGlobal, name,
           ": unexpected arguments");
     const std::string& type = args[1]->s;
     check(type == "torch._tensor.Tensor" || type == "torch.Tensor" ||
@@ -302,7 +302,7 @@ Ref call_global(const std::string& name, const std::vector<Ref>& args, int depth
   if (name == "_codecs.encode") {
     // Protocol 2 stores bytes as encode(latin-1 text, 'latin1'): undo the UTF-8 of code points
     // 0-255.
-    check(args.size() == 2 && args[0]->t == T::Str && args[1]->t == T::Str,
+    check(args.size() == 2 && args[0]->t == T::kStr && args[1]->t == T::kStr,
           "_codecs.encode: unexpected arguments");
     check(args[1]->s == "latin1" || args[1]->s == "latin-1", "_codecs.encode: encoding '",
           args[1]->s, "' is not supported");
@@ -318,14 +318,14 @@ Ref call_global(const std::string& name, const std::vector<Ref>& args, int depth
         bytes.push_back(static_cast<char>(((c & 0x03) << 6) | (c2 & 0x3F)));
       }
     }
-    return make_str(T::Bytes, std::move(bytes));
+    return make_str(T::kBytes, std::move(bytes));
   }
   if (name == "builtins.set" || name == "builtins.frozenset" || name == "__builtin__.set" ||
       name == "__builtin__.frozenset") {
     // Sets come back as lists.
-    auto list = make(T::List);
+    auto list = make(T::kList);
     if (!args.empty()) {
-      check(args[0]->t == T::List || args[0]->t == T::Tuple, name, ": expected a list");
+      check(args[0]->t == T::kList || args[0]->t == T::kTuple, name, ": expected a list");
       list->items = args[0]->items;
     }
     return list;
@@ -335,8 +335,8 @@ Ref call_global(const std::string& name, const std::vector<Ref>& args, int depth
 
 Ref call(const Ref& callable, const Ref& args_obj, int depth) {
   check(depth < 16, "pickle nests tensor rebuild calls too deeply");
-  check(callable->t == T::Global, "pickle calls a ", type_name(callable->t), ", not a function");
-  check(args_obj->t == T::Tuple, "pickle call arguments must be a tuple, got ",
+  check(callable->t == T::kGlobal, "pickle calls a ", type_name(callable->t), ", not a function");
+  check(args_obj->t == T::kTuple, "pickle call arguments must be a tuple, got ",
         type_name(args_obj->t));
   return call_global(callable->s, args_obj->items, depth);
 }
@@ -391,10 +391,10 @@ class Unpickler {
         case '.':  // STOP
           check(!stack_.empty(), "pickle stops with an empty stack");
           return stack_.back();
-        case 'N': push(make(T::None)); break;
+        case 'N': push(make(T::kNone)); break;
         case 0x88:
         case 0x89: {
-          auto b = make(T::Bool);
+          auto b = make(T::kBool);
           b->i = op == 0x88;
           push(b);
           break;
@@ -434,7 +434,7 @@ class Unpickler {
           std::string line = read_line();
           if (!line.empty() && line.back() == 'L') line.pop_back();
           if (op == 'I' && (line == "00" || line == "01")) {
-            auto b = make(T::Bool);
+            auto b = make(T::kBool);
             b->i = line == "01";
             push(b);
             break;
@@ -447,7 +447,7 @@ class Unpickler {
           in_.read(bytes, 8);
           uint64_t bits = 0;
           for (int k = 0; k < 8; ++k) bits = (bits << 8) | bytes[k];
-          auto f = make(T::Float);
+          auto f = make(T::kFloat);
           std::memcpy(&f->f, &bits, 8);
           push(f);
           break;
@@ -455,28 +455,28 @@ class Unpickler {
         case 'F': {
           std::string line = read_line();
           char* end = nullptr;
-          auto f = make(T::Float);
+          auto f = make(T::kFloat);
           f->f = std::strtod(line.c_str(), &end);
           check(end && *end == '\0' && !line.empty(), "bad float '", line, "'");
           push(f);
           break;
         }
-        case 'X': push(make_str(T::Str, read_sized(4))); break;
-        case 0x8c: push(make_str(T::Str, read_sized(1))); break;
-        case 0x8d: push(make_str(T::Str, read_sized(8))); break;
-        case 'T': push(make_str(T::Str, read_sized(4))); break;  // BINSTRING (py2 str)
-        case 'U': push(make_str(T::Str, read_sized(1))); break;  // SHORT_BINSTRING
-        case 'B': push(make_str(T::Bytes, read_sized(4))); break;
-        case 'C': push(make_str(T::Bytes, read_sized(1))); break;
-        case 0x8e: push(make_str(T::Bytes, read_sized(8))); break;
-        case 0x96: push(make_str(T::Bytes, read_sized(8))); break;  // BYTEARRAY8
-        case ']': push(make(T::List)); break;
-        case ')': push(make(T::Tuple)); break;
-        case '}': push(make(T::Dict)); break;
-        case 0x8f: push(make(T::List)); break;  // EMPTY_SET, as a list
+        case 'X': push(make_str(T::kStr, read_sized(4))); break;
+        case 0x8c: push(make_str(T::kStr, read_sized(1))); break;
+        case 0x8d: push(make_str(T::kStr, read_sized(8))); break;
+        case 'T': push(make_str(T::kStr, read_sized(4))); break;  // BINSTRING (py2 str)
+        case 'U': push(make_str(T::kStr, read_sized(1))); break;  // SHORT_BINSTRING
+        case 'B': push(make_str(T::kBytes, read_sized(4))); break;
+        case 'C': push(make_str(T::kBytes, read_sized(1))); break;
+        case 0x8e: push(make_str(T::kBytes, read_sized(8))); break;
+        case 0x96: push(make_str(T::kBytes, read_sized(8))); break;  // BYTEARRAY8
+        case ']': push(make(T::kList)); break;
+        case ')': push(make(T::kTuple)); break;
+        case '}': push(make(T::kDict)); break;
+        case 0x8f: push(make(T::kList)); break;  // EMPTY_SET, as a list
         case '(': marks_.push_back(stack_.size()); break;
         case 't': {
-          auto tuple = make(T::Tuple);
+          auto tuple = make(T::kTuple);
           tuple->items = pop_mark();
           push(tuple);
           break;
@@ -486,7 +486,7 @@ class Unpickler {
         case 0x87: {
           size_t n = op - 0x84;
           check(stack_.size() >= n + floor(), "stack underflow in TUPLE", n);
-          auto tuple = make(T::Tuple);
+          auto tuple = make(T::kTuple);
           tuple->items.assign(stack_.end() - n, stack_.end());
           stack_.resize(stack_.size() - n);
           push(tuple);
@@ -494,7 +494,7 @@ class Unpickler {
         }
         case 'l':
         case 0x91: {  // LIST, FROZENSET
-          auto list = make(T::List);
+          auto list = make(T::kList);
           list->items = pop_mark();
           push(list);
           break;
@@ -502,7 +502,7 @@ class Unpickler {
         case 'd': {
           auto items = pop_mark();
           check(items.size() % 2 == 0, "DICT with an odd number of items");
-          auto dict = make(T::Dict);
+          auto dict = make(T::kDict);
           for (size_t k = 0; k < items.size(); k += 2) {
             drop(dict_set(*dict, items[k], items[k + 1]));
           }
@@ -512,7 +512,7 @@ class Unpickler {
         case 'a': {
           Ref value = pop();
           Ref& list = top();
-          check(list->t == T::List, "APPEND to a ", type_name(list->t));
+          check(list->t == T::kList, "APPEND to a ", type_name(list->t));
           list->items.push_back(value);
           break;
         }
@@ -520,7 +520,7 @@ class Unpickler {
         case 0x90: {  // APPENDS, ADDITEMS
           auto items = pop_mark();
           Ref& list = top();
-          check(list->t == T::List, "APPENDS to a ", type_name(list->t));
+          check(list->t == T::kList, "APPENDS to a ", type_name(list->t));
           list->items.insert(list->items.end(), items.begin(), items.end());
           break;
         }
@@ -528,7 +528,7 @@ class Unpickler {
           Ref value = pop();
           Ref key = pop();
           Ref& dict = top();
-          check(dict->t == T::Dict, "SETITEM on a ", type_name(dict->t));
+          check(dict->t == T::kDict, "SETITEM on a ", type_name(dict->t));
           drop(dict_set(*dict, key, value));
           break;
         }
@@ -536,7 +536,7 @@ class Unpickler {
           auto items = pop_mark();
           check(items.size() % 2 == 0, "SETITEMS with an odd number of items");
           Ref& dict = top();
-          check(dict->t == T::Dict, "SETITEMS on a ", type_name(dict->t));
+          check(dict->t == T::kDict, "SETITEMS on a ", type_name(dict->t));
           for (size_t k = 0; k < items.size(); k += 2) {
             drop(dict_set(*dict, items[k], items[k + 1]));
           }
@@ -573,7 +573,7 @@ class Unpickler {
         case 0x93: {  // STACK_GLOBAL
           Ref name = pop();
           Ref module = pop();
-          check(name->t == T::Str && module->t == T::Str, "STACK_GLOBAL needs two strings");
+          check(name->t == T::kStr && module->t == T::kStr, "STACK_GLOBAL needs two strings");
           push(make_global(module->s, name->s));
           break;
         }
@@ -589,7 +589,7 @@ class Unpickler {
           Ref state = pop();
           drop(std::move(state));
           Ref& obj = top();
-          check(obj->t == T::Dict || obj->t == T::Tensor, "BUILD on a ", type_name(obj->t));
+          check(obj->t == T::kDict || obj->t == T::kTensor, "BUILD on a ", type_name(obj->t));
           break;
         }
         case 'Q': {
@@ -695,23 +695,23 @@ class Unpickler {
   }
 
   Ref persistent_load(const Ref& pid) {
-    check(pid->t == T::Tuple && !pid->items.empty(), "persistent id must be a tuple");
+    check(pid->t == T::kTuple && !pid->items.empty(), "persistent id must be a tuple");
     const auto& items = pid->items;
-    check(items[0]->t == T::Str && items[0]->s == "storage", "persistent id of type '",
+    check(items[0]->t == T::kStr && items[0]->s == "storage", "persistent id of type '",
           items[0]->s, "' is not supported (only storages)");
     check(items.size() == 5 || items.size() == 6, "storage persistent id has ", items.size(),
           " fields");
     StorageId id;
-    check(items[1]->t == T::Global && storage_dtype(items[1]->s, &id.dtype),
+    check(items[1]->t == T::kGlobal && storage_dtype(items[1]->s, &id.dtype),
           "persistent id names no storage type");
-    check(items[2]->t == T::Str, "storage key must be a string");
+    check(items[2]->t == T::kStr, "storage key must be a string");
     id.key = items[2]->s;
-    check(items[3]->t == T::Str, "storage location must be a string");
+    check(items[3]->t == T::kStr, "storage location must be a string");
     id.location = items[3]->s;
-    check(items[4]->t == T::Int && items[4]->i >= 0, "storage size must be a non-negative int");
+    check(items[4]->t == T::kInt && items[4]->i >= 0, "storage size must be a non-negative int");
     id.numel = items[4]->i;
     if (items.size() == 6) {
-      check(items[5]->t == T::None, "storage views (legacy view_metadata) are not supported");
+      check(items[5]->t == T::kNone, "storage views (legacy view_metadata) are not supported");
     }
     auto cached = storages_.find(id.key);
     if (cached != storages_.end()) {
@@ -719,7 +719,7 @@ class Unpickler {
             "' is used with two dtypes");
       return cached->second;
     }
-    auto storage = make(T::Storage);
+    auto storage = make(T::kStorage);
     storage->dtype = id.dtype;
     storage->tensor = load_(id);
     check(storage->tensor.numel() == checked_mul(id.numel, element_size(id.dtype)),
@@ -746,22 +746,22 @@ class Converter {
     check(depth < 200, "pickled value nested too deeply (or recursive)");
     check(budget_-- > 0, "pickled value too large (shared references expand too much)");
     switch (obj->t) {
-      case T::None: return PyValue();
-      case T::Bool: return PyValue(obj->i != 0);
-      case T::Int: return PyValue(static_cast<int64_t>(obj->i));
-      case T::Float: return PyValue(obj->f);
-      case T::Str: return PyValue(obj->s);
-      case T::Bytes: return PyValue::bytes(obj->s);
-      case T::Tensor: return PyValue(obj->tensor);
-      case T::List:
-      case T::Tuple: {
+      case T::kNone: return PyValue();
+      case T::kBool: return PyValue(obj->i != 0);
+      case T::kInt: return PyValue(static_cast<int64_t>(obj->i));
+      case T::kFloat: return PyValue(obj->f);
+      case T::kStr: return PyValue(obj->s);
+      case T::kBytes: return PyValue::bytes(obj->s);
+      case T::kTensor: return PyValue(obj->tensor);
+      case T::kList:
+      case T::kTuple: {
         PyValue::Items items;
         items.reserve(obj->items.size());
         for (const Ref& item : obj->items) items.push_back(convert(item, depth + 1));
-        return obj->t == T::List ? PyValue::list(std::move(items))
+        return obj->t == T::kList ? PyValue::list(std::move(items))
                                  : PyValue::tuple(std::move(items));
       }
-      case T::Dict: {
+      case T::kDict: {
         PyValue::Entries entries;
         entries.reserve(obj->entries.size());
         for (const auto& [key, value] : obj->entries) {
@@ -769,8 +769,8 @@ class Converter {
         }
         return PyValue::dict(std::move(entries));
       }
-      case T::Global: throw Error(cat("pickle holds the class '", obj->s, "' as a value"));
-      case T::Storage: throw Error("pickle holds a bare storage; only tensors are supported");
+      case T::kGlobal: throw Error(cat("pickle holds the class '", obj->s, "' as a value"));
+      case T::kStorage: throw Error("pickle holds a bare storage; only tensors are supported");
     }
     throw Error("bad pickle value");
   }
@@ -809,12 +809,12 @@ class Pickler {
   void write(const PyValue& value, int depth) {
     check(depth < 200, "value nested too deeply to write");
     switch (value.kind()) {
-      case PyValue::Kind::None: out_ += 'N'; break;
-      case PyValue::Kind::Bool: out_ += value.as_bool() ? '\x88' : '\x89'; break;
-      case PyValue::Kind::Int: write_int(value.as_int()); break;
-      case PyValue::Kind::Float: write_float(value.as_float()); break;
-      case PyValue::Kind::String: write_str(value.as_string()); break;
-      case PyValue::Kind::Bytes: {
+      case PyValue::Kind::kNone: out_ += 'N'; break;
+      case PyValue::Kind::kBool: out_ += value.as_bool() ? '\x88' : '\x89'; break;
+      case PyValue::Kind::kInt: write_int(value.as_int()); break;
+      case PyValue::Kind::kFloat: write_float(value.as_float()); break;
+      case PyValue::Kind::kString: write_str(value.as_string()); break;
+      case PyValue::Kind::kBytes: {
         // Protocol 2 has no bytes opcode: Python itself writes _codecs.encode(latin-1, 'latin1').
         std::string text;
         for (unsigned char c : value.as_string()) {
@@ -831,17 +831,17 @@ class Pickler {
         out_ += "\x86R";
         break;
       }
-      case PyValue::Kind::List:
+      case PyValue::Kind::kList:
         out_ += "](";
         for (const PyValue& item : value.items()) write(item, depth + 1);
         out_ += 'e';
         break;
-      case PyValue::Kind::Tuple:
+      case PyValue::Kind::kTuple:
         out_ += '(';
         for (const PyValue& item : value.items()) write(item, depth + 1);
         out_ += 't';
         break;
-      case PyValue::Kind::Dict:
+      case PyValue::Kind::kDict:
         if (ordered_dicts_) {
           out_ += "ccollections\nOrderedDict\n)R(";
         } else {
@@ -853,7 +853,7 @@ class Pickler {
         }
         out_ += 'u';
         break;
-      case PyValue::Kind::Tensor: write_tensor(value.as_tensor()); break;
+      case PyValue::Kind::kTensor: write_tensor(value.as_tensor()); break;
     }
   }
 

@@ -5,42 +5,42 @@ namespace glpdepth {
 
 PyValue PyValue::bytes(std::string value) {
   PyValue out(std::move(value));
-  out.kind_ = Kind::Bytes;
+  out.kind_ = Kind::kBytes;
   return out;
 }
 
 PyValue PyValue::list(Items items) {
   PyValue out;
-  out.kind_ = Kind::List;
+  out.kind_ = Kind::kList;
   out.items_ = std::move(items);
   return out;
 }
 
 PyValue PyValue::tuple(Items items) {
   PyValue out = list(std::move(items));
-  out.kind_ = Kind::Tuple;
+  out.kind_ = Kind::kTuple;
   return out;
 }
 
 PyValue PyValue::dict(Entries entries) {
   PyValue out;
-  out.kind_ = Kind::Dict;
+  out.kind_ = Kind::kDict;
   out.entries_ = std::move(entries);
   return out;
 }
 
 const char* PyValue::kind_name(Kind kind) {
   switch (kind) {
-    case Kind::None: return "None";
-    case Kind::Bool: return "bool";
-    case Kind::Int: return "int";
-    case Kind::Float: return "float";
-    case Kind::String: return "str";
-    case Kind::Bytes: return "bytes";
-    case Kind::List: return "list";
-    case Kind::Tuple: return "tuple";
-    case Kind::Dict: return "dict";
-    case Kind::Tensor: return "tensor";
+    case Kind::kNone: return "None";
+    case Kind::kBool: return "bool";
+    case Kind::kInt: return "int";
+    case Kind::kFloat: return "float";
+    case Kind::kString: return "str";
+    case Kind::kBytes: return "bytes";
+    case Kind::kList: return "list";
+    case Kind::kTuple: return "tuple";
+    case Kind::kDict: return "dict";
+    case Kind::kTensor: return "tensor";
   }
   return "?";
 }
@@ -52,61 +52,61 @@ namespace {
 }  // namespace
 
 bool PyValue::as_bool() const {
-  if (kind_ != Kind::Bool) wrong_kind(kind_, "bool");
+  if (kind_ != Kind::kBool) wrong_kind(kind_, "bool");
   return int_ != 0;
 }
 
 int64_t PyValue::as_int() const {
-  if (kind_ != Kind::Int && kind_ != Kind::Bool) wrong_kind(kind_, "int");
+  if (kind_ != Kind::kInt && kind_ != Kind::kBool) wrong_kind(kind_, "int");
   return int_;
 }
 
 double PyValue::as_float() const {
-  if (kind_ == Kind::Int) return static_cast<double>(int_);
-  if (kind_ != Kind::Float) wrong_kind(kind_, "float");
+  if (kind_ == Kind::kInt) return static_cast<double>(int_);
+  if (kind_ != Kind::kFloat) wrong_kind(kind_, "float");
   return float_;
 }
 
 const std::string& PyValue::as_string() const {
-  if (kind_ != Kind::String && kind_ != Kind::Bytes) wrong_kind(kind_, "str");
+  if (kind_ != Kind::kString && kind_ != Kind::kBytes) wrong_kind(kind_, "str");
   return string_;
 }
 
 const torch::Tensor& PyValue::as_tensor() const {
-  if (kind_ != Kind::Tensor) wrong_kind(kind_, "tensor");
+  if (kind_ != Kind::kTensor) wrong_kind(kind_, "tensor");
   return tensor_;
 }
 
 const PyValue::Items& PyValue::items() const {
-  if (kind_ != Kind::List && kind_ != Kind::Tuple) wrong_kind(kind_, "list");
+  if (kind_ != Kind::kList && kind_ != Kind::kTuple) wrong_kind(kind_, "list");
   return items_;
 }
 
 PyValue::Items& PyValue::items() {
-  if (kind_ != Kind::List && kind_ != Kind::Tuple) wrong_kind(kind_, "list");
+  if (kind_ != Kind::kList && kind_ != Kind::kTuple) wrong_kind(kind_, "list");
   return items_;
 }
 
 const PyValue::Entries& PyValue::entries() const {
-  if (kind_ != Kind::Dict) wrong_kind(kind_, "dict");
+  if (kind_ != Kind::kDict) wrong_kind(kind_, "dict");
   return entries_;
 }
 
 PyValue::Entries& PyValue::entries() {
-  if (kind_ != Kind::Dict) wrong_kind(kind_, "dict");
+  if (kind_ != Kind::kDict) wrong_kind(kind_, "dict");
   return entries_;
 }
 
 const PyValue* PyValue::find(std::string_view key) const {
   for (const auto& [k, v] : entries()) {
-    if (k.kind_ == Kind::String && k.string_ == key) return &v;
+    if (k.kind_ == Kind::kString && k.string_ == key) return &v;
   }
   return nullptr;
 }
 
 const PyValue* PyValue::find(int64_t key) const {
   for (const auto& [k, v] : entries()) {
-    if ((k.kind_ == Kind::Int || k.kind_ == Kind::Bool) && k.int_ == key) return &v;
+    if ((k.kind_ == Kind::kInt || k.kind_ == Kind::kBool) && k.int_ == key) return &v;
   }
   return nullptr;
 }
@@ -137,16 +137,16 @@ bool operator==(const PyValue& a, const PyValue& b) {
   using Kind = PyValue::Kind;
   if (a.kind() != b.kind()) return false;
   switch (a.kind()) {
-    case Kind::None: return true;
-    case Kind::Bool: return a.as_bool() == b.as_bool();
-    case Kind::Int: return a.as_int() == b.as_int();
-    case Kind::Float: return a.as_float() == b.as_float();
-    case Kind::String:
-    case Kind::Bytes: return a.as_string() == b.as_string();
-    case Kind::List:
-    case Kind::Tuple: return a.items() == b.items();
-    case Kind::Dict: return a.entries() == b.entries();
-    case Kind::Tensor: {
+    case Kind::kNone: return true;
+    case Kind::kBool: return a.as_bool() == b.as_bool();
+    case Kind::kInt: return a.as_int() == b.as_int();
+    case Kind::kFloat: return a.as_float() == b.as_float();
+    case Kind::kString:
+    case Kind::kBytes: return a.as_string() == b.as_string();
+    case Kind::kList:
+    case Kind::kTuple: return a.items() == b.items();
+    case Kind::kDict: return a.entries() == b.entries();
+    case Kind::kTensor: {
       const auto& x = a.as_tensor();
       const auto& y = b.as_tensor();
       if (x.scalar_type() != y.scalar_type() || x.sizes() != y.sizes()) return false;

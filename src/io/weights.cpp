@@ -259,8 +259,8 @@ LoadReport load_weights(torch::nn::Module& module, const StateDict& raw_state, L
     targets.emplace(b.key(), b.value());
     order.push_back(b.key());
   }
-  const std::string scope = mode == LoadMode::EncoderOnly ? "encoder." : "";
-  if (mode == LoadMode::EncoderOnly) {
+  const std::string scope = mode == LoadMode::kEncoderOnly ? "encoder." : "";
+  if (mode == LoadMode::kEncoderOnly) {
     bool has_encoder = false;
     for (const auto& name : order) has_encoder = has_encoder || starts_with(name, scope);
     check(has_encoder, what, ": the module has no 'encoder.' parameters to load into");
@@ -272,7 +272,7 @@ LoadReport load_weights(torch::nn::Module& module, const StateDict& raw_state, L
   std::set<std::string> used;
   for (const auto& [name, tensor] : state) {
     std::string target = name;
-    if (mode == LoadMode::EncoderOnly && !starts_with(name, scope)) target = scope + name;
+    if (mode == LoadMode::kEncoderOnly && !starts_with(name, scope)) target = scope + name;
     auto found = targets.find(target);
     if (found == targets.end()) {
       report.unexpected.push_back(name);
@@ -292,7 +292,7 @@ LoadReport load_weights(torch::nn::Module& module, const StateDict& raw_state, L
   }
   check(mismatched.empty(), what, ": shape mismatch for ", mismatched.size(), " tensor(s): ",
         list_names(mismatched));
-  if (mode == LoadMode::Strict) {
+  if (mode == LoadMode::kStrict) {
     std::string problems;
     if (!report.missing.empty()) {
       problems += cat(" missing ", report.missing.size(), " key(s): ",

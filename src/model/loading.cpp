@@ -72,7 +72,7 @@ GLPDepth load_model(const std::filesystem::path& path, const std::string& encode
   options.max_depth = max_depth > 0 ? max_depth : (found.max_depth > 0 ? found.max_depth : fallback_max_depth);
   options.canonical_focal = found.canonical_focal;
   GLPDepth model(options);
-  load_weights(*model, state, LoadMode::Strict, what);
+  load_weights(*model, state, LoadMode::kStrict, what);
   if (source) *source = found;
   return model;
 }

@@ -147,7 +147,7 @@ CheckpointData load_checkpoint(const std::filesystem::path& path, GLPDepth& mode
   CheckpointData data = read_metadata(value, what);
   check(data.model_options.encoder == model->options().encoder, what, ": holds MiT-",
         data.model_options.encoder, " weights, the run uses MiT-", model->options().encoder);
-  load_weights(*model, state_dict_from_value(value.at("model"), what), LoadMode::Strict, what);
+  load_weights(*model, state_dict_from_value(value.at("model"), what), LoadMode::kStrict, what);
   if (optimizer) {
     check(!data.optimizer_bytes.empty(), what, ": holds no optimiser state");
     torch::serialize::InputArchive archive;

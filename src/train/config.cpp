@@ -23,10 +23,41 @@ void to_json(nlohmann::json& j, EvalCrop v) { j = to_string(v); }
 void from_json(const nlohmann::json& j, EvalCrop& v) { v = parse_kitti_crop(j.get<std::string>()); }
 void to_json(nlohmann::json& j, KittiProtocol v) { j = to_string(v); }
 void from_json(const nlohmann::json& j, KittiProtocol& v) { v = parse_protocol(j.get<std::string>()); }
+void to_json(nlohmann::json& j, PlateauMode v) { j = to_string(v); }
+void from_json(const nlohmann::json& j, PlateauMode& v) { v = parse_plateau_mode(j.get<std::string>()); }
+void to_json(nlohmann::json& j, ThresholdMode v) { j = to_string(v); }
+void from_json(const nlohmann::json& j, ThresholdMode& v) { v = parse_threshold_mode(j.get<std::string>()); }
+void to_json(nlohmann::json& j, CyclicMode v) { j = to_string(v); }
+void from_json(const nlohmann::json& j, CyclicMode& v) { v = parse_cyclic_mode(j.get<std::string>()); }
+}  // namespace glpdepth
+// torch::Device has no default constructor: nlohmann needs a serializer that returns it.
+namespace nlohmann {
+template <>
+struct adl_serializer<c10::Device> {
+  static void to_json(json& j, const c10::Device& device) { j = device.str(); }
+  static c10::Device from_json(const json& j) {
+    const std::string name = j.get<std::string>();
+    try {
+      const c10::Device device(name);
+      if (device.is_cpu() || device.is_cuda()) return device;
+    } catch (const std::exception&) {
+    }
+    throw glpdepth::Error(glpdepth::cat("device '", name, "': expected cpu, cuda or cuda:N"));
+  }
+};
+}  // namespace nlohmann
+namespace glpdepth::dist {
+void to_json(nlohmann::json& j, Backend v) { j = backend_name(v); }
+void from_json(const nlohmann::json& j, Backend& v) { v = parse_backend(j.get<std::string>()); }
+}  // namespace glpdepth::dist
+namespace glpdepth {
+
+void to_json(nlohmann::json& j, Recipe v) { j = to_string(v); }
+void from_json(const nlohmann::json& j, Recipe& v) { v = parse_recipe(j.get<std::string>()); }
 void to_json(nlohmann::json& j, Figure v) { j = to_string(v); }
 void from_json(const nlohmann::json& j, Figure& v) { v = parse_figure(j.get<std::string>()); }
-void to_json(nlohmann::json& j, EvalDataset v) { j = to_string(v); }
-void from_json(const nlohmann::json& j, EvalDataset& v) { v = parse_eval_dataset(j.get<std::string>()); }
+void to_json(nlohmann::json& j, DatasetKind v) { j = to_string(v); }
+void from_json(const nlohmann::json& j, DatasetKind& v) { v = parse_dataset(j.get<std::string>()); }
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(
     AugmentOptions, crop_h, crop_w, flip_p, brightness_contrast_p, brightness_limit,
@@ -126,18 +157,30 @@ void apply_demo_recipe(TrainConfig& config) {
 }
 }  // namespace
 
-std::string default_recipe(const std::string& dataset) {
-  return canonical_dataset_name(dataset) == "drivingstereo" ? "cyclic" : "glp";
+const NameTable<Recipe>& recipe_names() {
+  static const NameTable<Recipe> names = {
+      {"auto", Recipe::kAuto},       {"glp", Recipe::kGlp},       {"plateau", Recipe::kPlateau},
+      {"plateau-l2", Recipe::kPlateauL2}, {"cyclic", Recipe::kCyclic}, {"demo", Recipe::kDemo}};
+  return names;
 }
 
-std::vector<std::string> recipe_names() { return {"glp", "plateau", "plateau-l2", "cyclic", "demo"}; }
+Recipe parse_recipe(const std::string& name) {
+  if (name.empty()) return Recipe::kAuto;  // configs before "auto"
+  return parse_name(recipe_names(), to_lower(name), "recipe");
+}
 
-void apply_recipe(TrainConfig& config, const std::string& name) {
-  const std::string recipe = to_lower(name);
+std::string to_string(Recipe recipe) { return name_of(recipe_names(), recipe); }
+
+Recipe default_recipe(DatasetKind dataset) {
+  return dataset == DatasetKind::kDrivingStereo ? Recipe::kCyclic : Recipe::kGlp;
+}
+
+void apply_recipe(TrainConfig& config, Recipe recipe) {
+  if (recipe == Recipe::kAuto) return;
   config.loop.recipe = recipe;
   OptimOptions& optim = config.optim;
   ScheduleOptions& schedule = config.schedule;
-  if (recipe == "glp") {  // GLPDepth's paper setting (spec §5.2)
+  if (recipe == Recipe::kGlp) {  // GLPDepth's paper setting (spec §5.2)
     optim.kind = OptimizerKind::kAdam;
     optim.weight_decay = 0.0;
     schedule.kind = ScheduleKind::kPoly;
@@ -146,21 +189,21 @@ void apply_recipe(TrainConfig& config, const std::string& name) {
     config.loop.batch_size = 12;
     return;
   }
-  if (recipe == "plateau" || recipe == "plateau-l2") {  // the fork's (spec §5.3, a and b)
+  if (recipe == Recipe::kPlateau || recipe == Recipe::kPlateauL2) {  // the fork's (spec §5.3, a and b)
     optim.kind = OptimizerKind::kAdam;
-    optim.weight_decay = recipe == "plateau-l2" ? 5e-5 : 0.0;
+    optim.weight_decay = recipe == Recipe::kPlateauL2 ? 5e-5 : 0.0;
     schedule.kind = ScheduleKind::kPlateau;
     schedule.plateau = PlateauScheduleOptions{};
     schedule.plateau.factor = 0.5;
     schedule.plateau.patience = 10;
     schedule.plateau.threshold = 3e-4;
-    schedule.plateau.threshold_mode = "abs";
+    schedule.plateau.threshold_mode = ThresholdMode::kAbs;
     schedule.plateau.steps_per_epoch = 30;
     config.loop.clip_grad = 1.0;
     config.loop.batch_size = 32;
     return;
   }
-  if (recipe == "cyclic") {  // the fork's last one, HEAD f866283 (spec §5.3, c)
+  if (recipe == Recipe::kCyclic) {  // the fork's last one, HEAD f866283 (spec §5.3, c)
     optim.kind = OptimizerKind::kSGD;
     optim.momentum = 0.9;
     optim.lr = 0.005;  // CyclicLR sets the lr itself
@@ -169,18 +212,15 @@ void apply_recipe(TrainConfig& config, const std::string& name) {
     schedule.cyclic.base_lr = 0.005;
     schedule.cyclic.max_lr = 0.05;
     schedule.cyclic.step_size_up = 2500;
-    schedule.cyclic.mode = "triangular2";
+    schedule.cyclic.mode = CyclicMode::kTriangular2;
     schedule.cyclic.base_momentum = 0.8;
     schedule.cyclic.max_momentum = 0.9;
     config.loop.clip_grad = 1.0;
     config.loop.batch_size = 32;
     return;
   }
-  if (recipe == "demo") {  // make demo's: a MiT-b0 from scratch on quarter-size synthetic scenes
-    apply_demo_recipe(config);
-    return;
-  }
-  throw UsageError(cat("--recipe ", name, ": expected glp, plateau, plateau-l2, cyclic or demo"));
+  // make demo's: a MiT-b0 from scratch on quarter-size synthetic scenes
+  if (recipe == Recipe::kDemo) apply_demo_recipe(config);
 }
 
 std::vector<std::string> unused_by_schedule(const TrainConfig& config,
@@ -236,7 +276,6 @@ void validate(const TrainConfig& c) {
   usage_check(from_validation(c.validation.best_metric),
               "--best_metric train_loss: best.ckpt is picked by validation (val_loss or a metric)");
   try {
-    dataset_defaults(c.data.dataset);  // throws naming the known datasets
     if (!c.model.model.encoder.empty()) mit_variant(c.model.model.encoder);
   } catch (const UsageError&) {
     throw;

@@ -77,7 +77,7 @@ GLPDepth build_model(RunContext& ctx, double max_depth) {
   GLPDepth model(options);
   if (weights) {
     const bool full = is_full_model(*weights);
-    LoadReport report = load_weights(*model, *weights, full ? LoadMode::Strict : LoadMode::EncoderOnly,
+    LoadReport report = load_weights(*model, *weights, full ? LoadMode::kStrict : LoadMode::kEncoderOnly,
                                      c.model.pretrained);
     ctx.log() << "train: loaded " << (full ? "GLPDepth weights" : "encoder weights") << " from "
               << c.model.pretrained << ": " << report.summary() << "\n";

@@ -39,7 +39,7 @@ std::unique_ptr<RunContext> join_group(const TrainConfig& config, std::ostream& 
   auto ctx = std::make_unique<RunContext>();
   ctx->config = config;
   ctx->hooks = hooks;
-  ctx->device = torch::Device(config.runtime.device);
+  ctx->device = config.runtime.device;
   const dist::DistEnv env = dist::detect_env(dist::DetectOptions{config.dist.port});
   if (env.distributed()) {
     if (ctx->device.is_cuda() && !ctx->device.has_index())
@@ -47,12 +47,13 @@ std::unique_ptr<RunContext> join_group(const TrainConfig& config, std::ostream& 
           torch::kCUDA,
           dist::local_device_index(env, static_cast<int>(torch::cuda::device_count())));
     dist::GroupOptions options;
-    options.backend = config.dist.backend.empty() ? dist::default_backend(ctx->device)
-                                                  : dist::parse_backend(config.dist.backend);
+    options.backend = config.dist.backend == dist::Backend::kAuto
+                          ? dist::default_backend(ctx->device)
+                          : config.dist.backend;
     options.timeout = std::chrono::milliseconds(static_cast<int64_t>(config.dist.timeout * 1000));
     ctx->group = dist::Group::create(env, options);
   }
-  ctx->config.runtime.device = ctx->device.str();
+  ctx->config.runtime.device = ctx->device;
   ctx->out = ctx->is_main() ? &log : &ctx->discarded;
   // Fixed-size training crops: let cuDNN pick the fastest convolution algorithms once.
   if (ctx->device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);

@@ -43,12 +43,21 @@ struct RunIdentity {
   uint64_t seed = 0;
 };
 
+// The main name of a dataset saved in a checkpoint (older ones kept the name as typed).
+std::string saved_dataset_name(const std::string& saved) {
+  try {
+    return to_string(parse_dataset(saved));
+  } catch (const UsageError&) {
+    return saved;  // reported as a mismatch by the caller
+  }
+}
+
 RunIdentity identity_of(const std::string& config_json) {
   const nlohmann::json j = nlohmann::json::parse(config_json);
   if (j.contains("loop"))
-    return {canonical_dataset_name(j.at("data").at("dataset").get<std::string>()),
+    return {saved_dataset_name(j.at("data").at("dataset").get<std::string>()),
             j.at("loop").at("batch_size").get<int64_t>(), j.at("runtime").at("seed").get<uint64_t>()};
-  return {canonical_dataset_name(j.value("dataset", std::string())), j.value("batch_size", int64_t{0}),
+  return {saved_dataset_name(j.value("dataset", std::string())), j.value("batch_size", int64_t{0}),
           j.value("seed", uint64_t{0})};
 }
 
@@ -67,7 +76,7 @@ nlohmann::json run_config_json(const RunContext& ctx) {
 
 fs::path choose_run_dir(RunContext& ctx, const std::string& signature) {
   const TrainConfig& c = ctx.config;
-  const std::string dataset = canonical_dataset_name(c.data.dataset);
+  const std::string dataset = to_string(c.data.dataset);
   const std::string& resume = c.checkpoint.resume;
   fs::path run_dir;
   if (!ctx.is_main()) {
@@ -90,7 +99,7 @@ void restore(RunContext& ctx, const fs::path& from, GLPDepth& model, Optimisatio
   CheckpointData data = load_checkpoint(from, model, o.optimizer.get());
   const RunIdentity saved = identity_of(data.config_json);
   check(saved.batch_size == c.loop.batch_size &&
-            saved.dataset == canonical_dataset_name(c.data.dataset) && saved.seed == c.runtime.seed,
+            saved.dataset == to_string(c.data.dataset) && saved.seed == c.runtime.seed,
         "--resume ", from.string(), ": the checkpoint was made with another dataset, batch size or "
         "seed (", saved.dataset, ", ", saved.batch_size, ", ", saved.seed,
         "): an exact continuation needs the same ones");

@@ -11,7 +11,6 @@
 namespace glpdepth {
 namespace {
 
-std::string lower(const std::string& s) { return to_lower(s); }
 
 double get(const ScheduleState& state, const std::string& key) {
   auto it = state.find(key);
@@ -29,8 +28,36 @@ int64_t get_count(const ScheduleState& state, const std::string& key) {
 
 }  // namespace
 
+const NameTable<PlateauMode>& plateau_mode_names() {
+  static const NameTable<PlateauMode> names = {{"min", PlateauMode::kMin}, {"max", PlateauMode::kMax}};
+  return names;
+}
+const NameTable<ThresholdMode>& threshold_mode_names() {
+  static const NameTable<ThresholdMode> names = {{"rel", ThresholdMode::kRel},
+                                                 {"abs", ThresholdMode::kAbs}};
+  return names;
+}
+const NameTable<CyclicMode>& cyclic_mode_names() {
+  static const NameTable<CyclicMode> names = {{"triangular", CyclicMode::kTriangular},
+                                              {"triangular2", CyclicMode::kTriangular2},
+                                              {"exp_range", CyclicMode::kExpRange}};
+  return names;
+}
+PlateauMode parse_plateau_mode(const std::string& name) {
+  return parse_name(plateau_mode_names(), to_lower(name), "plateau mode");
+}
+ThresholdMode parse_threshold_mode(const std::string& name) {
+  return parse_name(threshold_mode_names(), to_lower(name), "plateau threshold mode");
+}
+CyclicMode parse_cyclic_mode(const std::string& name) {
+  return parse_name(cyclic_mode_names(), to_lower(name), "cyclic mode");
+}
+std::string to_string(PlateauMode mode) { return name_of(plateau_mode_names(), mode); }
+std::string to_string(ThresholdMode mode) { return name_of(threshold_mode_names(), mode); }
+std::string to_string(CyclicMode mode) { return name_of(cyclic_mode_names(), mode); }
+
 ScheduleKind parse_schedule_kind(const std::string& name) {
-  const std::string n = lower(name);
+  const std::string n = to_lower(name);
   if (n == "constant") return ScheduleKind::kConstant;
   if (n == "poly") return ScheduleKind::kPoly;
   if (n == "step") return ScheduleKind::kStep;
@@ -156,19 +183,14 @@ double StepSchedule::lr() const {
 PlateauSchedule::PlateauSchedule(const PlateauScheduleOptions& options, double base_lr,
                                  int64_t iters_per_epoch)
     : options_(options), lr_(base_lr) {
-  const std::string mode = lower(options.mode), tmode = lower(options.threshold_mode);
-  check(mode == "min" || mode == "max", "plateau schedule: mode must be min or max, got '",
-        options.mode, "'");
-  check(tmode == "rel" || tmode == "abs",
-        "plateau schedule: threshold_mode must be rel or abs, got '", options.threshold_mode, "'");
   check(options.factor < 1.0 && options.factor >= 0, "plateau schedule: factor must be < 1.0, got ",
         options.factor);
   check(options.patience >= 0 && options.cooldown >= 0,
         "plateau schedule: patience and cooldown must be >= 0");
   check(options.steps_per_epoch > 0, "plateau schedule: steps_per_epoch must be > 0");
   check(iters_per_epoch > 0, "plateau schedule: iterations per epoch must be > 0");
-  maximize_ = mode == "max";
-  relative_ = tmode == "rel";
+  maximize_ = options.mode == PlateauMode::kMax;
+  relative_ = options.threshold_mode == ThresholdMode::kRel;
   metric_interval_ = std::max<int64_t>(1, iters_per_epoch / options.steps_per_epoch);
 }
 
@@ -233,17 +255,6 @@ void PlateauSchedule::load_state(const ScheduleState& s) {
 // CyclicSchedule
 
 CyclicSchedule::CyclicSchedule(const CyclicScheduleOptions& options) : options_(options) {
-  const std::string mode = lower(options.mode);
-  if (mode == "triangular") {
-    mode_ = 0;
-  } else if (mode == "triangular2") {
-    mode_ = 1;
-  } else if (mode == "exp_range") {
-    mode_ = 2;
-  } else {
-    throw Error(cat("cyclic schedule: mode must be triangular, triangular2 or exp_range, got '",
-                    options.mode, "'"));
-  }
   check(options.step_size_up > 0 && options.step_size_down >= 0,
         "cyclic schedule: step_size_up must be > 0 and step_size_down >= 0");
   check(options.base_lr > 0 && options.max_lr > 0, "cyclic schedule: lrs must be > 0");
@@ -262,8 +273,8 @@ std::pair<double, double> CyclicSchedule::shape() const {
   const double x = 1.0 + it / total - cycle;
   const double scale_factor = x <= step_ratio ? x / step_ratio : (x - 1.0) / (step_ratio - 1.0);
   double scale = 1.0;
-  if (mode_ == 1) scale = 1.0 / std::pow(2.0, cycle - 1.0);
-  if (mode_ == 2) scale = std::pow(options_.gamma, it);  // scale_mode 'iterations'
+  if (options_.mode == CyclicMode::kTriangular2) scale = 1.0 / std::pow(2.0, cycle - 1.0);
+  if (options_.mode == CyclicMode::kExpRange) scale = std::pow(options_.gamma, it);  // scale_mode 'iterations'
   return {scale_factor, scale};
 }
 

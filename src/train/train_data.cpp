@@ -37,7 +37,7 @@ namespace {
 
 
 DatasetOptions dataset_options(const RunContext& ctx, const fs::path& root, const fs::path& list,
-                               const std::string& split, double max_depth) {
+                               Split split, double max_depth) {
   const TrainDataOptions& d = ctx.config.data;
   DatasetOptions options;
   options.dataset = d.dataset;
@@ -96,7 +96,7 @@ std::unique_ptr<Loader> make_train_loader(const RunContext& ctx,
 void open_validation(RunContext& ctx, TrainData& data, const fs::path& val_list) {
   const TrainConfig& c = ctx.config;
   EvaluationRequest request;
-  request.data = dataset_options(ctx, data.root, val_list, "val", data.max_depth);
+  request.data = dataset_options(ctx, data.root, val_list, Split::kVal, data.max_depth);
   request.settings = c.validation.eval;
   request.window = c.data.window;
   request.silog_lambda = c.loop.silog_lambda;
@@ -124,13 +124,13 @@ TrainData build_data(RunContext& ctx) {
   if (!location.note.empty()) ctx.log() << "train: " << location.note << "\n";
   data.root = location.root;
   const fs::path fallback = fs::path(c.log.log_dir);
-  const ListsChoice train_list = find_or_make_list(c.data.dataset, data.root, "train",
+  const ListsChoice train_list = find_or_make_list(c.data.dataset, data.root, Split::kTrain,
                                                    c.data.train_list, fallback, 0.1, c.runtime.seed);
   if (!train_list.note.empty()) ctx.log() << "train: " << train_list.note << "\n";
   const DatasetDefaults& defaults = dataset_defaults(c.data.dataset);
   data.max_depth = c.model.model.max_depth > 0 ? c.model.model.max_depth : defaults.max_depth;
   data.train_set = open_train_set(
-      ctx, dataset_options(ctx, data.root, train_list.list, "train", data.max_depth));
+      ctx, dataset_options(ctx, data.root, train_list.list, Split::kTrain, data.max_depth));
   check_camera_known(ctx, *data.train_set);
   data.train_loader = make_train_loader(ctx, data.train_set);
   data.iters_per_epoch = data.train_loader->num_batches();

@@ -155,5 +155,67 @@ TEST_F(ConfigCli, DrivingStereoTrainsTheForksLastRecipeUnlessToldOtherwise) {
   EXPECT_NE(r.err.find("--lr 0.0002 is not used by the cyclic schedule"), std::string::npos) << r.err;
 }
 
+// Lowest first: the defaults, the config file, the recipe, the flags typed.
+TEST_F(ConfigCli, ConfigFileThenRecipeThenFlags) {
+  ASSERT_EQ(train("layer-base", "--flip_p 0.7 --clip_grad 0.5").code, 0);
+  const fs::path base = logs() / "kitti" / "layer-base" / "config.json";
+  ASSERT_EQ(config_of("layer-base")["schedule"]["kind"], "poly");
+  testing::CliRun r = testing::run_glpdepth_split(
+      dir_->path(), "train --config " + base.string() + " --recipe plateau --clip_grad 0.25"
+                    " --batch_size 2 --exp_name layered --output " + logs().string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  const nlohmann::json c = config_of("layered");
+  EXPECT_EQ(c["augment"]["flip_p"], 0.7);             // the file's, untouched by the recipe
+  EXPECT_EQ(c["schedule"]["kind"], "plateau");        // the recipe's, over the file's poly
+  EXPECT_EQ(c["schedule"]["plateau"]["threshold_mode"], "abs");
+  EXPECT_EQ(c["loop"]["recipe"], "plateau");
+  EXPECT_EQ(c["loop"]["clip_grad"], 0.25);            // the flag's, over the recipe's 1.0
+  EXPECT_EQ(c["loop"]["batch_size"], 2);              // the flag's, over the recipe's 32
+  EXPECT_EQ(c["run"]["command_line"].get<std::string>().rfind("glpdepth train --config ", 0), 0u);
+}
+
+// A flat file is flags written down: over the recipe it names, under the flags typed.
+TEST_F(ConfigCli, AFlatTrainConfigIsFlagsWrittenDown) {
+  const fs::path flat = dir_->path() / "flat-train.json";
+  write_bytes_atomic(flat, R"({"recipe": "plateau", "clip_grad": 0.3, "flip_p": 0.6, "max_nonfinite": 7})");
+  ASSERT_EQ(train("flat", "--config " + flat.string() + " --clip_grad 0.2").code, 0);
+  const nlohmann::json c = config_of("flat");
+  EXPECT_EQ(c["schedule"]["kind"], "plateau");  // the file's recipe
+  EXPECT_EQ(c["augment"]["flip_p"], 0.6);
+  EXPECT_EQ(c["loop"]["max_nonfinite"], 7);      // the file's, over the default
+  EXPECT_EQ(c["loop"]["clip_grad"], 0.2);        // the flag's, over the file's and the recipe's
+  EXPECT_EQ(c["loop"]["batch_size"], 2);         // the flag's, over the recipe's 32
+}
+
+// A flat config file ({"option": value}) sets what the command line does not, checked as if typed.
+TEST_F(ConfigCli, AFlatConfigFileFillsInWhatTheCommandLineLeavesOut) {
+  const fs::path config = dir_->path() / "synth.json";
+  write_bytes_atomic(config, R"({"count": 3, "scale": 0.05, "seed": 1, "frames_per_drive": 1,
+                                 "val_fraction": 0.34, "test_fraction": 0, "workers": 1})");
+  auto frames = [](const fs::path& out) {
+    return nlohmann::json::parse(read_file_bytes(out / "camera.json"))["count"].get<int>();
+  };
+  const fs::path from_file = dir_->path() / "from-file", overridden = dir_->path() / "overridden";
+  testing::CliRun r = testing::run_glpdepth_split(
+      dir_->path(), "synth --config " + config.string() + " --output " + from_file.string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(frames(from_file), 3);
+  r = testing::run_glpdepth_split(dir_->path(), "synth --count 2 --config " + config.string() +
+                                                    " --output " + overridden.string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(frames(overridden), 2);  // the flag wins wherever it stands
+
+  const fs::path bad = dir_->path() / "bad.json", typo = dir_->path() / "typo.json";
+  write_bytes_atomic(bad, R"({"count": 0})");
+  write_bytes_atomic(typo, R"({"cont": 3})");
+  r = testing::run_glpdepth_split(dir_->path(), "synth --config " + bad.string() + " --output x");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("error: --config " + bad.string() + ": --count"), std::string::npos) << r.err;
+  r = testing::run_glpdepth_split(dir_->path(), "synth --config " + typo.string() + " --output x");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("unknown option --cont; did you mean --count?"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir_->path() / "x"));
+}
+
 }  // namespace
 }  // namespace glpdepth

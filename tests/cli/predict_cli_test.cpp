@@ -145,7 +145,7 @@ TEST_F(PredictCli, OddSizesRoundTripThroughPng16NpyAndPly) {
     Image8 colour = read_image(base.string() + "_depth.png", 3);
     ASSERT_EQ(colour.width, w);
     ASSERT_EQ(colour.height, h);
-    EXPECT_EQ(colour.pixels, colorize(npy, Colormap::turbo, 0.0, 80.0).pixels);
+    EXPECT_EQ(colour.pixels, colorize(npy, Colormap::kTurbo, 0.0, 80.0).pixels);
 
     Image8 panel = read_image(base.string() + "_panel.png", 3);
     EXPECT_EQ(panel.height, h);

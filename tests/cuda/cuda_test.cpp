@@ -226,7 +226,7 @@ TEST(Cuda, RngStateRoundTripsAndResumeContinuesTheRun) {
   synth.workers = 1;
   synth::write_dataset(dir.path() / "data", synth);
   TrainConfig config;
-  config.data.dataset = "kitti";
+  config.data.dataset = DatasetKind::kKitti;
   config.data.data_path = (dir.path() / "data").string();
   config.model.model.encoder = "b0";
   config.loop.epochs = 2;
@@ -236,7 +236,7 @@ TEST(Cuda, RngStateRoundTripsAndResumeContinuesTheRun) {
   config.augment.crop_h = 32;
   config.augment.crop_w = 64;
   config.validation.val_freq = 0;
-  config.runtime.device = "cuda";
+  config.runtime.device = torch::kCUDA;
   config.log.log_dir = (dir.path() / "logs").string();
   config.runtime.seed = 7;
   std::ostringstream log;

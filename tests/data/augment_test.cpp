@@ -29,7 +29,7 @@ AugmentOptions all_off() {
   return o;
 }
 
-DatasetDefaults no_crop_defaults() { return dataset_defaults("folder"); }
+DatasetDefaults no_crop_defaults() { return dataset_defaults(DatasetKind::kFolder); }
 
 TEST(Geometry, FlipMatchesMirroredOriginal) {
   Sample s = make_sample(7, 4);
@@ -201,7 +201,7 @@ TEST(Augmenter, CropHonouredAndReproducible) {  // spec B14
   AugmentOptions o;
   o.crop_h = 8;
   o.crop_w = 12;
-  Augmenter aug(o, dataset_defaults("kitti"));
+  Augmenter aug(o, dataset_defaults(DatasetKind::kKitti));
   EXPECT_EQ(aug.options().crop_h, 8);
   EXPECT_EQ(aug.options().cutdepth_max_depth, 80.f);
   Sample a = make_sample(30, 20), b = make_sample(30, 20), c = make_sample(30, 20);
@@ -218,7 +218,7 @@ TEST(Augmenter, CropHonouredAndReproducible) {  // spec B14
   Rng r(0);
   EXPECT_THROW(aug.apply(small, r), Error);
   // Dataset default when not set: KITTI 352x704.
-  EXPECT_EQ(Augmenter(AugmentOptions{}, dataset_defaults("kitti")).options().crop_w, 704);
+  EXPECT_EQ(Augmenter(AugmentOptions{}, dataset_defaults(DatasetKind::kKitti)).options().crop_w, 704);
 }
 
 TEST(Augmenter, CropPositionFollowsTheRngDraws) {

@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <cctype>
 
 #include "common/temp_dir.h"
 #include "data/fixtures.h"
@@ -24,40 +25,69 @@ std::string error_of(const std::function<void()>& f) {
 }
 
 TEST(DatasetDefaults, TableHoldsTheSpecNumbers) {
-  const auto& k = dataset_defaults("KITTI");
+  const auto& k = dataset_defaults(parse_dataset("KITTI"));
   EXPECT_EQ(k.name, "kitti");
   EXPECT_EQ(k.crop_h, 352);
   EXPECT_EQ(k.crop_w, 704);
   EXPECT_EQ(k.depth_scale, 256.f);
-  EXPECT_EQ(k.window.kind, WindowKind::bottom_centre);
+  EXPECT_EQ(k.window.kind, WindowKind::kBottomCentre);
   EXPECT_EQ(k.window.height, 352);
   EXPECT_EQ(k.window.width, 1216);
-  EXPECT_EQ(k.eval_crop, "garg");
-  const auto& ds = dataset_defaults("ds");
+  const auto& ds = dataset_defaults(parse_dataset("ds"));
   EXPECT_EQ(ds.name, "drivingstereo");
   EXPECT_EQ(ds.window.height, 384);
   EXPECT_EQ(ds.window.width + ds.window.right_margin, 873);
   EXPECT_EQ(ds.crop_h, 352);
   EXPECT_EQ(ds.crop_w, 704);
-  const auto& nyu = dataset_defaults("nyu");
+  const auto& nyu = dataset_defaults(parse_dataset("nyu"));
   EXPECT_EQ(nyu.name, "nyudepthv2");
   EXPECT_EQ(nyu.depth_scale, 1000.f);
   EXPECT_EQ(nyu.max_depth, 10.f);
   EXPECT_EQ(nyu.crop_h, 448);
   EXPECT_EQ(nyu.crop_w, 576);
-  EXPECT_EQ(nyu.window.kind, WindowKind::none);
-  std::string msg = error_of([] { dataset_defaults("cityscapes"); });
-  EXPECT_NE(msg.find("cityscapes"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("kitti"), std::string::npos) << msg;
+  EXPECT_EQ(nyu.window.kind, WindowKind::kNone);
+  EXPECT_EQ(nyu.max_depth_eval, 10.f);
+  const auto& folder = dataset_defaults(DatasetKind::kFolder);
+  EXPECT_EQ(folder.folder, "");
+  EXPECT_EQ(folder.depth_scale, 256.f);  // ground truth of image folders: the driving convention
+  EXPECT_EQ(ds.folder, "DrivingStereo");
+  EXPECT_EQ(nyu.folder, "nyu_depth_v2");
+}
+
+TEST(DatasetKind, EveryNameAndAliasParsesToItsRowInAnyCase) {
+  ASSERT_EQ(dataset_table().size(), 4u);
+  for (const DatasetDefaults& row : dataset_table()) {
+    EXPECT_EQ(&dataset_defaults(row.kind), &row);
+    EXPECT_EQ(to_string(row.kind), row.name);
+    EXPECT_EQ(parse_dataset(row.name), row.kind);
+    for (const std::string& alias : row.aliases) {
+      EXPECT_EQ(parse_dataset(alias), row.kind) << alias;
+      std::string upper = alias;
+      for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      EXPECT_EQ(parse_dataset(upper), row.kind) << upper;
+    }
+  }
+  EXPECT_EQ(parse_dataset("DrivingStereo"), DatasetKind::kDrivingStereo);
+  EXPECT_EQ(parse_dataset("nyu"), DatasetKind::kNyuDepthV2);
+  EXPECT_EQ(parse_dataset("generic"), DatasetKind::kFolder);
+}
+
+TEST(DatasetKind, UnknownNamesListTheKnownOnesAndGuess) {
+  std::string msg = error_of([] { parse_dataset("cityscapes"); });
+  EXPECT_NE(msg.find("unknown dataset 'cityscapes'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("kitti, drivingstereo, nyudepthv2, folder"), std::string::npos) << msg;
+  EXPECT_THROW(parse_dataset("cityscapes"), UsageError);
+  msg = error_of([] { parse_dataset("kitty"); });
+  EXPECT_NE(msg.find("did you mean kitti?"), std::string::npos) << msg;
 }
 
 TEST(KittiDataset, KbCropScalingNameAndIntrinsics) {
   TempDir dir;
   write_text(dir / "lists/test.txt", testing::write_kitti(dir.path(), 1242, 375, 2));
   DatasetOptions o;
-  o.dataset = "kitti";
+  o.dataset = DatasetKind::kKitti;
   o.data_path = dir.path();
-  o.split = "test";
+  o.split = Split::kTest;
   auto ds = make_dataset(o);
   ASSERT_EQ(ds->size(), 2);
   Sample s = ds->get(1);
@@ -103,7 +133,7 @@ TEST(KittiDataset, ExplicitListAndBtsFocalColumn) {
   list.insert(list.size() - 1, " 721.5377");  // BTS lists carry the focal length third
   write_text(dir / "my.txt", list);
   DatasetOptions o;
-  o.dataset = "kitti";
+  o.dataset = DatasetKind::kKitti;
   o.data_path = dir.path();
   o.list = dir / "my.txt";
   auto ds = make_dataset(o);
@@ -114,7 +144,7 @@ TEST(KittiDataset, ExplicitListAndBtsFocalColumn) {
 TEST(KittiDataset, MissingListSuggestsMakeLists) {
   TempDir dir;
   DatasetOptions o;
-  o.dataset = "kitti";
+  o.dataset = DatasetKind::kKitti;
   o.data_path = dir.path();
   std::string msg = error_of([&] { make_dataset(o); });
   EXPECT_NE(msg.find((dir / "lists/train.txt").string()), std::string::npos) << msg;
@@ -129,9 +159,9 @@ TEST(DrivingStereoDataset, OfficialLayoutWindowAndCamera) {
   write_text(dir / "camera.json",
              R"({"fx": 2000.0, "fy": 2002.0, "cx": 880.0, "cy": 400.0, "width": 1762, "height": 800})");
   DatasetOptions o;
-  o.dataset = "drivingstereo";
+  o.dataset = DatasetKind::kDrivingStereo;
   o.data_path = dir.path();
-  o.split = "val";
+  o.split = Split::kVal;
   auto ds = make_dataset(o);
   Sample s = ds->get(1);
   ASSERT_EQ(s.width(), 864);
@@ -161,9 +191,9 @@ TEST(DrivingStereoDataset, FlattenedTestLayoutAndJpeg) {
                                          ".jpg /test/test-depth-map/depth-map-half-size/" +
                                          stem + ".png\r\n");
   DatasetOptions o;
-  o.dataset = "drivingstereo";
+  o.dataset = DatasetKind::kDrivingStereo;
   o.data_path = dir.path();
-  o.split = "test";
+  o.split = Split::kTest;
   Sample s = make_dataset(o)->get(0);
   EXPECT_EQ(s.name, "left-image-half-size_" + stem + ".jpg");
   ASSERT_EQ(s.width(), 864);
@@ -181,7 +211,7 @@ TEST(DrivingStereoDataset, PerSequenceCalibrationWithoutCameraJson) {
              "S_rect_101: 8.81e+02 4.00e+02\n"
              "P_rect_101: 1.0e+03 0 4.5e+02 0 0 1.01e+03 2.1e+02 0 0 0 1 0\n");
   DatasetOptions o;
-  o.dataset = "drivingstereo";
+  o.dataset = DatasetKind::kDrivingStereo;
   o.data_path = dir.path();
   Sample s = make_dataset(o)->get(0);
   EXPECT_FLOAT_EQ(s.intrinsics.fx, 1000.f);
@@ -198,7 +228,7 @@ TEST(DrivingStereoDataset, TooNarrowFrameIsAnErrorNamingTheFile) {  // spec B19
   write_text(dir / "lists/train.txt",
              testing::write_drivingstereo_train(dir.path(), "seqA", 872, 400, 1));
   DatasetOptions o;
-  o.dataset = "drivingstereo";
+  o.dataset = DatasetKind::kDrivingStereo;
   o.data_path = dir.path();
   auto ds = make_dataset(o);
   std::string msg = error_of([&] { ds->get(0); });
@@ -221,9 +251,9 @@ TEST(NyuDataset, MillimetresNoWindowOriginalListsAndIntrinsics) {
              "/sync/kitchen_0001/rgb_00001.jpg /sync/kitchen_0001/sync_depth_00001.png\n"
              "/kitchen/rgb_00002.png /kitchen/sync_depth_00002.png\n");
   DatasetOptions o;
-  o.dataset = "nyudepthv2";
+  o.dataset = DatasetKind::kNyuDepthV2;
   o.data_path = dir.path();
-  o.split = "test";
+  o.split = Split::kTest;
   auto ds = make_dataset(o);
   ASSERT_EQ(ds->size(), 2);
   Sample a = ds->get(0);
@@ -245,7 +275,7 @@ TEST(FolderDataset, KittiFramesInFoldersNamedDataGetDistinctNames) {
       write_image(dir / "2011_09_26" / drive / "image_02/data" / frame, testing::pattern_rgb(8, 6, 1));
   }
   DatasetOptions o;
-  o.dataset = "folder";
+  o.dataset = DatasetKind::kFolder;
   o.inputs = {(dir / "2011_09_26/*/image_02/data/000000000[01].png").string()};
   auto ds = make_dataset(o);
   std::vector<std::string> names;
@@ -265,7 +295,7 @@ TEST(FolderDataset, DatasetListsReadTheirLeadingSlashAsTheDatasetRoot) {
   write_image(dir / "drive/frame.png", testing::pattern_rgb(8, 6, 1));
   write_text(dir / "lists/test.txt", "/drive/frame.png /drive/depth.png\n");
   DatasetOptions o;
-  o.dataset = "folder";
+  o.dataset = DatasetKind::kFolder;
   o.inputs = {(dir / "lists/test.txt").string()};
   auto ds = make_dataset(o);
   ASSERT_EQ(ds->size(), 1);
@@ -284,7 +314,7 @@ TEST(FolderDataset, SortedFoldersGlobsListsAndNames) {
   write_image(dir / "b/z.png", testing::pattern_rgb(40, 30, 4));
   write_text(dir / "b/list.txt", "z.png\n../a/b.png\n");
   DatasetOptions o;
-  o.dataset = "folder";
+  o.dataset = DatasetKind::kFolder;
   o.inputs = {(dir / "a").string(), (dir / "b/*.png").string(), (dir / "b/list.txt").string()};
   auto ds = make_dataset(o);
   ASSERT_EQ(ds->size(), 6);
@@ -303,7 +333,7 @@ TEST(FolderDataset, SortedFoldersGlobsListsAndNames) {
   auto again = make_dataset(o);
   for (int64_t i = 0; i < ds->size(); ++i) EXPECT_EQ(again->describe(i), ds->describe(i));
   DatasetOptions missing;
-  missing.dataset = "folder";
+  missing.dataset = DatasetKind::kFolder;
   missing.inputs = {(dir / "none/*.png").string()};
   EXPECT_THROW(make_dataset(missing), Error);
 }
@@ -314,7 +344,7 @@ class BadInput : public ::testing::Test {
  protected:
   void SetUp() override {
     lines_ = testing::write_kitti(dir_.path(), 64, 32, 3);
-    options_.dataset = "kitti";
+    options_.dataset = DatasetKind::kKitti;
     options_.data_path = dir_.path();
     options_.window = false;
   }

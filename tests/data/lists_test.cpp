@@ -51,7 +51,7 @@ TEST(MakeLists, DrivingStereoOfficialLayoutHoldsOutWholeSequences) {
                 testing::pattern_depth(16, 8));
   }
   MakeListsOptions o;
-  o.dataset = "drivingstereo";
+  o.dataset = DatasetKind::kDrivingStereo;
   o.data_path = dir.path();
   o.val_fraction = 0.34;
   o.seed = 3;
@@ -75,10 +75,10 @@ TEST(MakeLists, DrivingStereoOfficialLayoutHoldsOutWholeSequences) {
                       "/test-depth-map/depth-map-half-size/t_2.png"}));
   // The lists load, and the same seed writes the same files.
   DatasetOptions d;
-  d.dataset = "drivingstereo";
+  d.dataset = DatasetKind::kDrivingStereo;
   d.data_path = dir.path();
   d.window = false;
-  d.split = "val";
+  d.split = Split::kVal;
   auto ds = make_dataset(d);
   ASSERT_EQ(ds->size(), 2);
   EXPECT_EQ(ds->get(1).width(), 16);
@@ -97,7 +97,7 @@ TEST(MakeLists, DrivingStereoFlattenedLayoutAndCustomOut) {
                 testing::pattern_depth(8, 4));
   }
   MakeListsOptions o;
-  o.dataset = "ds";
+  o.dataset = parse_dataset("ds");
   o.data_path = dir.path();
   o.val_fraction = 0.3;
   o.out = dir / "elsewhere";
@@ -124,7 +124,7 @@ TEST(MakeLists, KittiTrainDrivesAndValAsTest) {
   write_image(dir / "raw_data/2011_09_29/2011_09_29_drive_0004_sync/image_02/data/0000000000.png",
               testing::pattern_rgb(16, 8));
   MakeListsOptions o;
-  o.dataset = "kitti";
+  o.dataset = DatasetKind::kKitti;
   o.data_path = dir.path();
   o.val_fraction = 0.5;
   ListsSummary s = make_lists(o);
@@ -136,7 +136,7 @@ TEST(MakeLists, KittiTrainDrivesAndValAsTest) {
                      "/data_depth_annotated/val/2011_09_29_drive_0004_sync/proj_depth/"
                      "groundtruth/image_02/0000000000.png");
   DatasetOptions d;
-  d.dataset = "kitti";
+  d.dataset = DatasetKind::kKitti;
   d.data_path = dir.path();
   d.window = false;
   EXPECT_EQ(make_dataset(d)->size(), s.train);
@@ -153,7 +153,7 @@ TEST(MakeLists, NyuSyncScenesAndOfficialTest) {
   write_image(dir / "official_splits/test/bathroom/rgb_00045.jpg", testing::pattern_rgb(8, 6));
   write_png16(dir / "official_splits/test/bathroom/sync_depth_00045.png", testing::pattern_depth(8, 6));
   MakeListsOptions o;
-  o.dataset = "nyudepthv2";
+  o.dataset = DatasetKind::kNyuDepthV2;
   o.data_path = dir.path();
   o.val_fraction = 0.34;
   ListsSummary s = make_lists(o);
@@ -161,9 +161,9 @@ TEST(MakeLists, NyuSyncScenesAndOfficialTest) {
   EXPECT_EQ(s.val, 1);
   EXPECT_EQ(s.test, 1);
   DatasetOptions d;
-  d.dataset = "nyu";
+  d.dataset = parse_dataset("nyu");
   d.data_path = dir.path();
-  d.split = "test";
+  d.split = Split::kTest;
   Sample t = make_dataset(d)->get(0);
   EXPECT_EQ(t.name, "bathroom_rgb_00045.jpg");
   EXPECT_FLOAT_EQ(t.depth_at(2, 1), testing::pattern_raw(2, 1) / 1000.f);
@@ -172,12 +172,12 @@ TEST(MakeLists, NyuSyncScenesAndOfficialTest) {
 TEST(MakeLists, EmptyRootAndUnknownDatasetAreErrors) {
   testing::TempDir dir;
   MakeListsOptions o;
-  o.dataset = "kitti";
+  o.dataset = DatasetKind::kKitti;
   o.data_path = dir.path();
   EXPECT_THROW(make_lists(o), Error);
-  o.dataset = "folder";
+  o.dataset = DatasetKind::kFolder;
   EXPECT_THROW(make_lists(o), UsageError);
-  o.dataset = "kitti";
+  o.dataset = DatasetKind::kKitti;
   o.val_fraction = 1.0;
   EXPECT_THROW(make_lists(o), Error);
 }

@@ -17,7 +17,7 @@ namespace {
 class FakeDataset : public Dataset {
  public:
   explicit FakeDataset(int64_t n, std::set<int64_t> bad = {}) : n_(n), bad_(std::move(bad)) {
-    defaults_ = dataset_defaults("folder");
+    defaults_ = dataset_defaults(DatasetKind::kFolder);
     defaults_.max_depth = 80;
   }
   int64_t size() const override { return n_; }
@@ -111,7 +111,7 @@ TEST(Loader, SameBatchesForAnyWorkerCount) {
   testing::TempDir dir;
   testing::write_text(dir / "lists/train.txt", testing::write_kitti(dir.path(), 48, 24, 6));
   DatasetOptions d;
-  d.dataset = "kitti";
+  d.dataset = DatasetKind::kKitti;
   d.data_path = dir.path();
   d.window = false;
   std::shared_ptr<const Dataset> ds = make_dataset(d);
@@ -249,7 +249,7 @@ TEST(Loader, BadFilesOnDiskAreSkippedByTheLoader) {
   std::filesystem::remove(dir / "raw_data/2011_09_26/2011_09_26_drive_0002_sync/image_02/data/0000000001.png");
   testing::write_text(dir / "lists/train.txt", lines);
   DatasetOptions d;
-  d.dataset = "kitti";
+  d.dataset = DatasetKind::kKitti;
   d.data_path = dir.path();
   d.window = false;
   std::shared_ptr<const Dataset> ds = make_dataset(d);

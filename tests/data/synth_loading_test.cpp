@@ -20,11 +20,11 @@ TEST(SynthLoading, KittiLayoutDepthAndCalibration) {
   so.val_fraction = 0.25;
   so.test_fraction = 0.25;
   so.workers = 1;
-  so.layout = "kitti";
+  so.layout = DatasetKind::kKitti;
   synth::write_dataset(dir.path(), so);
 
   DatasetOptions o;
-  o.dataset = "kitti";
+  o.dataset = DatasetKind::kKitti;
   o.data_path = dir.path();
   o.window = false;  // frames are smaller than the kb-crop
   auto ds = make_dataset(o);
@@ -49,7 +49,7 @@ TEST(SynthLoading, KittiLayoutDepthAndCalibration) {
   EXPECT_GT(valid, 0);
 
   MakeListsOptions m;
-  m.dataset = "kitti";
+  m.dataset = DatasetKind::kKitti;
   m.data_path = dir.path();
   m.out = dir / "regrouped";
   ListsSummary summary = make_lists(m);
@@ -65,11 +65,11 @@ TEST(SynthLoading, DrivingStereoLayoutThroughTheLoader) {
   so.val_fraction = 0.34;
   so.test_fraction = 0.34;
   so.workers = 1;
-  so.layout = "drivingstereo";
+  so.layout = DatasetKind::kDrivingStereo;
   synth::write_dataset(dir.path(), so);
 
   DatasetOptions o;
-  o.dataset = "drivingstereo";
+  o.dataset = DatasetKind::kDrivingStereo;
   o.data_path = dir.path();
   o.window = false;
   std::shared_ptr<const Dataset> ds = make_dataset(o);
@@ -90,7 +90,7 @@ TEST(SynthLoading, DrivingStereoLayoutThroughTheLoader) {
   EXPECT_EQ(seen, ds->size());
 
   MakeListsOptions m;
-  m.dataset = "drivingstereo";
+  m.dataset = DatasetKind::kDrivingStereo;
   m.data_path = dir.path();
   m.val_fraction = 0.5;
   m.out = dir / "regrouped";

@@ -448,7 +448,7 @@ TEST(SynthDataset, DrivingStereoLayout) {
   TempDir dir;
   SynthOptions options;
   options.camera = scale_camera(camera_preset("drivingstereo"), 0.1);
-  options.layout = "drivingstereo";
+  options.layout = DatasetKind::kDrivingStereo;
   options.count = 12;
   options.frames_per_drive = 3;
   options.val_fraction = 0.25;
@@ -511,9 +511,9 @@ TEST(SynthDataset, RejectsBadOptions) {
   options.count = 0;
   EXPECT_THROW(write_dataset(dir.path(), options), UsageError);
   options.count = 3;
-  options.layout = "nyu";
+  options.layout = DatasetKind::kNyuDepthV2;
   EXPECT_THROW(write_dataset(dir.path(), options), UsageError);
-  options.layout = "kitti";
+  options.layout = DatasetKind::kKitti;
   options.val_fraction = 0.6;
   options.test_fraction = 0.5;
   EXPECT_THROW(write_dataset(dir.path(), options), UsageError);

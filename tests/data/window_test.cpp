@@ -9,13 +9,13 @@ namespace glpdepth {
 namespace {
 
 TEST(WindowRect, KittiKbCropAndDrivingStereoWindowOnRealFrameSizes) {
-  const WindowSpec kitti = dataset_defaults("kitti").window;
+  const WindowSpec kitti = dataset_defaults(DatasetKind::kKitti).window;
   // Spec §4.2: 375x1242 gives top 23, left 13.
   EXPECT_EQ(window_rect(kitti, 375, 1242), (Window{23, 375, 13, 1229}));
   EXPECT_EQ(window_rect(kitti, 370, 1224), (Window{18, 370, 4, 1220}));
   EXPECT_EQ(window_rect(kitti, 352, 1216), (Window{0, 352, 0, 1216}));
   // Spec §4.4: 881x400 gives rows 16:400, cols 8:872 (w-873 .. w-9).
-  const WindowSpec ds = dataset_defaults("drivingstereo").window;
+  const WindowSpec ds = dataset_defaults(DatasetKind::kDrivingStereo).window;
   EXPECT_EQ(window_rect(ds, 400, 881), (Window{16, 400, 8, 872}));
   EXPECT_EQ(window_rect(ds, 384, 873), (Window{0, 384, 0, 864}));
   // No window: the whole frame.
@@ -23,7 +23,7 @@ TEST(WindowRect, KittiKbCropAndDrivingStereoWindowOnRealFrameSizes) {
 }
 
 TEST(WindowRect, FramesSmallerThanTheWindowAreNamedErrors) {
-  const WindowSpec ds = dataset_defaults("drivingstereo").window;
+  const WindowSpec ds = dataset_defaults(DatasetKind::kDrivingStereo).window;
   EXPECT_FALSE(frame_holds_window(ds, 400, 872));  // one column short of the margin
   EXPECT_TRUE(frame_holds_window(ds, 384, 873));
   try {

@@ -12,12 +12,15 @@ namespace {
 
 TEST(DistGroup, BackendNames) {
   EXPECT_EQ(parse_backend("gloo"), Backend::kGloo);
-  EXPECT_EQ(parse_backend("nccl"), Backend::kNccl);
+  EXPECT_EQ(parse_backend("NCCL"), Backend::kNccl);
+  EXPECT_EQ(parse_backend("auto"), Backend::kAuto);
+  EXPECT_EQ(parse_backend(""), Backend::kAuto);  // config.json files before "auto"
   try {
     parse_backend("mpi");
     FAIL() << "no error";
   } catch (const UsageError& e) {
-    EXPECT_NE(std::string(e.what()).find("--dist-backend"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("unknown distributed backend 'mpi' (auto, gloo, nccl)"),
+              std::string::npos) << e.what();
   }
   EXPECT_EQ(default_backend(torch::Device("cuda:1")), Backend::kNccl);
   EXPECT_EQ(default_backend(torch::kCPU), Backend::kGloo);

@@ -13,16 +13,16 @@ namespace glpdepth {
 namespace {
 
 TEST(Crops, HandCheckedKittiBoundsOnKbFrame) {
-  EXPECT_EQ(crop_window(EvalCrop::garg, 352, 1216), (Window{143, 349, 43, 1172}));
-  EXPECT_EQ(crop_window(EvalCrop::eigen, 352, 1216), (Window{117, 321, 43, 1172}));
-  EXPECT_EQ(crop_window(EvalCrop::none, 352, 1216), (Window{0, 352, 0, 1216}));
+  EXPECT_EQ(crop_window(EvalCrop::kGarg, 352, 1216), (Window{143, 349, 43, 1172}));
+  EXPECT_EQ(crop_window(EvalCrop::kEigen, 352, 1216), (Window{117, 321, 43, 1172}));
+  EXPECT_EQ(crop_window(EvalCrop::kNone, 352, 1216), (Window{0, 352, 0, 1216}));
 }
 
 TEST(Crops, HandCheckedKittiBoundsOnFullFrame) {
   // 0.40810811*375 = 153.04, 0.99189189*375 = 371.96, 0.03594771*1242 = 44.65,
   // 0.96405229*1242 = 1197.35; eigen 0.3324324*375 = 124.66, 0.91351351*375 = 342.57.
-  EXPECT_EQ(crop_window(EvalCrop::garg, 375, 1242), (Window{153, 371, 44, 1197}));
-  EXPECT_EQ(crop_window(EvalCrop::eigen, 375, 1242), (Window{124, 342, 44, 1197}));
+  EXPECT_EQ(crop_window(EvalCrop::kGarg, 375, 1242), (Window{153, 371, 44, 1197}));
+  EXPECT_EQ(crop_window(EvalCrop::kEigen, 375, 1242), (Window{124, 342, 44, 1197}));
 }
 
 TEST(Crops, KbCropWindow) {
@@ -34,8 +34,8 @@ TEST(Crops, KbCropWindow) {
 
 TEST(Crops, NyuEigenCrop) {
   EvalSettings s;
-  s.dataset = EvalDataset::nyu;
-  EXPECT_EQ(effective_crop(s), EvalCrop::nyu_eigen);
+  s.dataset = DatasetKind::kNyuDepthV2;
+  EXPECT_EQ(effective_crop(s), EvalCrop::kNyuEigen);
   torch::Tensor m = eval_mask(s, 480, 640);
   EXPECT_EQ(m.sum().item<int64_t>(), (471 - 45) * (601 - 41));
   EXPECT_TRUE(m[45][41].item<bool>());
@@ -51,12 +51,12 @@ TEST(Crops, NyuEigenCrop) {
 
 TEST(Crops, DrivingStereoAndDefaultKittiUseValidOnly) {
   EvalSettings s;
-  s.dataset = EvalDataset::drivingstereo;
-  s.kitti_crop = EvalCrop::garg;  // ignored for non-KITTI
-  EXPECT_EQ(effective_crop(s), EvalCrop::none);
+  s.dataset = DatasetKind::kDrivingStereo;
+  s.kitti_crop = EvalCrop::kGarg;  // ignored for non-KITTI
+  EXPECT_EQ(effective_crop(s), EvalCrop::kNone);
   EvalSettings k;
-  k.dataset = EvalDataset::kitti;  // no crop given: valid pixels only, no crash (B3)
-  EXPECT_EQ(effective_crop(k), EvalCrop::none);
+  k.dataset = DatasetKind::kKitti;  // no crop given: valid pixels only, no crash (B3)
+  EXPECT_EQ(effective_crop(k), EvalCrop::kNone);
   torch::Tensor gt = torch::tensor({{0.0f, 5.0f}, {80.0f, 0.001f}});
   torch::Tensor m = eval_mask(k, gt);
   // strict bounds: 80 and 0.001 are both out.
@@ -65,22 +65,16 @@ TEST(Crops, DrivingStereoAndDefaultKittiUseValidOnly) {
 }
 
 TEST(Crops, Parsing) {
-  EXPECT_EQ(parse_kitti_crop("garg"), EvalCrop::garg);
-  EXPECT_EQ(parse_kitti_crop("garg_crop"), EvalCrop::garg);
-  EXPECT_EQ(parse_kitti_crop("Eigen_Crop"), EvalCrop::eigen);
-  EXPECT_EQ(parse_kitti_crop("none"), EvalCrop::none);
-  EXPECT_EQ(parse_kitti_crop(""), EvalCrop::none);
+  EXPECT_EQ(parse_kitti_crop("garg"), EvalCrop::kGarg);
+  EXPECT_EQ(parse_kitti_crop("garg_crop"), EvalCrop::kGarg);
+  EXPECT_EQ(parse_kitti_crop("Eigen_Crop"), EvalCrop::kEigen);
+  EXPECT_EQ(parse_kitti_crop("none"), EvalCrop::kNone);
+  EXPECT_EQ(parse_kitti_crop(""), EvalCrop::kNone);
   EXPECT_THROW(parse_kitti_crop("gar"), UsageError);
-  EXPECT_EQ(parse_protocol("kb-crop"), KittiProtocol::kb_crop);
-  EXPECT_EQ(parse_protocol("full_frame"), KittiProtocol::full_frame);
+  EXPECT_EQ(parse_protocol("kb-crop"), KittiProtocol::kKbCrop);
+  EXPECT_EQ(parse_protocol("full_frame"), KittiProtocol::kFullFrame);
   EXPECT_THROW(parse_protocol("canonical"), UsageError);
-  EXPECT_EQ(parse_eval_dataset("nyudepthv2"), EvalDataset::nyu);
-  EXPECT_EQ(parse_eval_dataset("DrivingStereo"), EvalDataset::drivingstereo);
-  EXPECT_EQ(parse_eval_dataset("KITTI"), EvalDataset::kitti);
-  EXPECT_THROW(parse_eval_dataset("cityscapes"), UsageError);
-  EXPECT_EQ(to_string(KittiProtocol::full_frame), "full-frame");
-  EXPECT_EQ(default_depth_scale(EvalDataset::nyu), 1000.0);
-  EXPECT_EQ(default_max_depth_eval(EvalDataset::kitti), 80.0);
+  EXPECT_EQ(to_string(KittiProtocol::kFullFrame), "full-frame");
 }
 
 // Independent pixel selection for the protocols: explicit coordinates, no tensors.
@@ -126,11 +120,11 @@ class KittiProtocols : public ::testing::Test {
 TEST_F(KittiProtocols, KbCropProtocolCropsGtFirst) {
   auto G = gt.accessor<float, 2>();
   auto P = pred_kb.accessor<float, 2>();
-  for (EvalCrop crop : {EvalCrop::garg, EvalCrop::eigen, EvalCrop::none}) {
+  for (EvalCrop crop : {EvalCrop::kGarg, EvalCrop::kEigen, EvalCrop::kNone}) {
     // Hand-checked rows/cols on the 352x1216 frame.
     int r0 = 0, r1 = 352, c0 = 0, c1 = 1216;
-    if (crop == EvalCrop::garg) r0 = 143, r1 = 349, c0 = 43, c1 = 1172;
-    if (crop == EvalCrop::eigen) r0 = 117, r1 = 321, c0 = 43, c1 = 1172;
+    if (crop == EvalCrop::kGarg) r0 = 143, r1 = 349, c0 = 43, c1 = 1172;
+    if (crop == EvalCrop::kEigen) r0 = 117, r1 = 321, c0 = 43, c1 = 1172;
     Picked s;
     for (int y = r0; y < r1; ++y) {
       for (int x = c0; x < c1; ++x) {
@@ -142,9 +136,9 @@ TEST_F(KittiProtocols, KbCropProtocolCropsGtFirst) {
       }
     }
     EvalSettings set;
-    set.dataset = EvalDataset::kitti;
+    set.dataset = DatasetKind::kKitti;
     set.kitti_crop = crop;
-    set.protocol = KittiProtocol::kb_crop;
+    set.protocol = KittiProtocol::kKbCrop;
     EvalFrame f = prepare_eval_frame(set, pred_kb, gt);
     EXPECT_EQ(f.gt.size(0), 352);
     EXPECT_EQ(f.mask.sum().item<int64_t>(), static_cast<int64_t>(s.p.size()));
@@ -167,10 +161,10 @@ TEST_F(KittiProtocols, KbCropProtocolCropsGtFirst) {
 TEST_F(KittiProtocols, FullFrameProtocolUsesFullGtCrops) {
   auto G = gt.accessor<float, 2>();
   auto P = pred_kb.accessor<float, 2>();
-  for (EvalCrop crop : {EvalCrop::garg, EvalCrop::eigen, EvalCrop::none}) {
+  for (EvalCrop crop : {EvalCrop::kGarg, EvalCrop::kEigen, EvalCrop::kNone}) {
     int r0 = 0, r1 = H, c0 = 0, c1 = W;
-    if (crop == EvalCrop::garg) r0 = 153, r1 = 371, c0 = 44, c1 = 1197;
-    if (crop == EvalCrop::eigen) r0 = 124, r1 = 342, c0 = 44, c1 = 1197;
+    if (crop == EvalCrop::kGarg) r0 = 153, r1 = 371, c0 = 44, c1 = 1197;
+    if (crop == EvalCrop::kEigen) r0 = 124, r1 = 342, c0 = 44, c1 = 1197;
     Picked s;
     int64_t outside = 0;
     for (int y = r0; y < r1; ++y) {
@@ -186,15 +180,15 @@ TEST_F(KittiProtocols, FullFrameProtocolUsesFullGtCrops) {
         s.g.push_back(g);
       }
     }
-    if (crop == EvalCrop::none) {
+    if (crop == EvalCrop::kNone) {
       EXPECT_GT(outside, 0);
     } else {
       EXPECT_EQ(outside, 0);
     }
     EvalSettings set;
-    set.dataset = EvalDataset::kitti;
+    set.dataset = DatasetKind::kKitti;
     set.kitti_crop = crop;
-    set.protocol = KittiProtocol::full_frame;
+    set.protocol = KittiProtocol::kFullFrame;
     EvalFrame f = prepare_eval_frame(set, pred_kb, gt);
     EXPECT_EQ(f.gt.size(0), H);
     EXPECT_EQ(f.pred_window, (Window{23, 375, 13, 1229}));
@@ -209,10 +203,10 @@ TEST_F(KittiProtocols, FullFrameProtocolUsesFullGtCrops) {
 
 TEST_F(KittiProtocols, ProtocolsDifferWhereTheCropsDiffer) {
   EvalSettings a;
-  a.dataset = EvalDataset::kitti;
-  a.kitti_crop = EvalCrop::garg;
+  a.dataset = DatasetKind::kKitti;
+  a.kitti_crop = EvalCrop::kGarg;
   EvalSettings b = a;
-  b.protocol = KittiProtocol::full_frame;
+  b.protocol = KittiProtocol::kFullFrame;
   int64_t na = prepare_eval_frame(a, pred_kb, gt).mask.sum().item<int64_t>();
   int64_t nb = prepare_eval_frame(b, pred_kb, gt).mask.sum().item<int64_t>();
   EXPECT_NE(na, nb);
@@ -220,7 +214,7 @@ TEST_F(KittiProtocols, ProtocolsDifferWhereTheCropsDiffer) {
 
 TEST(Crops, MismatchedShapesNameBothSizes) {
   EvalSettings s;
-  s.dataset = EvalDataset::generic;
+  s.dataset = DatasetKind::kFolder;
   try {
     prepare_eval_frame(s, torch::ones({4, 5}), torch::ones({4, 6}));
     FAIL() << "expected an error";
@@ -228,7 +222,7 @@ TEST(Crops, MismatchedShapesNameBothSizes) {
     EXPECT_NE(std::string(e.what()).find("4x5"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("4x6"), std::string::npos) << e.what();
   }
-  s.dataset = EvalDataset::kitti;
+  s.dataset = DatasetKind::kKitti;
   EXPECT_THROW(prepare_eval_frame(s, torch::ones({352, 1000}), torch::ones({375, 1242})), Error);
   // Equal sizes too small for a kb-crop are evaluated as they are.
   EvalFrame f = prepare_eval_frame(s, torch::ones({1, 400, 1000}), torch::ones({400, 1000}));
@@ -238,9 +232,9 @@ TEST(Crops, MismatchedShapesNameBothSizes) {
 
 TEST(Crops, DescribeNamesTheProtocol) {
   EvalSettings s;
-  s.dataset = EvalDataset::kitti;
-  s.protocol = KittiProtocol::full_frame;
-  s.kitti_crop = EvalCrop::garg;
+  s.dataset = DatasetKind::kKitti;
+  s.protocol = KittiProtocol::kFullFrame;
+  s.kitti_crop = EvalCrop::kGarg;
   std::string d = describe(s);
   EXPECT_NE(d.find("full-frame"), std::string::npos);
   EXPECT_NE(d.find("garg"), std::string::npos);

@@ -41,16 +41,16 @@ class EvaluatorTest : public ::testing::Test {
 
   static DatasetOptions data(int window_h = 64, int window_w = 160) {
     DatasetOptions options;
-    options.dataset = "kitti";
+    options.dataset = DatasetKind::kKitti;
     options.data_path = dir_->path();
-    options.split = "test";
+    options.split = Split::kTest;
     options.window_h = window_h;
     options.window_w = window_w;
     return options;
   }
   static EvalSettings kitti(KittiProtocol protocol) {
     EvalSettings settings;
-    settings.dataset = EvalDataset::kitti;
+    settings.dataset = DatasetKind::kKitti;
     settings.protocol = protocol;
     return settings;
   }
@@ -94,7 +94,7 @@ EvaluateResult run(DepthPredictor& predictor, const EvalData& eval_data, const E
 }
 
 TEST_F(EvaluatorTest, FullFrameProtocolPredictsTheWindowAndScoresOnlyUnderIt) {
-  const EvalSettings settings = kitti(KittiProtocol::full_frame);
+  const EvalSettings settings = kitti(KittiProtocol::kFullFrame);
   const EvalData eval_data = open_eval_data(data(), settings, WindowChoice::kOn);
   ASSERT_TRUE(eval_data.input_window.has_value());
   EXPECT_EQ(eval_data.window_description(), "160x64");
@@ -122,7 +122,7 @@ TEST_F(EvaluatorTest, FullFrameProtocolPredictsTheWindowAndScoresOnlyUnderIt) {
 }
 
 TEST_F(EvaluatorTest, KbCropProtocolCutsImageAndGroundTruthAlike) {
-  const EvalSettings settings = kitti(KittiProtocol::kb_crop);
+  const EvalSettings settings = kitti(KittiProtocol::kKbCrop);
   const EvalData eval_data = open_eval_data(data(), settings, WindowChoice::kOn);
   EXPECT_FALSE(eval_data.input_window.has_value());
   EXPECT_TRUE(eval_data.windowed);
@@ -142,7 +142,7 @@ TEST_F(EvaluatorTest, KbCropProtocolCutsImageAndGroundTruthAlike) {
 
 TEST_F(EvaluatorTest, AutoLeavesTheWindowOffForSmallFramesAndSaysWhy) {
   const EvalData eval_data =
-      open_eval_data(data(0, 0), kitti(KittiProtocol::kb_crop), WindowChoice::kAuto);
+      open_eval_data(data(0, 0), kitti(KittiProtocol::kKbCrop), WindowChoice::kAuto);
   EXPECT_FALSE(eval_data.windowed);
   EXPECT_EQ(eval_data.window_description(), "none");
   EXPECT_NE(eval_data.note.find("311x94"), std::string::npos) << eval_data.note;
@@ -150,7 +150,7 @@ TEST_F(EvaluatorTest, AutoLeavesTheWindowOffForSmallFramesAndSaysWhy) {
 }
 
 TEST_F(EvaluatorTest, RanksSumToExactlyTheWholeEvaluation) {
-  const EvalSettings settings = kitti(KittiProtocol::kb_crop);
+  const EvalSettings settings = kitti(KittiProtocol::kKbCrop);
   const EvalData eval_data = open_eval_data(data(0, 0), settings, WindowChoice::kOff);
   const EvaluateResult whole = run(*predictor_, eval_data, settings);
   std::vector<double> sum = run(*predictor_, eval_data, settings, 0, 2).state();
@@ -166,7 +166,7 @@ TEST_F(EvaluatorTest, RanksSumToExactlyTheWholeEvaluation) {
 
 TEST_F(EvaluatorTest, SinksGetEveryImageByName) {
   testing::TempDir out;
-  const EvalSettings settings = kitti(KittiProtocol::kb_crop);
+  const EvalSettings settings = kitti(KittiProtocol::kKbCrop);
   const EvalData eval_data = open_eval_data(data(0, 0), settings, WindowChoice::kOff);
   LoaderOptions loader_options;
   loader_options.workers = 0;
@@ -175,7 +175,7 @@ TEST_F(EvaluatorTest, SinksGetEveryImageByName) {
   EvaluatorOptions options;
   options.settings = settings;
   options.sinks.push_back(eval_png_sink(out.path() / "png", 256.0));
-  options.sinks.push_back(visualize_sink(out.path() / "vis", Colormap::turbo, 0, 80));
+  options.sinks.push_back(visualize_sink(out.path() / "vis", Colormap::kTurbo, 0, 80));
   evaluate(*predictor_, loader, options);
   for (int64_t i = 0; i < eval_data.dataset->size(); ++i) {
     const std::string name = png_name(eval_data.dataset->get(i).name);

@@ -157,7 +157,7 @@ TEST(Metrics, RandomImagesMeanOverImagesMatchesReference) {
     }
     if (!ps.empty()) refs.push_back(reference(ps, gs));
     EvalSettings s;
-    s.dataset = EvalDataset::drivingstereo;
+    s.dataset = DatasetKind::kDrivingStereo;
     s.min_depth_eval = lo;
     s.max_depth_eval = hi;
     auto m = evaluate_image(acc, s, pred.unsqueeze(0), gt, "img" + std::to_string(k));

@@ -26,7 +26,7 @@ TEST(Results, TableColumnsAndPrecision) {
   m.silog = 0.1;
   m.silog_kitti = 12.3456;
   m.log10 = 0.0424;
-  std::string kitti = format_metrics_table(m, MetricTable::kitti_benchmark);
+  std::string kitti = format_metrics_table(m, MetricTable::kKittiBenchmark);
   std::istringstream in(kitti);
   std::string header, values;
   std::getline(in, header);
@@ -41,7 +41,7 @@ TEST(Results, TableColumnsAndPrecision) {
   EXPECT_EQ(v[0], "0.968");
   EXPECT_EQ(v[7], "12.346");
   EXPECT_EQ(v[8], "0.042");
-  std::string py = format_metrics_table(m, MetricTable::metrics_py, 4);
+  std::string py = format_metrics_table(m, MetricTable::kMetricsPy, 4);
   EXPECT_NE(py.find("silog"), std::string::npos);
   EXPECT_NE(py.find("0.1000"), std::string::npos);
   EXPECT_EQ(py.find("SILog(KITTI)"), std::string::npos);
@@ -55,9 +55,9 @@ TEST(Results, JsonCsvAndFiles) {
   acc.add(p.data(), g.data(), none.data(), 4, "empty.png");
   acc.add(p.data(), g.data(), nullptr, 2, "b,c.png");
   EvalSettings s;
-  s.dataset = EvalDataset::kitti;
-  s.kitti_crop = EvalCrop::garg;
-  s.protocol = KittiProtocol::full_frame;
+  s.dataset = DatasetKind::kKitti;
+  s.kitti_crop = EvalCrop::kGarg;
+  s.protocol = KittiProtocol::kFullFrame;
 
   nlohmann::json j = results_json(acc, s, {{"scale", 256.0}});
   EXPECT_EQ(j["protocol"], "full-frame");
@@ -86,7 +86,7 @@ TEST(Results, JsonCsvAndFiles) {
 
   testing::TempDir dir;
   ResultsFiles files{dir / "out" / "metrics.json", dir / "out" / "per_image.csv"};
-  std::string text = report_results(acc, s, MetricTable::kitti_benchmark, files);
+  std::string text = report_results(acc, s, MetricTable::kKittiBenchmark, files);
   EXPECT_NE(text.find("2 evaluated, 1 skipped"), std::string::npos);
   EXPECT_NE(text.find("full-frame"), std::string::npos);
   auto parsed = nlohmann::json::parse(read_file_bytes(files.metrics_json));

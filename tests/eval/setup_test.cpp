@@ -14,15 +14,14 @@ namespace {
 TEST(EvalSettings, DatasetConventionsFollowTheName) {
   EvalSettings given;
   given.max_depth_eval = 0;
-  EXPECT_EQ(resolve_eval_settings(given, "KITTI").dataset, EvalDataset::kitti);
-  EXPECT_EQ(resolve_eval_settings(given, "kitti").max_depth_eval, 80);
-  EXPECT_EQ(resolve_eval_settings(given, "nyu_depth_v2").dataset, EvalDataset::nyu);
-  EXPECT_EQ(resolve_eval_settings(given, "nyu").max_depth_eval, 10);
-  EXPECT_EQ(resolve_eval_settings(given, "ds").dataset, EvalDataset::drivingstereo);
-  EXPECT_EQ(resolve_eval_settings(given, "folder").dataset, EvalDataset::generic);
+  EXPECT_EQ(resolve_eval_settings(given, parse_dataset("KITTI")).dataset, DatasetKind::kKitti);
+  EXPECT_EQ(resolve_eval_settings(given, DatasetKind::kKitti).max_depth_eval, 80);
+  EXPECT_EQ(resolve_eval_settings(given, parse_dataset("nyu_depth_v2")).dataset, DatasetKind::kNyuDepthV2);
+  EXPECT_EQ(resolve_eval_settings(given, parse_dataset("nyu")).max_depth_eval, 10);
+  EXPECT_EQ(resolve_eval_settings(given, parse_dataset("ds")).dataset, DatasetKind::kDrivingStereo);
+  EXPECT_EQ(resolve_eval_settings(given, DatasetKind::kFolder).dataset, DatasetKind::kFolder);
   given.max_depth_eval = 50;  // an explicit range stays
-  EXPECT_EQ(resolve_eval_settings(given, "nyu").max_depth_eval, 50);
-  EXPECT_THROW(resolve_eval_settings(given, "kitty"), UsageError);
+  EXPECT_EQ(resolve_eval_settings(given, parse_dataset("nyu")).max_depth_eval, 50);
 }
 
 class OpenEvaluation : public ::testing::Test {
@@ -36,9 +35,9 @@ class OpenEvaluation : public ::testing::Test {
     options.val_fraction = 0;
     options.test_fraction = 0.5;
     synth::write_dataset(dir_.path(), options);
-    request_.data.dataset = "kitti";
+    request_.data.dataset = DatasetKind::kKitti;
     request_.data.data_path = dir_.path();
-    request_.data.split = "test";
+    request_.data.split = Split::kTest;
     request_.settings.max_depth_eval = 0;
     request_.loader.batch_size = 3;
   }
@@ -50,7 +49,7 @@ TEST_F(OpenEvaluation, SmallFramesAreEvaluatedWholeUnderAuto) {
   const Evaluation e = open_evaluation(request_);
   EXPECT_FALSE(e.data.windowed);
   EXPECT_NE(e.data.note.find("smaller than the kitti window"), std::string::npos) << e.data.note;
-  EXPECT_EQ(e.options.settings.dataset, EvalDataset::kitti);
+  EXPECT_EQ(e.options.settings.dataset, DatasetKind::kKitti);
   EXPECT_EQ(e.options.settings.max_depth_eval, 80);
   EXPECT_FALSE(e.options.input_window.has_value());
   EXPECT_EQ(e.png_scale, 256);
@@ -73,7 +72,7 @@ TEST_F(OpenEvaluation, AWindowThatFitsIsCutByTheLoaderOrFromTheImageOnly) {
   EXPECT_EQ(cropped.options.silog_lambda, 0.85);
   EXPECT_FALSE(cropped.options.keep_per_image);
   // KITTI full-frame: the ground truth keeps its frame, the window is cut from the image only.
-  request_.settings.protocol = KittiProtocol::full_frame;
+  request_.settings.protocol = KittiProtocol::kFullFrame;
   const Evaluation full = open_evaluation(request_);
   ASSERT_TRUE(full.options.input_window.has_value());
   EXPECT_EQ(full.options.input_window->height, 64);

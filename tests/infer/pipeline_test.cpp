@@ -165,7 +165,7 @@ TEST(Pipeline, PlanGroupsImagesBySizeAndTheDatasetSourceFollowsIt) {
     write_image(dir / ("f" + std::to_string(i) + ".png"), image);
   }
   DatasetOptions options;
-  options.dataset = "folder";
+  options.dataset = DatasetKind::kFolder;
   options.inputs = {dir.path().string()};
   std::shared_ptr<const Dataset> dataset = make_dataset(options);
   int64_t distinct = 0;

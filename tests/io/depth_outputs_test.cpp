@@ -190,14 +190,14 @@ TEST(Ply, PointsProjectBackToTheDepthMap) {
   for (int y = 0; y < h; ++y) {
     for (int x = 0; x < w; ++x) valid += a[y][x] > 0 && std::isfinite(a[y][x]);
   }
-  for (PlyFormat format : {PlyFormat::binary_little_endian, PlyFormat::ascii}) {
+  for (PlyFormat format : {PlyFormat::kBinaryLittleEndian, PlyFormat::kAscii}) {
     PlyOptions options;
     options.format = format;
     int64_t n = write_ply(dir / "p.ply", depth, &rgb, k, options);
     EXPECT_EQ(n, valid);
     bool binary = false;
     auto points = parse_ply(read_file_bytes(dir / "p.ply"), &binary);
-    EXPECT_EQ(binary, format == PlyFormat::binary_little_endian);
+    EXPECT_EQ(binary, format == PlyFormat::kBinaryLittleEndian);
     ASSERT_EQ(static_cast<int64_t>(points.size()), valid);
     for (const PlyPoint& pt : points) {
       // Project: u = fx X / Z + cx, v = fy Y / Z + cy must land on integer pixels whose depth
@@ -266,7 +266,7 @@ TEST(Panel, LayoutAndColours) {
   Image8 rgb(w / 2, h / 2, 3);  // smaller: resized to the depth map
   for (auto& v : rgb.pixels) v = 77;
   PanelOptions options;
-  options.colormap = Colormap::gray;
+  options.colormap = Colormap::kGray;
   options.max_depth = 80;
   Image8 panel = render_panel(rgb, depth, options);
   Image8 bar = render_colorbar(h, options);

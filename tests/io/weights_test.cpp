@@ -94,7 +94,7 @@ TEST(Weights, ModuleStateDictFollowsPyTorchOrder) {
 TEST(Weights, StrictLoadCopiesEverythingAndStripsModulePrefix) {
   Tiny model;
   StateDict state = numbered_state(model, "module.");
-  LoadReport report = load_weights(*model, state, LoadMode::Strict);
+  LoadReport report = load_weights(*model, state, LoadMode::kStrict);
   EXPECT_EQ(report.loaded.size(), kTinyKeys.size());
   EXPECT_TRUE(report.missing.empty());
   EXPECT_TRUE(report.unexpected.empty());
@@ -111,7 +111,7 @@ TEST(Weights, StrictLoadListsMissingUnexpectedAndMismatched) {
   StateDict state = numbered_state(model);
   StateDict missing(state.begin() + 1, state.end());
   missing.emplace_back("decoder.extra", torch::zeros({1}));
-  std::string message = error_of([&] { load_weights(*model, missing, LoadMode::Strict, "x.ckpt"); });
+  std::string message = error_of([&] { load_weights(*model, missing, LoadMode::kStrict, "x.ckpt"); });
   EXPECT_NE(message.find("x.ckpt"), std::string::npos) << message;
   EXPECT_NE(message.find("missing 1 key(s): encoder.patch_embed1.weight"), std::string::npos)
       << message;
@@ -119,7 +119,7 @@ TEST(Weights, StrictLoadListsMissingUnexpectedAndMismatched) {
 
   StateDict wrong = state;
   wrong[13].second = torch::zeros({2, 4});  // head.weight is [1, 4]
-  message = error_of([&] { load_weights(*model, wrong, LoadMode::Strict); });
+  message = error_of([&] { load_weights(*model, wrong, LoadMode::kStrict); });
   EXPECT_NE(message.find("head.weight"), std::string::npos) << message;
   EXPECT_NE(message.find("shape mismatch"), std::string::npos) << message;
   // Nothing was copied by a failed load.
@@ -132,7 +132,7 @@ TEST(Weights, ConvertsToTheParameterDtype) {
   for (auto& entry : state) {
     if (entry.second.is_floating_point()) entry.second = (entry.second / 7).to(torch::kHalf);
   }
-  load_weights(*model, state, LoadMode::Strict);
+  load_weights(*model, state, LoadMode::kStrict);
   EXPECT_EQ(model->head->weight.scalar_type(), torch::kFloat32);
   EXPECT_TRUE(torch::equal(model->head->weight, state[13].second.to(torch::kFloat32)));
 }
@@ -149,7 +149,7 @@ TEST(Weights, EncoderOnlyLoadsBareEncoderKeysAndReportsTheRest) {
   encoder_file.emplace_back("head.weight", torch::zeros({1000, 4}));
   encoder_file.emplace_back("head.bias", torch::zeros({1000}));
   torch::Tensor head_before = model->head->weight.clone();
-  LoadReport report = load_weights(*model, encoder_file, LoadMode::EncoderOnly);
+  LoadReport report = load_weights(*model, encoder_file, LoadMode::kEncoderOnly);
   EXPECT_EQ(report.loaded.size(), 7u);
   EXPECT_EQ(report.unexpected, (std::vector<std::string>{"head.weight", "head.bias"}));
   EXPECT_EQ(report.missing, (std::vector<std::string>{"encoder.norm1.bias"}));
@@ -160,7 +160,7 @@ TEST(Weights, EncoderOnlyLoadsBareEncoderKeysAndReportsTheRest) {
       << report.summary();
 
   // A file sharing nothing with the encoder is an error, not a silent no-op.
-  EXPECT_THROW(load_weights(*model, {{"foo", torch::zeros({1})}}, LoadMode::EncoderOnly), Error);
+  EXPECT_THROW(load_weights(*model, {{"foo", torch::zeros({1})}}, LoadMode::kEncoderOnly), Error);
 }
 
 TEST(Weights, HuggingFaceNamesMapBothWays) {
@@ -243,7 +243,7 @@ torch.save({'state_dict': m.half().state_dict()}, os.path.join(D, 'half.pth'))
 )"));
   for (const char* file : {"dp_zip.ckpt", "dp_legacy.ckpt", "half.pth"}) {
     Tiny fresh;
-    LoadReport report = load_weights_file(*fresh, dir / file, LoadMode::Strict);
+    LoadReport report = load_weights_file(*fresh, dir / file, LoadMode::kStrict);
     EXPECT_EQ(report.loaded.size(), kTinyKeys.size()) << file;
     StateDict loaded = module_state_dict(*fresh);
     for (size_t i = 0; i < loaded.size(); ++i) {

@@ -12,7 +12,7 @@ namespace {
 TEST(Recipes, DemoIsTheMeasuredRecipe) {
   // docs/PERFORMANCE.md "Learning" measured these; a change here needs new figures there.
   TrainConfig d;
-  apply_recipe(d, "demo");
+  apply_recipe(d, parse_recipe("demo"));
   EXPECT_EQ(d.model.model.encoder, "b0");
   EXPECT_EQ(d.model.pretrained, "none");
   EXPECT_EQ(d.model.drop_path_rate, 0.0);
@@ -28,14 +28,14 @@ TEST(Recipes, DemoIsTheMeasuredRecipe) {
   EXPECT_EQ(d.loop.batch_size, 4);
   EXPECT_EQ(d.loop.epochs, 8);
   EXPECT_EQ(d.validation.val_freq, 4);
-  EXPECT_THROW(apply_recipe(d, "demo2"), UsageError);
+  EXPECT_THROW(apply_recipe(d, parse_recipe("demo2")), UsageError);
 }
 
 TEST(Recipes, PresetsMatchTheSeed) {
-  EXPECT_EQ(recipe_names().size(), 5u);
+  EXPECT_EQ(recipe_names().size(), 6u);
   TrainConfig a;
   a.optim.lr = 1.5e-4;
-  apply_recipe(a, "plateau");
+  apply_recipe(a, parse_recipe("plateau"));
   EXPECT_EQ(a.optim.kind, OptimizerKind::kAdam);
   EXPECT_EQ(a.optim.lr, 1.5e-4);  // the plateau recipes train with --lr
   EXPECT_EQ(a.optim.weight_decay, 0.0);
@@ -43,43 +43,43 @@ TEST(Recipes, PresetsMatchTheSeed) {
   EXPECT_EQ(a.schedule.plateau.factor, 0.5);
   EXPECT_EQ(a.schedule.plateau.patience, 10);
   EXPECT_EQ(a.schedule.plateau.threshold, 3e-4);
-  EXPECT_EQ(a.schedule.plateau.threshold_mode, "abs");
+  EXPECT_EQ(a.schedule.plateau.threshold_mode, ThresholdMode::kAbs);
   EXPECT_EQ(a.schedule.plateau.steps_per_epoch, 30);
   EXPECT_EQ(a.loop.clip_grad, 1.0);
   EXPECT_EQ(a.loop.batch_size, 32);
   TrainConfig l2;
-  apply_recipe(l2, "plateau-l2");
+  apply_recipe(l2, parse_recipe("plateau-l2"));
   EXPECT_EQ(l2.optim.weight_decay, 5e-5);
   TrainConfig c;
-  apply_recipe(c, "cyclic");
+  apply_recipe(c, parse_recipe("cyclic"));
   EXPECT_EQ(c.optim.kind, OptimizerKind::kSGD);
   EXPECT_EQ(c.optim.momentum, 0.9);
   EXPECT_EQ(c.schedule.kind, ScheduleKind::kCyclic);
-  EXPECT_EQ(c.schedule.cyclic.mode, "triangular2");
+  EXPECT_EQ(c.schedule.cyclic.mode, CyclicMode::kTriangular2);
   EXPECT_EQ(c.schedule.cyclic.step_size_up, 2500);
   EXPECT_EQ(c.schedule.cyclic.base_lr, 0.005);
   EXPECT_EQ(c.schedule.cyclic.max_lr, 0.05);
   EXPECT_EQ(c.loop.clip_grad, 1.0);
   EXPECT_EQ(c.loop.batch_size, 32);
   TrainConfig g;
-  apply_recipe(g, "GLP");
-  EXPECT_EQ(g.loop.recipe, "glp");
+  apply_recipe(g, parse_recipe("GLP"));
+  EXPECT_EQ(g.loop.recipe, Recipe::kGlp);
   EXPECT_EQ(g.schedule.kind, ScheduleKind::kPoly);
   EXPECT_EQ(g.loop.clip_grad, 0.0);
   EXPECT_EQ(g.loop.batch_size, 12);
   TrainConfig bad;
-  EXPECT_THROW(apply_recipe(bad, "adam"), UsageError);
+  EXPECT_THROW(apply_recipe(bad, parse_recipe("adam")), UsageError);
 }
 
 TEST(Recipes, EachDatasetHasADefault) {
-  EXPECT_EQ(default_recipe("DrivingStereo"), "cyclic");
-  EXPECT_EQ(default_recipe("kitti"), "glp");
-  EXPECT_EQ(default_recipe("nyu"), "glp");
+  EXPECT_EQ(default_recipe(parse_dataset("DrivingStereo")), Recipe::kCyclic);
+  EXPECT_EQ(default_recipe(DatasetKind::kKitti), Recipe::kGlp);
+  EXPECT_EQ(default_recipe(parse_dataset("nyu")), Recipe::kGlp);
 }
 
 TEST(Recipes, FlagsTheScheduleDoesNotReadAreNamed) {
   TrainConfig cyclic;
-  apply_recipe(cyclic, "cyclic");
+  apply_recipe(cyclic, parse_recipe("cyclic"));
   auto notes = unused_by_schedule(cyclic, {"lr", "momentum", "poly_max_lr", "epochs"});
   ASSERT_EQ(notes.size(), 3u);
   EXPECT_NE(notes[0].find("--lr"), std::string::npos);
@@ -87,7 +87,7 @@ TEST(Recipes, FlagsTheScheduleDoesNotReadAreNamed) {
   EXPECT_NE(notes[1].find("--poly_max_lr"), std::string::npos) << notes[1];
   EXPECT_NE(notes[2].find("--cyclic_max_momentum"), std::string::npos) << notes[2];
   TrainConfig plateau;
-  apply_recipe(plateau, "plateau");
+  apply_recipe(plateau, parse_recipe("plateau"));
   EXPECT_TRUE(unused_by_schedule(plateau, {"lr", "plateau_patience"}).empty());
   auto adam = unused_by_schedule(plateau, {"nesterov"});
   ASSERT_EQ(adam.size(), 1u);
@@ -96,8 +96,8 @@ TEST(Recipes, FlagsTheScheduleDoesNotReadAreNamed) {
 
 TEST(TrainConfigJson, RoundTripsEveryField) {
   TrainConfig c;
-  apply_recipe(c, "cyclic");
-  c.data.dataset = "drivingstereo";
+  apply_recipe(c, parse_recipe("cyclic"));
+  c.data.dataset = DatasetKind::kDrivingStereo;
   c.data.data_path = "/data";
   c.data.window = WindowChoice::kOff;
   c.augment.flip_p = 0.25;
@@ -105,8 +105,8 @@ TEST(TrainConfigJson, RoundTripsEveryField) {
   c.model.model.canonical_focal = 700;
   c.optim.nesterov = true;
   c.schedule.cyclic.step_size_down = 77;
-  c.validation.eval.kitti_crop = EvalCrop::garg;
-  c.validation.eval.protocol = KittiProtocol::full_frame;
+  c.validation.eval.kitti_crop = EvalCrop::kGarg;
+  c.validation.eval.protocol = KittiProtocol::kFullFrame;
   c.checkpoint.save_every_steps = 100;
   c.runtime.precision = Precision::kBFloat16;
   c.runtime.seed = 123456789012345ull;

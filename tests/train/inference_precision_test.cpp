@@ -39,7 +39,7 @@ class InferencePrecision : public ::testing::Test {
     synth::write_dataset(dir_->path() / "data", data);
 
     TrainConfig config;
-    config.data.dataset = "kitti";
+    config.data.dataset = DatasetKind::kKitti;
     config.data.data_path = (dir_->path() / "data").string();
     config.data.workers = 1;
     config.data.window = WindowChoice::kOff;
@@ -73,10 +73,10 @@ class InferencePrecision : public ::testing::Test {
 
   static DepthMetrics evaluate_on_test_drives(DepthPredictor& predictor) {
     EvaluationRequest request;
-    request.data.dataset = "kitti";
+    request.data.dataset = DatasetKind::kKitti;
     request.data.data_path = dir_->path() / "data";
-    request.data.split = "test";
-    request.settings.kitti_crop = EvalCrop::none;
+    request.data.split = Split::kTest;
+    request.settings.kitti_crop = EvalCrop::kNone;
     request.window = WindowChoice::kOff;
     request.loader.batch_size = 2;
     Evaluation evaluation = open_evaluation(request);

@@ -23,10 +23,10 @@ namespace fs = std::filesystem;
 // The held-out drives, whole frames, set up as `glpdepth test` sets them up.
 EvaluateResult evaluate_on(const fs::path& data_path, const DepthFunction& predict) {
   EvaluationRequest request;
-  request.data.dataset = "kitti";
+  request.data.dataset = DatasetKind::kKitti;
   request.data.data_path = data_path;
-  request.data.split = "test";
-  request.settings.kitti_crop = EvalCrop::none;
+  request.data.split = Split::kTest;
+  request.settings.kitti_crop = EvalCrop::kNone;
   request.window = WindowChoice::kOff;
   request.loader.batch_size = 4;
   Evaluation evaluation = open_evaluation(request);
@@ -47,8 +47,8 @@ TEST(Learning, DemoRecipeBeatsTheConstantGuessOnHeldOutDrives) {
   synth::write_dataset(dir / "data", synth_options);
 
   TrainConfig config;
-  apply_recipe(config, "demo");
-  config.data.dataset = "kitti";
+  apply_recipe(config, parse_recipe("demo"));
+  config.data.dataset = DatasetKind::kKitti;
   config.data.data_path = (dir / "data").string();
   config.data.workers = 1;
   config.schedule.cosine.warmup_steps = 10;  // the recipe's 100 is most of this short run
@@ -65,9 +65,9 @@ TEST(Learning, DemoRecipeBeatsTheConstantGuessOnHeldOutDrives) {
     return predictor.predict(images, intrinsics);
   });
   DatasetOptions train_data;
-  train_data.dataset = "kitti";
+  train_data.dataset = DatasetKind::kKitti;
   train_data.data_path = dir / "data";
-  train_data.split = "train";
+  train_data.split = Split::kTrain;
   train_data.window = false;
   const double median = median_depth(*make_dataset(train_data));
   const EvaluateResult guess = evaluate_on(dir / "data", constant_depth(median));
@@ -91,9 +91,9 @@ TEST(Learning, MedianDepthIsTheMedianOfValidPixels) {
   options.test_fraction = 0;
   synth::write_dataset(dir / "data", options);
   DatasetOptions data;
-  data.dataset = "kitti";
+  data.dataset = DatasetKind::kKitti;
   data.data_path = dir / "data";
-  data.split = "train";
+  data.split = Split::kTrain;
   data.window = false;
   const auto dataset = make_dataset(data);
   std::vector<float> valid;

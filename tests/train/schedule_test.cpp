@@ -15,7 +15,7 @@ namespace {
 // The optimiser and schedule a recipe sets on a default configuration.
 TrainConfig recipe(const std::string& name) {
   TrainConfig config;
-  apply_recipe(config, name);
+  apply_recipe(config, parse_recipe(name));
   return config;
 }
 
@@ -73,11 +73,11 @@ std::vector<double> run_plateau(const PlateauScheduleOptions& o, const std::vect
 
 TEST(PlateauSchedule, PatienceCooldownAbsoluteThreshold) {
   PlateauScheduleOptions o;
-  o.mode = "min";
+  o.mode = PlateauMode::kMin;
   o.factor = 0.5;
   o.patience = 2;
   o.threshold = 0.1;
-  o.threshold_mode = "abs";
+  o.threshold_mode = ThresholdMode::kAbs;
   o.cooldown = 1;
   // Worked by hand: 9.95 is not 0.1 below 10, so steps 2-4 are bad; the 3rd bad step (> patience)
   // at step 4 halves the lr and starts a 1-step cooldown; step 5 is bad but the cooldown resets
@@ -94,10 +94,10 @@ TEST(PlateauSchedule, RelativeThresholdAndMaxMode) {
   o.threshold = 0.1;  // rel: better means < 0.9 * best
   // 10 (best), 9.5 bad (not < 9), 8.9 better, 8.5 bad, 8.4 bad -> reduce at step 5.
   EXPECT_EQ(run_plateau(o, {10, 9.5, 8.9, 8.5, 8.4}), (std::vector<double>{1, 1, 1, 1, 0.1}));
-  o.threshold_mode = "abs";  // abs 0.1: 9.5 and 8.9 and 8.5 and 8.4 all improve
+  o.threshold_mode = ThresholdMode::kAbs;  // abs 0.1: 9.5 and 8.9 and 8.5 and 8.4 all improve
   EXPECT_EQ(run_plateau(o, {10, 9.5, 8.9, 8.5, 8.4}), (std::vector<double>{1, 1, 1, 1, 1}));
-  o.mode = "max";
-  o.threshold_mode = "rel";  // better means > 1.1 * best
+  o.mode = PlateauMode::kMax;
+  o.threshold_mode = ThresholdMode::kRel;  // better means > 1.1 * best
   EXPECT_EQ(run_plateau(o, {1, 1.05, 1.2, 1.3, 1.25}), (std::vector<double>{1, 1, 1, 1, 0.1}));
 }
 
@@ -159,7 +159,7 @@ TEST(CyclicSchedule, TriangularAndExpRangeByHand) {
     tri.step();
   }
   EXPECT_FALSE(tri.momentum().has_value());
-  o.mode = "exp_range";
+  o.mode = CyclicMode::kExpRange;
   o.gamma = 0.5;
   CyclicSchedule ex(o);
   ex.step();  // it = 1: halfway up, scaled by 0.5^1
@@ -234,7 +234,7 @@ TEST(LrSchedule, StateRoundTripContinuesIdentically) {
     o.plateau.cooldown = 2;
     o.plateau.factor = 0.5;
     o.cyclic.step_size_up = 5;
-    o.cyclic.mode = "triangular2";
+    o.cyclic.mode = CyclicMode::kTriangular2;
     o.cosine.warmup_steps = 4;
     all.push_back(o);
   }
@@ -327,9 +327,9 @@ TEST(LrSchedule, MatchesPyTorchOverLongSequences) {
       o.cyclic.max_lr = name == "cyc_tri2" ? 0.05 : 0.01;
       o.cyclic.step_size_up = name == "cyc_tri2" ? 250 : name == "cyc_tri" ? 37 : 50;
       o.cyclic.step_size_down = name == "cyc_tri" ? 91 : 0;
-      o.cyclic.mode = name == "cyc_tri2"  ? "triangular2"
-                      : name == "cyc_tri" ? "triangular"
-                                          : "exp_range";
+      o.cyclic.mode = name == "cyc_tri2"  ? CyclicMode::kTriangular2
+                      : name == "cyc_tri" ? CyclicMode::kTriangular
+                                          : CyclicMode::kExpRange;
       o.cyclic.gamma = 0.999;
       o.cyclic.base_momentum = name == "cyc_tri" ? 0.85 : 0.8;
       o.cyclic.max_momentum = name == "cyc_tri" ? 0.95 : 0.9;
@@ -337,12 +337,12 @@ TEST(LrSchedule, MatchesPyTorchOverLongSequences) {
       o.kind = ScheduleKind::kPlateau;
       auto& p = o.plateau;
       if (name == "plat_min_abs") {
-        p.factor = 0.5, p.patience = 10, p.threshold = 3e-4, p.threshold_mode = "abs";
+        p.factor = 0.5, p.patience = 10, p.threshold = 3e-4, p.threshold_mode = ThresholdMode::kAbs;
       } else if (name == "plat_min_rel") {
         p.factor = 0.7, p.patience = 3, p.threshold = 1e-2, p.cooldown = 4, p.min_lr = 0.01;
       } else {
-        p.mode = "max", p.factor = 0.5, p.patience = 5, p.threshold = 0.05;
-        p.threshold_mode = "abs", p.cooldown = 2, p.eps = 1e-3;
+        p.mode = PlateauMode::kMax, p.factor = 0.5, p.patience = 5, p.threshold = 0.05;
+        p.threshold_mode = ThresholdMode::kAbs, p.cooldown = 2, p.eps = 1e-3;
       }
     }
     return make_schedule(o, 0.1, 100, 10);

@@ -45,7 +45,7 @@ fs::path make_small_set(const fs::path& root) {
 
 TrainConfig small_config(const fs::path& data, const fs::path& logs, const std::string& name) {
   TrainConfig config;
-  config.data.dataset = "kitti";
+  config.data.dataset = DatasetKind::kKitti;
   config.data.data_path = data.string();
   config.model.model.encoder = "b0";
   config.loop.epochs = 2;

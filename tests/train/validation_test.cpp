@@ -27,9 +27,9 @@ class ValidationTest : public ::testing::Test {
     options.workers = 1;
     synth::write_dataset(dir_.path(), options);
     DatasetOptions data;
-    data.dataset = "kitti";
+    data.dataset = DatasetKind::kKitti;
     data.data_path = dir_.path();
-    data.split = "val";
+    data.split = Split::kVal;
     data.window = false;
     dataset_ = make_dataset(data);
     LoaderOptions loader;

@@ -1,7 +1,7 @@
 // Datasets: KITTI (Eigen/BTS layout), DrivingStereo, NYU Depth v2 and plain image folders.
 // A Dataset turns an index into a decoded Sample with the dataset's fixed window applied (KITTI
 // kb-crop, DrivingStereo 384x864); augmentation is separate (augment.h) and batching is the
-// Loader's (loader.h). Per-dataset numbers live in one table (dataset_defaults) and every one of
+// Loader's (loader.h). Per-dataset numbers live in one table (dataset_kind.h) and every one of
 // them can be overridden through DatasetOptions / AugmentOptions.
 #pragma once
 #include <cstdint>
@@ -11,32 +11,16 @@
 #include <string>
 #include <vector>
 
+#include "glpdepth/data/dataset_kind.h"
 #include "glpdepth/data/sample.h"
 #include "glpdepth/data/window.h"
 
 namespace glpdepth {
 
-struct DatasetDefaults {
-  std::string name;
-  float max_depth = 0;        // network output range (metres)
-  float min_depth_eval = 1e-3f;
-  float max_depth_eval = 0;
-  int crop_h = 0, crop_w = 0; // training random crop
-  float depth_scale = 0;      // PNG units per metre (KITTI/DS 256, NYU 1000); 0 = no depth
-  std::string eval_crop;      // "garg" (KITTI), "eigen" (NYU), "none"
-  WindowSpec window;          // KITTI kb-crop 352x1216, DrivingStereo 384x864 (margin 9)
-};
-
-// The table: "kitti", "drivingstereo", "nyudepthv2", "folder". Names are case-insensitive and
-// accept the aliases "nyu", "ds", "imagepath". Throws Error listing the known names.
-const DatasetDefaults& dataset_defaults(const std::string& name);
-std::vector<std::string> dataset_names();
-std::string canonical_dataset_name(const std::string& name);
-
 struct DatasetOptions {
-  std::string dataset;              // see dataset_defaults
+  DatasetKind dataset = DatasetKind::kKitti;
   std::filesystem::path data_path;  // the dataset root itself (list paths are relative to it)
-  std::string split = "train";      // train | val | test (picks the default list)
+  Split split = Split::kTrain;       // picks the default list
   std::filesystem::path list;       // default <data_path>/lists/<split>.txt
   std::vector<std::string> inputs;  // "folder": files, folders, globs, list files (default:
                                     // data_path). Sorted within each input, inputs in order.
@@ -75,14 +59,13 @@ class Dataset {
   std::vector<std::string> skipped_lines_;
 };
 
-// Factory by name (see dataset_defaults). Reads and checks the list file; decoding happens in get.
+// Factory by kind. Reads and checks the list file; decoding happens in get.
 std::unique_ptr<Dataset> make_dataset(const DatasetOptions& options);
 
 // The default list of a split: <data_path>/lists/<split>.txt.
-std::filesystem::path default_list_path(const std::filesystem::path& data_path,
-                                        const std::string& split);
+std::filesystem::path default_list_path(const std::filesystem::path& data_path, Split split);
 
-// Applies the dataset window of `defaults` to a decoded sample (a no-op for WindowKind::none).
+// Applies the dataset window of `defaults` to a decoded sample (a no-op for WindowKind::kNone).
 // Throws Error naming the sample when the frame is smaller than the window (spec B19).
 void apply_window(Sample& sample, const DatasetDefaults& defaults);
 

@@ -8,10 +8,12 @@
 #include <string>
 #include <vector>
 
+#include "glpdepth/data/dataset_kind.h"
+
 namespace glpdepth {
 
 struct MakeListsOptions {
-  std::string dataset;              // kitti | drivingstereo | nyudepthv2
+  DatasetKind dataset = DatasetKind::kKitti;  // kitti, drivingstereo or nyudepthv2
   std::filesystem::path data_path;  // the dataset root
   double val_fraction = 0.1;        // of the training sequences
   uint64_t seed = 0;

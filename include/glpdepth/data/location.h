@@ -7,20 +7,18 @@
 #include <filesystem>
 #include <string>
 
-namespace glpdepth {
+#include "glpdepth/data/dataset_kind.h"
 
-// The folder the original appends to --data_path for a dataset: "kitti", "DrivingStereo",
-// "nyu_depth_v2"; "" for datasets without one (image folders).
-std::string dataset_folder_name(const std::string& dataset);
+namespace glpdepth {
 
 struct DatasetLocation {
   std::filesystem::path root;  // the dataset folder: list paths are relative to it
   std::string note;            // set when --data_path was the parent, saying what was used
 };
 
-// data_path/<folder> when that exists (any letter case) and data_path itself holds no lists/;
+// data_path/<folder> (the dataset's row in dataset_kind.h) when that exists (any letter case) and data_path itself holds no lists/;
 // otherwise data_path. Throws Error naming --data_path when it is not a folder.
-DatasetLocation locate_dataset(const std::string& dataset, const std::filesystem::path& data_path);
+DatasetLocation locate_dataset(DatasetKind dataset, const std::filesystem::path& data_path);
 
 struct ListsChoice {
   std::filesystem::path list;  // the list file of the split
@@ -31,8 +29,8 @@ struct ListsChoice {
 // (it must exist), else <root>/lists/<split>.txt. When that is missing, all three lists are made
 // with make_lists into <root>/lists, or into `fallback_dir` when the dataset folder is read-only.
 // val_fraction and seed are make_lists's.
-ListsChoice find_or_make_list(const std::string& dataset, const std::filesystem::path& root,
-                              const std::string& split, const std::filesystem::path& explicit_list,
+ListsChoice find_or_make_list(DatasetKind dataset, const std::filesystem::path& root,
+                              Split split, const std::filesystem::path& explicit_list,
                               const std::filesystem::path& fallback_dir,
                               double val_fraction = 0.1, uint64_t seed = 0);
 

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "glpdepth/data/dataset_kind.h"
 #include "glpdepth/io/image.h"
 
 namespace glpdepth::synth {
@@ -44,17 +45,17 @@ struct Vec3 {
 };
 
 enum class Pattern : uint8_t {
-  plain,    // colour with mild noise (boxes, poles, car bodies)
-  facade,   // wall with a grid of windows (buildings)
-  glass,    // dark reflective (car cabins)
-  tyre,     // near-black rubber
-  foliage,  // strong green noise (tree crowns, hedges)
-  bark,     // brown vertical streaks (trunks)
+  kPlain,    // colour with mild noise (boxes, poles, car bodies)
+  kFacade,   // wall with a grid of windows (buildings)
+  kGlass,    // dark reflective (car cabins)
+  kTyre,     // near-black rubber
+  kFoliage,  // strong green noise (tree crowns, hedges)
+  kBark,     // brown vertical streaks (trunks)
 };
 
 struct Material {
   Rgb colour{0.5f, 0.5f, 0.5f};
-  Pattern pattern = Pattern::plain;
+  Pattern pattern = Pattern::kPlain;
   uint32_t seed = 0;              // texture variation
   float window_spacing_x = 3.0f;  // facade only: window grid pitch along the wall (m)
   float window_spacing_y = 3.2f;  // and between floors (m)
@@ -170,7 +171,7 @@ struct SynthOptions {
   uint64_t seed = 0;
   Camera camera;  // already scaled
   bool sparse = false;
-  std::string layout = "kitti";  // kitti | drivingstereo
+  DatasetKind layout = DatasetKind::kKitti;  // kitti or drivingstereo
   double val_fraction = 0.1;     // of drives
   double test_fraction = 0.1;
   int frames_per_drive = 10;

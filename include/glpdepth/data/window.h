@@ -17,25 +17,25 @@ struct Window {
 
 // Where the fixed dataset window sits in the decoded frame.
 enum class WindowKind {
-  none,
+  kNone,
   // KITTI kb-crop: rows [h-wh, h), cols [int((w-ww)/2), +ww).
-  bottom_centre,
+  kBottomCentre,
   // DrivingStereo (DLAV): rows [h-wh, h), cols [w-ww-right_margin, w-right_margin);
   // 384x864 with margin 9 is DLAV's "w-873" window.
-  bottom_right_margin,
+  kBottomRightMargin,
 };
 
 // The shape of a dataset window, independent of the frame.
 struct WindowSpec {
-  WindowKind kind = WindowKind::none;
+  WindowKind kind = WindowKind::kNone;
   int height = 0, width = 0;
   int right_margin = 0;  // bottom_right_margin only
 };
 
-// Whether a width x height frame holds the window (always true for WindowKind::none).
+// Whether a width x height frame holds the window (always true for WindowKind::kNone).
 bool frame_holds_window(const WindowSpec& spec, int height, int width);
 
-// The window on a height x width frame (the whole frame for WindowKind::none). Throws Error
+// The window on a height x width frame (the whole frame for WindowKind::kNone). Throws Error
 // naming `what` (e.g. the sample) and both sizes when the frame is smaller than the window.
 Window window_rect(const WindowSpec& spec, int height, int width, const std::string& what = "image");
 

@@ -11,12 +11,16 @@
 #include <vector>
 
 #include "glpdepth/dist/env.h"
+#include "glpdepth/util/names.h"
 
 namespace glpdepth::dist {
 
-enum class Backend { kGloo, kNccl };
+// kAuto: default_backend(device), resolved before a group is created.
+enum class Backend { kAuto, kGloo, kNccl };
 
-// "gloo" | "nccl"; throws UsageError naming --dist-backend otherwise.
+const NameTable<Backend>& backend_names();  // auto, gloo, nccl
+// A name of backend_names (any case; "" is auto, as configs before "auto" wrote it); throws
+// UsageError listing the names otherwise.
 Backend parse_backend(const std::string& name);
 std::string backend_name(Backend backend);
 // NCCL for CUDA devices, Gloo for the CPU.

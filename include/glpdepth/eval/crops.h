@@ -18,42 +18,35 @@
 #include <optional>
 #include <string>
 
+#include "glpdepth/data/dataset_kind.h"
 #include "glpdepth/data/window.h"
 #include "glpdepth/eval/metrics.h"
 
 namespace glpdepth {
 
-enum class EvalDataset { kitti, nyu, drivingstereo, generic };
-enum class EvalCrop { none, garg, eigen, nyu_eigen };
-enum class KittiProtocol { kb_crop, full_frame };
+enum class EvalCrop { kNone, kGarg, kEigen, kNyuEigen };
+enum class KittiProtocol { kKbCrop, kFullFrame };
 
 struct EvalSettings {
-  EvalDataset dataset = EvalDataset::generic;
-  EvalCrop kitti_crop = EvalCrop::none;               // used for KITTI only
-  KittiProtocol protocol = KittiProtocol::kb_crop;    // used for KITTI only
+  DatasetKind dataset = DatasetKind::kFolder;  // its row gives the default depth range
+  EvalCrop kitti_crop = EvalCrop::kNone;               // used for KITTI only
+  KittiProtocol protocol = KittiProtocol::kKbCrop;    // used for KITTI only
   bool nyu_crop = true;                               // NYU Eigen crop 45:471, 41:601
   double min_depth_eval = 1e-3;                       // strict: gt > min
   double max_depth_eval = 80.0;                       // strict: gt < max
 };
 
-// Accepts kitti, nyu / nyudepthv2, drivingstereo / ds, generic / synth / folder (any case).
-EvalDataset parse_eval_dataset(const std::string& name);
 // Accepts garg / garg_crop, eigen / eigen_crop, none / "" (any case). Throws UsageError.
 EvalCrop parse_kitti_crop(const std::string& name);
 // Accepts kb-crop / kb_crop, full-frame / full_frame / full. Throws UsageError.
 KittiProtocol parse_protocol(const std::string& name);
-std::string to_string(EvalDataset dataset);  // kitti, nyudepthv2, drivingstereo, generic
 std::string to_string(EvalCrop crop);        // none, garg, eigen, nyu_eigen
 std::string to_string(KittiProtocol protocol);  // kb-crop, full-frame
-
-// Dataset conventions: max eval depth (80 m driving, 10 m NYU) and PNG scale (256, NYU 1000).
-double default_max_depth_eval(EvalDataset dataset);
-double default_depth_scale(EvalDataset dataset);
 
 constexpr int kKbCropHeight = 352;
 constexpr int kKbCropWidth = 1216;
 // The KITTI kb-crop window: bottom-centre 352x1216.
-inline constexpr WindowSpec kKbCropWindow{WindowKind::bottom_centre, kKbCropHeight, kKbCropWidth, 0};
+inline constexpr WindowSpec kKbCropWindow{WindowKind::kBottomCentre, kKbCropHeight, kKbCropWidth, 0};
 // rows [h-352, h), cols [int((w-1216)/2), +1216). Throws if the frame is smaller than that.
 Window kb_crop_window(int height, int width);
 

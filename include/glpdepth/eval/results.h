@@ -14,9 +14,9 @@ namespace glpdepth {
 // Column sets of the console table.
 enum class MetricTable {
   // metrics.py / test.py: d1 d2 d3 abs_rel sq_rel rmse rmse_log log10 silog (lambda 0.5).
-  metrics_py,
+  kMetricsPy,
   // eval_with_pngs.py: d1 d2 d3 AbsRel SqRel RMSE RMSElog SILog(KITTI) log10.
-  kitti_benchmark,
+  kKittiBenchmark,
 };
 
 // Two lines: right-aligned headers and values with `precision` decimals.

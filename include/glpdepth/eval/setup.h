@@ -31,8 +31,7 @@ struct Evaluation {
 
 Evaluation open_evaluation(const EvaluationRequest& request);
 
-// The evaluation conventions of a dataset name (any alias; "folder" and our synthetic sets are
-// generic), with max_depth_eval <= 0 replaced by the dataset's.
-EvalSettings resolve_eval_settings(EvalSettings settings, const std::string& dataset);
+// The evaluation conventions of a dataset, with max_depth_eval <= 0 replaced by the dataset's.
+EvalSettings resolve_eval_settings(EvalSettings settings, DatasetKind dataset);
 
 }  // namespace glpdepth

@@ -17,7 +17,7 @@ namespace glpdepth {
 
 struct DepthFileOptions {
   std::filesystem::path dir;  // must exist
-  Colormap colormap = Colormap::turbo;
+  Colormap colormap = Colormap::kTurbo;
   double vis_min = 0.0;
   double vis_max = 80.0;
   bool colour = true;  // <stem>_depth.png

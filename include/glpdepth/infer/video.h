@@ -54,7 +54,7 @@ std::string to_string(VideoLayout layout);
 struct DepthVideoOptions {
   std::filesystem::path path;  // the .mp4 (or .mkv) to write
   double fps = 10;             // nominal rate; frames without time stamps sit at index / fps
-  Colormap colormap = Colormap::turbo;
+  Colormap colormap = Colormap::kTurbo;
   // One fixed colour scale for the whole video (no flicker from per-frame normalisation); it is
   // stated in the file's metadata (comment).
   double vis_min = 0;

@@ -17,7 +17,7 @@
 
 namespace glpdepth {
 
-enum class Colormap { turbo, magma, inferno, rainbow, gray };
+enum class Colormap { kTurbo, kMagma, kInferno, kRainbow, kGray };
 
 // turbo, magma, inferno, rainbow, gray (any case); throws UsageError naming --colormap.
 Colormap parse_colormap(const std::string& name);

@@ -32,10 +32,10 @@ void write_npy(const std::filesystem::path& path, const torch::Tensor& array);
 torch::Tensor read_npy(const std::filesystem::path& path);
 
 // ---- PLY point cloud -----------------------------------------------------------------------
-enum class PlyFormat { binary_little_endian, ascii };
+enum class PlyFormat { kBinaryLittleEndian, kAscii };
 
 struct PlyOptions {
-  PlyFormat format = PlyFormat::binary_little_endian;
+  PlyFormat format = PlyFormat::kBinaryLittleEndian;
   double min_depth = 0.0;  // points with depth <= min_depth are skipped (and invalid ones always)
   double max_depth = 0.0;  // > 0: points with depth > max_depth are skipped
 };
@@ -50,7 +50,7 @@ int64_t write_ply(const std::filesystem::path& path, const torch::Tensor& depth,
 
 // ---- Panel -----------------------------------------------------------------------------------
 struct PanelOptions {
-  Colormap colormap = Colormap::turbo;
+  Colormap colormap = Colormap::kTurbo;
   double min_depth = 0.0;   // the fixed colour range (never the image's own max, B15)
   double max_depth = 80.0;
   int colorbar_width = 0;   // 0 = automatic (about H/5, at least 60 px)

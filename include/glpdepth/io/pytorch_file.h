@@ -18,19 +18,19 @@ namespace glpdepth {
 // Dicts keep insertion order and may have any keys (optimizer states use ints).
 class PyValue {
  public:
-  enum class Kind { None, Bool, Int, Float, String, Bytes, List, Tuple, Dict, Tensor };
+  enum class Kind { kNone, kBool, kInt, kFloat, kString, kBytes, kList, kTuple, kDict, kTensor };
   using Items = std::vector<PyValue>;
   using Entries = std::vector<std::pair<PyValue, PyValue>>;
 
   PyValue() = default;  // None
-  PyValue(bool value) : kind_(Kind::Bool), int_(value) {}
-  PyValue(int value) : kind_(Kind::Int), int_(value) {}
-  PyValue(long value) : kind_(Kind::Int), int_(value) {}
-  PyValue(long long value) : kind_(Kind::Int), int_(value) {}
-  PyValue(double value) : kind_(Kind::Float), float_(value) {}
-  PyValue(const char* value) : kind_(Kind::String), string_(value) {}
-  PyValue(std::string value) : kind_(Kind::String), string_(std::move(value)) {}
-  PyValue(torch::Tensor value) : kind_(Kind::Tensor), tensor_(std::move(value)) {}
+  PyValue(bool value) : kind_(Kind::kBool), int_(value) {}
+  PyValue(int value) : kind_(Kind::kInt), int_(value) {}
+  PyValue(long value) : kind_(Kind::kInt), int_(value) {}
+  PyValue(long long value) : kind_(Kind::kInt), int_(value) {}
+  PyValue(double value) : kind_(Kind::kFloat), float_(value) {}
+  PyValue(const char* value) : kind_(Kind::kString), string_(value) {}
+  PyValue(std::string value) : kind_(Kind::kString), string_(std::move(value)) {}
+  PyValue(torch::Tensor value) : kind_(Kind::kTensor), tensor_(std::move(value)) {}
 
   static PyValue bytes(std::string value);
   static PyValue list(Items items = {});
@@ -38,16 +38,16 @@ class PyValue {
   static PyValue dict(Entries entries = {});
 
   Kind kind() const { return kind_; }
-  bool is_none() const { return kind_ == Kind::None; }
-  bool is_bool() const { return kind_ == Kind::Bool; }
-  bool is_int() const { return kind_ == Kind::Int; }
-  bool is_float() const { return kind_ == Kind::Float; }
-  bool is_string() const { return kind_ == Kind::String; }
-  bool is_bytes() const { return kind_ == Kind::Bytes; }
-  bool is_list() const { return kind_ == Kind::List; }
-  bool is_tuple() const { return kind_ == Kind::Tuple; }
-  bool is_dict() const { return kind_ == Kind::Dict; }
-  bool is_tensor() const { return kind_ == Kind::Tensor; }
+  bool is_none() const { return kind_ == Kind::kNone; }
+  bool is_bool() const { return kind_ == Kind::kBool; }
+  bool is_int() const { return kind_ == Kind::kInt; }
+  bool is_float() const { return kind_ == Kind::kFloat; }
+  bool is_string() const { return kind_ == Kind::kString; }
+  bool is_bytes() const { return kind_ == Kind::kBytes; }
+  bool is_list() const { return kind_ == Kind::kList; }
+  bool is_tuple() const { return kind_ == Kind::kTuple; }
+  bool is_dict() const { return kind_ == Kind::kDict; }
+  bool is_tensor() const { return kind_ == Kind::kTensor; }
 
   // Accessors throw Error when the kind differs (as_float also accepts an int).
   bool as_bool() const;
@@ -71,7 +71,7 @@ class PyValue {
   static const char* kind_name(Kind kind);
 
  private:
-  Kind kind_ = Kind::None;
+  Kind kind_ = Kind::kNone;
   int64_t int_ = 0;
   double float_ = 0.0;
   std::string string_;

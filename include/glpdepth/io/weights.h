@@ -13,11 +13,11 @@ namespace glpdepth {
 enum class LoadMode {
   // Every parameter and buffer of the module must be in the file and every file entry must be
   // used; shapes must agree. Anything else throws Error listing the names.
-  Strict,
+  kStrict,
   // A pretrained encoder file (SegFormer's mit_b*.pth): its keys are bare encoder names
   // ("block1.0.attn.q.weight") and load into the module's "encoder." sub-tree. Entries that
   // match nothing (the ImageNet "head.*") are reported, not loaded. Shapes must still agree.
-  EncoderOnly,
+  kEncoderOnly,
 };
 
 struct LoadReport {

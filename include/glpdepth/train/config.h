@@ -11,18 +11,21 @@
 
 #include "glpdepth/train/figure.h"
 #include "glpdepth/data/augment.h"
+#include "glpdepth/data/dataset_kind.h"
+#include "glpdepth/dist/group.h"
 #include "glpdepth/data/window.h"
 #include "glpdepth/eval/crops.h"
 #include "glpdepth/model/loading.h"
 #include "glpdepth/train/optim.h"
 #include "glpdepth/train/schedule.h"
+#include "glpdepth/util/names.h"
 #include "glpdepth/util/precision.h"
 
 namespace glpdepth {
 
 // What to train on.
 struct TrainDataOptions {
-  std::string dataset = "kitti";  // kitti | drivingstereo | nyudepthv2 (any case, aliases)
+  DatasetKind dataset = DatasetKind::kKitti;
   std::string data_path;          // the dataset folder, or the folder holding it (kitti/, ...)
   std::string train_list;         // default: <dataset root>/lists/train.txt (made when missing)
   std::string val_list;           // default: <dataset root>/lists/val.txt
@@ -39,9 +42,16 @@ struct TrainModelOptions {
   double drop_path_rate = 0.1;
 };
 
+// Sets of defaults for optimiser, schedule, clipping and batch size (docs/TRAINING.md). kAuto:
+// the dataset's (default_recipe), or none when a config file already holds the settings.
+enum class Recipe { kAuto, kGlp, kPlateau, kPlateauL2, kCyclic, kDemo };
+const NameTable<Recipe>& recipe_names();  // auto, glp, plateau, plateau-l2, cyclic, demo
+Recipe parse_recipe(const std::string& name);  // any case; UsageError listing the names
+std::string to_string(Recipe recipe);
+
 // The step loop.
 struct LoopOptions {
-  std::string recipe;       // glp | plateau | plateau-l2 | cyclic: applied before flags
+  Recipe recipe = Recipe::kAuto;  // the recipe applied (before the flags)
   int epochs = 25;
   int64_t batch_size = 12;
   double clip_grad = 0;     // max global L2 norm, 0 = off
@@ -80,7 +90,7 @@ struct LogOptions {
 };
 
 struct RuntimeOptions {
-  std::string device = "cpu";      // cpu | cuda | cuda:N (resolved by the caller)
+  torch::Device device = torch::kCPU;  // JSON: "cpu", "cuda", "cuda:N"
   Precision precision = Precision::kFloat32;
   bool channels_last = false;
   uint64_t seed = 0;
@@ -91,7 +101,7 @@ struct RuntimeOptions {
 };
 
 struct DistOptions {
-  std::string backend;      // "" = nccl on CUDA, gloo on CPU
+  dist::Backend backend = dist::Backend::kAuto;  // auto: nccl on CUDA, gloo on CPU
   int port = 29500;         // rendezvous port when launched by Slurm
   double timeout = 300;     // seconds before a lost rank fails the others
   bool sync_bn = false;
@@ -115,12 +125,11 @@ struct TrainConfig {
 // The recipe a dataset trains with when none is chosen: the DrivingStereo fork's last one
 // (cyclic: SGD + CyclicLR triangular2 + clipping, batch 32) for drivingstereo, GLPDepth's own
 // (glp: Adam + one-cycle poly, batch 12) for the others (docs/TRAINING.md).
-std::string default_recipe(const std::string& dataset);
+Recipe default_recipe(DatasetKind dataset);
 
-// Sets what `recipe` decides: optimiser, schedule, clipping and batch size. Throws UsageError
-// naming --recipe for an unknown name.
-void apply_recipe(TrainConfig& config, const std::string& recipe);
-std::vector<std::string> recipe_names();
+// Sets what `recipe` decides (optimiser, schedule, clipping, batch size) and records it in
+// loop.recipe; kAuto changes nothing.
+void apply_recipe(TrainConfig& config, Recipe recipe);
 
 // Options a schedule does not read, which a user may expect to matter: e.g. --lr under the
 // cyclic and poly schedules. One human sentence each, naming what governs instead.

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "glpdepth/train/optim.h"
+#include "glpdepth/util/names.h"
 
 namespace glpdepth {
 
@@ -47,19 +48,33 @@ struct StepScheduleOptions {
 // torch ReduceLROnPlateau, stepped `steps_per_epoch` times per epoch with a metric (the seed
 // steps 30 times per epoch on the running training loss; every max(1, iters/steps_per_epoch)
 // iterations, which also fixes B13).
+enum class PlateauMode { kMin, kMax };          // the metric should fall / rise
+enum class ThresholdMode { kRel, kAbs };        // improvement relative to best, or absolute
+enum class CyclicMode { kTriangular, kTriangular2, kExpRange };
+const NameTable<PlateauMode>& plateau_mode_names();      // min, max
+const NameTable<ThresholdMode>& threshold_mode_names();  // rel, abs
+const NameTable<CyclicMode>& cyclic_mode_names();        // triangular, triangular2, exp_range
+// Any case; UsageError listing the names otherwise.
+PlateauMode parse_plateau_mode(const std::string& name);
+ThresholdMode parse_threshold_mode(const std::string& name);
+CyclicMode parse_cyclic_mode(const std::string& name);
+std::string to_string(PlateauMode mode);
+std::string to_string(ThresholdMode mode);
+std::string to_string(CyclicMode mode);
+
 struct PlateauScheduleOptions {
-  std::string mode = "min";  // "min" or "max"
+  PlateauMode mode = PlateauMode::kMin;
   double factor = 0.1;
   int64_t patience = 10;
   double threshold = 1e-4;
-  std::string threshold_mode = "rel";  // "rel" or "abs"
+  ThresholdMode threshold_mode = ThresholdMode::kRel;
   int64_t cooldown = 0;
   double min_lr = 0.0;
   double eps = 1e-8;
   int64_t steps_per_epoch = 1;
 };
 
-// torch CyclicLR, stepped per iteration (modes "triangular", "triangular2", "exp_range").
+// torch CyclicLR, stepped per iteration.
 // Momentum cycling sets SGD momentum, or betas[0] for Adam/AdamW, between base_momentum (at the
 // lr peak) and max_momentum.
 struct CyclicScheduleOptions {
@@ -67,7 +82,7 @@ struct CyclicScheduleOptions {
   double max_lr = 6e-3;
   int64_t step_size_up = 2000;
   int64_t step_size_down = 0;  // 0: same as step_size_up
-  std::string mode = "triangular";
+  CyclicMode mode = CyclicMode::kTriangular;
   double gamma = 1.0;  // exp_range only
   bool cycle_momentum = true;
   double base_momentum = 0.8;
@@ -208,7 +223,6 @@ class CyclicSchedule : public LrSchedule {
   // (scale_factor, scale) at the current step.
   std::pair<double, double> shape() const;
   CyclicScheduleOptions options_;
-  int mode_;  // 0 triangular, 1 triangular2, 2 exp_range
 };
 
 class CosineSchedule : public LrSchedule {

@@ -25,15 +25,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
-enum class Split { train, val, test };
-
 struct Plan {
   int drives = 0;
   int train_drives = 0, val_drives = 0;
   Split split_of(int drive) const {
-    if (drive < train_drives) return Split::train;
-    if (drive < train_drives + val_drives) return Split::val;
-    return Split::test;
+    if (drive < train_drives) return Split::kTrain;
+    if (drive < train_drives + val_drives) return Split::kVal;
+    return Split::kTest;
   }
 };
 
@@ -48,8 +46,9 @@ void validate(const SynthOptions& o) {
   if (o.val_fraction + o.test_fraction >= 1)
     throw UsageError(cat("--val_fraction + --test_fraction must be below 1, got ",
                          o.val_fraction + o.test_fraction));
-  if (o.layout != "kitti" && o.layout != "drivingstereo")
-    throw UsageError(cat("--layout: '", o.layout, "' is neither kitti nor drivingstereo"));
+  if (o.layout != DatasetKind::kKitti && o.layout != DatasetKind::kDrivingStereo)
+    throw UsageError(cat("layout ", to_string(o.layout), ": synthetic sets are written as kitti or "
+                         "drivingstereo"));
   if (!(o.max_depth > 0 && o.max_depth * 256.0 <= 65535.0))
     throw UsageError(cat("--max_depth: must be in (0, 255.99] to fit metres x 256 in 16 bits, got ",
                          o.max_depth));
@@ -108,7 +107,7 @@ FramePaths frame_paths(const SynthOptions& o, const Plan& plan, int index) {
   int k = index % o.frames_per_drive;
   Split split = plan.split_of(drive);
   std::ostringstream image, depth;
-  if (o.layout == "kitti") {
+  if (o.layout == DatasetKind::kKitti) {
     std::ostringstream name;
     name << kKittiDate << "_drive_" << std::setfill('0') << std::setw(4) << drive + 1 << "_sync";
     std::ostringstream frame;
@@ -116,7 +115,7 @@ FramePaths frame_paths(const SynthOptions& o, const Plan& plan, int index) {
     // Like the real annotated depth: held-out (test) drives under val/, the others under train/
     // (make-lists reads it the same way).
     image << "/raw_data/" << kKittiDate << "/" << name.str() << "/image_02/data/" << frame.str();
-    depth << "/data_depth_annotated/" << (split == Split::test ? "val" : "train") << "/"
+    depth << "/data_depth_annotated/" << (split == Split::kTest ? "val" : "train") << "/"
           << name.str() << "/proj_depth/groundtruth/image_02/" << frame.str();
   } else {
     // Sequences about half an hour apart; frames 100 ms apart, starting a few seconds in.
@@ -124,7 +123,7 @@ FramePaths frame_paths(const SynthOptions& o, const Plan& plan, int index) {
     std::string seq = ds_time(start, -1);
     int64_t ms = 4000 + static_cast<int64_t>(k) * 100 + (drive * 37) % 100;
     std::string stem = seq + "_" + ds_time(start + ms / 1000, static_cast<int>(ms % 1000));
-    if (split == Split::test) {
+    if (split == Split::kTest) {
       image << "/test-left-image/left-image-half-size/" << stem << ".jpg";
       depth << "/test-depth-map/depth-map-half-size/" << stem << ".png";
     } else {
@@ -261,14 +260,14 @@ DatasetSummary write_dataset(const fs::path& out, const SynthOptions& options) {
     Split split = plan.split_of(i / options.frames_per_drive);
     lists[static_cast<int>(split)] +=
         paths[static_cast<size_t>(i)].image + " " + paths[static_cast<size_t>(i)].depth + "\n";
-    (split == Split::train ? summary.train : split == Split::val ? summary.val : summary.test)++;
+    (split == Split::kTrain ? summary.train : split == Split::kVal ? summary.val : summary.test)++;
   }
   write_bytes_atomic(out / "lists" / "train.txt", lists[0]);
   write_bytes_atomic(out / "lists" / "val.txt", lists[1]);
   write_bytes_atomic(out / "lists" / "test.txt", lists[2]);
 
   const Camera& c = options.camera;
-  if (options.layout == "kitti") {
+  if (options.layout == DatasetKind::kKitti) {
     write_bytes_atomic(out / "raw_data" / kKittiDate / "calib_cam_to_cam.txt",
                        kitti_calibration(c));
   } else {
@@ -289,7 +288,7 @@ DatasetSummary write_dataset(const fs::path& out, const SynthOptions& options) {
       {"seed", options.seed},
       {"count", options.count},
       {"sparse", options.sparse},
-      {"layout", options.layout},
+      {"layout", to_string(options.layout)},
       {"frames_per_drive", options.frames_per_drive},
       {"max_depth", options.max_depth},
       {"depth_scale", 256.0},

@@ -54,7 +54,7 @@ inline Rgb mix(Rgb a, Rgb b, float t) {
   return {a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t, a[2] + (b[2] - a[2]) * t};
 }
 
-enum class Kind : uint8_t { none, ground, box, cylinder, ellipsoid };
+enum class Kind : uint8_t { kNone, kGround, kBox, kCylinder, kEllipsoid };
 
 struct Primitive {
   Kind kind;
@@ -64,7 +64,7 @@ struct Primitive {
 
 struct Hit {
   double t = kInf;
-  Kind kind = Kind::none;
+  Kind kind = Kind::kNone;
   int index = -1;
 };
 
@@ -140,9 +140,9 @@ class Renderer {
       for (int u = 0; u < w; ++u) {
         V d{(u - camera_.cx) / camera_.fx, -(v - camera_.cy) / camera_.fy, 1.0};
         Hit hit = trace(d, u, v, tile_row[u / kTile]);
-        Rgb colour = hit.kind == Kind::none ? sky(d) : shade(hit, d);
+        Rgb colour = hit.kind == Kind::kNone ? sky(d) : shade(hit, d);
         size_t i = static_cast<size_t>(v) * w + u;
-        if (hit.kind != Kind::none) {
+        if (hit.kind != Kind::kNone) {
           frame.depth_metres[i] = static_cast<float>(hit.t);  // z, since d.z == 1
           if (hit.t <= options_.max_depth) {
             double units = std::round(hit.t * 256.0);
@@ -165,18 +165,18 @@ class Renderer {
   void collect_primitives() {
     for (size_t i = 0; i < scene_.boxes.size(); ++i) {
       const Box& b = scene_.boxes[i];
-      primitives_.push_back({Kind::box, static_cast<int>(i), to_v(b.lo), to_v(b.hi)});
+      primitives_.push_back({Kind::kBox, static_cast<int>(i), to_v(b.lo), to_v(b.hi)});
     }
     for (size_t i = 0; i < scene_.cylinders.size(); ++i) {
       const Cylinder& c = scene_.cylinders[i];
-      primitives_.push_back({Kind::cylinder,
+      primitives_.push_back({Kind::kCylinder,
                              static_cast<int>(i),
                              {c.x - c.radius, c.y0, c.z - c.radius},
                              {c.x + c.radius, c.y1, c.z + c.radius}});
     }
     for (size_t i = 0; i < scene_.ellipsoids.size(); ++i) {
       const Ellipsoid& e = scene_.ellipsoids[i];
-      primitives_.push_back({Kind::ellipsoid, static_cast<int>(i), to_v(e.centre) - to_v(e.radii),
+      primitives_.push_back({Kind::kEllipsoid, static_cast<int>(i), to_v(e.centre) - to_v(e.radii),
                              to_v(e.centre) + to_v(e.radii)});
     }
   }
@@ -267,11 +267,11 @@ class Renderer {
 
   double intersect(const Primitive& prim, V o, V d, V inv) const {
     switch (prim.kind) {
-      case Kind::box:
+      case Kind::kBox:
         return hit_box(scene_.boxes[static_cast<size_t>(prim.index)], o, inv);
-      case Kind::cylinder:
+      case Kind::kCylinder:
         return hit_cylinder(scene_.cylinders[static_cast<size_t>(prim.index)], o, d);
-      case Kind::ellipsoid:
+      case Kind::kEllipsoid:
         return hit_ellipsoid(scene_.ellipsoids[static_cast<size_t>(prim.index)], o, d);
       default:
         return kInf;
@@ -282,7 +282,7 @@ class Renderer {
     Hit hit;
     if (scene_.ground.enabled && d.y < 0) {
       hit.t = -origin_.y / d.y;
-      hit.kind = Kind::ground;
+      hit.kind = Kind::kGround;
     }
     V inv{1.0 / d.x, 1.0 / d.y, 1.0 / d.z};
     for (const Candidate& c : candidates) {
@@ -313,9 +313,9 @@ class Renderer {
 
   V normal_at(const Hit& hit, V p, V d) const {
     switch (hit.kind) {
-      case Kind::ground:
+      case Kind::kGround:
         return {0, 1, 0};
-      case Kind::box: {
+      case Kind::kBox: {
         const Box& b = scene_.boxes[static_cast<size_t>(hit.index)];
         // The face whose plane the hit point is closest to.
         double best = kInf;
@@ -334,12 +334,12 @@ class Renderer {
         consider(std::abs(p.z - b.hi.z), {0, 0, 1});
         return n;
       }
-      case Kind::cylinder: {
+      case Kind::kCylinder: {
         const Cylinder& c = scene_.cylinders[static_cast<size_t>(hit.index)];
         if (std::abs(p.y - c.y1) < 1e-6) return {0, 1, 0};
         return normalise(V{p.x - c.x, 0, p.z - c.z});
       }
-      case Kind::ellipsoid: {
+      case Kind::kEllipsoid: {
         const Ellipsoid& e = scene_.ellipsoids[static_cast<size_t>(hit.index)];
         return normalise(V{(p.x - e.centre.x) / (e.radii.x * e.radii.x),
                            (p.y - e.centre.y) / (e.radii.y * e.radii.y),
@@ -417,19 +417,19 @@ class Renderer {
   Rgb material_albedo(const Material& m, V p, V n, double t) const {
     double fp = std::max(1e-3, t / camera_.fx);
     switch (m.pattern) {
-      case Pattern::plain:
+      case Pattern::kPlain:
         return scale(m.colour, 0.85f + 0.3f * fbm(p.x + p.z, p.y, 3.0, 3, fp, m.seed));
-      case Pattern::tyre:
+      case Pattern::kTyre:
         return m.colour;
-      case Pattern::glass:
+      case Pattern::kGlass:
         return m.colour;
-      case Pattern::foliage: {
+      case Pattern::kFoliage: {
         float f = fbm(p.x, p.y, p.z, 3.0, 4, fp, m.seed);
         return scale(m.colour, 0.35f + 1.3f * f);
       }
-      case Pattern::bark:
+      case Pattern::kBark:
         return scale(m.colour, 0.7f + 0.6f * fbm((p.x + p.z) * 4.0, p.y * 0.5, 2.0, 3, fp, m.seed));
-      case Pattern::facade: {
+      case Pattern::kFacade: {
         if (n.y > 0.5) return scale(m.colour, 0.45f);  // roof
         double s = std::abs(n.x) > 0.5 ? p.z : p.x;    // horizontal coordinate along the wall
         float wall_noise = fbm(s, p.y, 1.2, 4, fp, m.seed);
@@ -488,14 +488,14 @@ class Renderer {
     V n = normal_at(hit, p, d);
     Rgb albedo;
     const Material* m = nullptr;
-    if (hit.kind == Kind::ground) {
+    if (hit.kind == Kind::kGround) {
       albedo = ground_albedo(p, hit.t);
     } else {
       switch (hit.kind) {
-        case Kind::box:
+        case Kind::kBox:
           m = &scene_.boxes[static_cast<size_t>(hit.index)].material;
           break;
-        case Kind::cylinder:
+        case Kind::kCylinder:
           m = &scene_.cylinders[static_cast<size_t>(hit.index)].material;
           break;
         default:
@@ -511,7 +511,7 @@ class Renderer {
     Rgb light = add(scale(l.ambient, static_cast<float>(0.75 + 0.25 * n.y)),
                     scale(l.sun, static_cast<float>(lambert)));
     Rgb c = mul(albedo, light);
-    if (m != nullptr && m->pattern == Pattern::glass) {
+    if (m != nullptr && m->pattern == Pattern::kGlass) {
       V r = d - n * (2.0 * dot(d, n));
       c = mix(c, sky(r), 0.35f);
     }

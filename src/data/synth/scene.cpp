@@ -56,23 +56,23 @@ double add_vehicle(Scene& scene, Rng& rng, double x_centre, double z_start) {
   double length = van ? rng.uniform(5.5, 9.0) : rng.uniform(3.8, 4.9);
   double width = van ? rng.uniform(2.1, 2.5) : rng.uniform(1.7, 1.95);
   double body_top = van ? rng.uniform(2.4, 3.3) : rng.uniform(0.95, 1.1);
-  Material paint = material(rng, jitter(rng, pick(rng, kCars), 0.08f), Pattern::plain);
+  Material paint = material(rng, jitter(rng, pick(rng, kCars), 0.08f), Pattern::kPlain);
   double x0 = x_centre - width / 2, x1 = x_centre + width / 2;
   double z0 = z_start, z1 = z_start + length;
   scene.boxes.push_back(box(x0, x1, 0.3, body_top, z0, z1, paint));
   if (!van) {
-    Material glass = material(rng, {0.08f, 0.09f, 0.11f}, Pattern::glass);
+    Material glass = material(rng, {0.08f, 0.09f, 0.11f}, Pattern::kGlass);
     double inset = rng.uniform(0.08, 0.15);
     scene.boxes.push_back(box(x0 + inset, x1 - inset, body_top, body_top + rng.uniform(0.38, 0.52),
                               z0 + length * rng.uniform(0.22, 0.32),
                               z1 - length * rng.uniform(0.2, 0.3), glass));
   } else {
     // Windscreen at the back end facing the camera is hidden; a dark band reads as the cab.
-    Material glass = material(rng, {0.08f, 0.09f, 0.11f}, Pattern::glass);
+    Material glass = material(rng, {0.08f, 0.09f, 0.11f}, Pattern::kGlass);
     scene.boxes.push_back(
         box(x0 + 0.05, x1 - 0.05, body_top - 0.9, body_top - 0.2, z1 - 1.2, z1 + 0.02, glass));
   }
-  Material tyre = material(rng, {0.03f, 0.03f, 0.03f}, Pattern::tyre);
+  Material tyre = material(rng, {0.03f, 0.03f, 0.03f}, Pattern::kTyre);
   for (double axle : {z0 + 0.85, z1 - 0.85})
     scene.boxes.push_back(box(x0 + 0.03, x1 - 0.03, 0.0, 0.62, axle - 0.33, axle + 0.33, tyre));
   return z1;
@@ -86,7 +86,7 @@ void add_tree(Scene& scene, Rng& rng, double x, double z) {
   trunk.radius = rng.uniform(0.12, 0.3);
   trunk.y0 = 0.0;
   trunk.y1 = trunk_height + 0.5;
-  trunk.material = material(rng, jitter(rng, {0.30f, 0.22f, 0.15f}, 0.2f), Pattern::bark);
+  trunk.material = material(rng, jitter(rng, {0.30f, 0.22f, 0.15f}, 0.2f), Pattern::kBark);
   scene.cylinders.push_back(trunk);
   Ellipsoid crown;
   double r = rng.uniform(1.2, 2.8);
@@ -94,7 +94,7 @@ void add_tree(Scene& scene, Rng& rng, double x, double z) {
                  r * rng.uniform(0.85, 1.15)};
   crown.centre = {x, trunk_height + crown.radii.y * 0.8, z};
   Rgb green = rng.chance(0.15) ? Rgb{0.35f, 0.33f, 0.10f} : Rgb{0.16f, 0.33f, 0.10f};
-  crown.material = material(rng, jitter(rng, green, 0.25f), Pattern::foliage);
+  crown.material = material(rng, jitter(rng, green, 0.25f), Pattern::kFoliage);
   scene.ellipsoids.push_back(crown);
 }
 
@@ -102,7 +102,7 @@ void add_street_light(Scene& scene, Rng& rng, double x, double z, double towards
   Material metal = material(
       rng,
       jitter(rng, rng.chance(0.5) ? Rgb{0.35f, 0.36f, 0.37f} : Rgb{0.12f, 0.20f, 0.14f}, 0.15f),
-      Pattern::plain);
+      Pattern::kPlain);
   double height = rng.uniform(5.5, 9.0);
   Cylinder pole;
   pole.x = x;
@@ -115,13 +115,13 @@ void add_street_light(Scene& scene, Rng& rng, double x, double z, double towards
   double arm = rng.uniform(1.2, 2.5);
   double x_end = x + towards_road * arm;
   scene.boxes.push_back(box(x, x_end, height - 0.12, height, z - 0.05, z + 0.05, metal));
-  Material lamp = material(rng, {0.85f, 0.85f, 0.80f}, Pattern::plain);
+  Material lamp = material(rng, {0.85f, 0.85f, 0.80f}, Pattern::kPlain);
   scene.boxes.push_back(
       box(x_end - 0.35 * towards_road, x_end, height - 0.25, height - 0.1, z - 0.2, z + 0.2, lamp));
 }
 
 void add_sign(Scene& scene, Rng& rng, double x, double z) {
-  Material metal = material(rng, {0.55f, 0.56f, 0.57f}, Pattern::plain);
+  Material metal = material(rng, {0.55f, 0.56f, 0.57f}, Pattern::kPlain);
   double height = rng.uniform(2.2, 3.0);
   Cylinder post;
   post.x = x;
@@ -132,7 +132,7 @@ void add_sign(Scene& scene, Rng& rng, double x, double z) {
   post.material = metal;
   scene.cylinders.push_back(post);
   double half = rng.uniform(0.3, 0.45);
-  Material face = material(rng, pick(rng, kSigns), Pattern::plain);
+  Material face = material(rng, pick(rng, kSigns), Pattern::kPlain);
   scene.boxes.push_back(
       box(x - half, x + half, height - 2 * half, height, z - 0.06, z - 0.02, face));
 }
@@ -218,14 +218,14 @@ Street generate_street(uint64_t seed, const SceneOptions& options, int frames) {
         double height = rng.log_uniform(4.0, 30.0);
         double depth = rng.uniform(8.0, 20.0);
         double near_x = edge + side * setback;
-        Material m = material(rng, jitter(rng, pick(rng, kFacades), 0.12f), Pattern::facade);
+        Material m = material(rng, jitter(rng, pick(rng, kFacades), 0.12f), Pattern::kFacade);
         m.window_spacing_x = static_cast<float>(rng.uniform(2.2, 4.0));
         m.window_spacing_y = static_cast<float>(rng.uniform(2.8, 3.6));
         m.window_fraction = static_cast<float>(rng.uniform(0.3, 0.65));
         scene.boxes.push_back(box(near_x, near_x + side * depth, 0.0, height, z, z + len, m));
         if (rng.chance(0.35)) {
           double back_x = near_x + side * (depth + rng.uniform(2.0, 20.0));
-          Material mb = material(rng, jitter(rng, pick(rng, kFacades), 0.12f), Pattern::facade);
+          Material mb = material(rng, jitter(rng, pick(rng, kFacades), 0.12f), Pattern::kFacade);
           mb.window_spacing_x = static_cast<float>(rng.uniform(2.2, 4.0));
           mb.window_spacing_y = static_cast<float>(rng.uniform(2.8, 3.6));
           mb.window_fraction = static_cast<float>(rng.uniform(0.3, 0.65));
@@ -263,13 +263,13 @@ Street generate_street(uint64_t seed, const SceneOptions& options, int frames) {
           // Bins, crates, electrical cabinets.
           double w = rng.uniform(0.4, 1.2), h = rng.uniform(0.6, 1.6), d = rng.uniform(0.4, 1.0);
           double x = kerb + side * rng.uniform(0.4, std::max(0.5, sidewalk - 0.2));
-          Material m = material(rng, jitter(rng, pick(rng, kFacades), 0.3f), Pattern::plain);
+          Material m = material(rng, jitter(rng, pick(rng, kFacades), 0.3f), Pattern::kPlain);
           scene.boxes.push_back(box(x - w / 2, x + w / 2, 0.0, h, z, z + d, m));
         } else {
           // Bus shelter or kiosk at the back of the sidewalk.
           double x = edge - side * 0.2;
           Material m = material(rng, jitter(rng, {0.45f, 0.50f, 0.55f}, 0.2f),
-                                rng.chance(0.5) ? Pattern::glass : Pattern::plain);
+                                rng.chance(0.5) ? Pattern::kGlass : Pattern::kPlain);
           scene.boxes.push_back(box(x, x - side * rng.uniform(1.2, 2.0), 0.0, rng.uniform(2.3, 2.8),
                                     z, z + rng.uniform(2.5, 5.0), m));
         }
