@@ -1,5 +1,4 @@
 // `glpdepth bench`: latency, throughput and memory of GLPDepth inference or training steps.
-#include <sys/resource.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -8,11 +7,6 @@
 #include <iomanip>
 #include <fstream>
 #include <iostream>
-
-#ifdef GLPDEPTH_HAVE_CUDA
-#include <c10/cuda/CUDACachingAllocator.h>
-#include <c10/cuda/CUDAFunctions.h>
-#endif
 
 #include "cli.h"
 #include "flags.h"
@@ -23,6 +17,7 @@
 #include "glpdepth/train/step.h"
 #include "glpdepth/util/atomic_file.h"
 #include "glpdepth/util/error.h"
+#include "glpdepth/util/memory.h"
 #include "glpdepth/version.h"
 
 namespace glpdepth::cli {
@@ -63,38 +58,6 @@ torch::Tensor synthetic_input(int64_t batch, int64_t height, int64_t width) {
   auto y = torch::arange(height, options).view({1, 1, -1, 1});
   auto x = torch::arange(width, options).view({1, 1, 1, -1});
   return (0.5 + 0.5 * torch::sin(0.05 * x * (c + 1) + 0.07 * y + 0.3 * b + c)).to(torch::kFloat32);
-}
-
-// Peak resident memory of this process image. VmHWM, not getrusage's ru_maxrss: Linux carries
-// ru_maxrss across execve, so a bench started from a big parent (race.py holding a model)
-// reported the parent's peak.
-double peak_rss_mib() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;  // kB
-  }
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return usage.ru_maxrss / 1024.0;  // Linux reports KiB
-}
-
-#ifdef GLPDEPTH_HAVE_CUDA
-// "cuda" without an index means the current device; the allocator wants a real index.
-c10::DeviceIndex cuda_index(const torch::Device& device) {
-  return device.has_index() ? device.index() : c10::cuda::current_device();
-}
-#endif
-
-double peak_cuda_mib(const torch::Device& device) {
-#ifdef GLPDEPTH_HAVE_CUDA
-  if (device.is_cuda()) {
-    auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(cuda_index(device));
-    return stats.allocated_bytes[0].peak / (1024.0 * 1024.0);
-  }
-#endif
-  (void)device;
-  return 0.0;
 }
 
 double quantile(std::vector<double> values, double q) {
@@ -160,9 +123,7 @@ void run_bench(BenchCli options, const CommonOptions& common) {
 
   for (int i = 0; i < options.warmup; ++i) step();
   synchronize(device);
-#ifdef GLPDEPTH_HAVE_CUDA
-  if (device.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(cuda_index(device));
-#endif
+  reset_peak_device_memory(device);
   std::vector<double> seconds;
   for (int i = 0; i < options.iters; ++i) {
     auto start = std::chrono::steady_clock::now();
@@ -173,7 +134,7 @@ void run_bench(BenchCli options, const CommonOptions& common) {
 
   const double median = quantile(seconds, 0.5);
   nlohmann::json result = {
-      {"encoder", predictor.model_options().encoder}, {"mode", mode_name(options.mode)},
+      {"encoder", to_string(predictor.model_options().encoder)}, {"mode", mode_name(options.mode)},
       {"height", options.height},            {"width", options.width},
       {"batch_size", options.batch_size},    {"device", device.str()},
       {"amp", to_string(precision)},         {"channels_last", options.predictor.channels_last},
@@ -186,7 +147,7 @@ void run_bench(BenchCli options, const CommonOptions& common) {
       {"min_s", quantile(seconds, 0.0)},     {"max_s", quantile(seconds, 1.0)},
       {"p10_s", quantile(seconds, 0.1)},     {"p90_s", quantile(seconds, 0.9)},
       {"images_per_s", options.batch_size / median},
-      {"peak_rss_mib", peak_rss_mib()},      {"peak_cuda_mib", peak_cuda_mib(device)},
+      {"peak_rss_mib", peak_rss_mib()},      {"peak_cuda_mib", peak_device_mib(device)},
       {"times_s", seconds}};
 
   std::cout << std::fixed << std::setprecision(2) << "glpdepth bench: MiT-" << result["encoder"].get<std::string>()
@@ -199,7 +160,7 @@ void run_bench(BenchCli options, const CommonOptions& common) {
             << "  median " << median * 1e3 << " ms  min " << quantile(seconds, 0.0) * 1e3
             << " ms  p90 " << quantile(seconds, 0.9) * 1e3 << " ms  " << options.batch_size / median
             << " images/s  peak RSS " << peak_rss_mib() << " MiB";
-  if (device.is_cuda()) std::cout << "  peak CUDA " << peak_cuda_mib(device) << " MiB";
+  if (device.is_cuda()) std::cout << "  peak CUDA " << peak_device_mib(device) << " MiB";
   std::cout << "\n";
   if (!options.json.empty()) write_bytes_atomic(options.json, result.dump(2) + "\n");
   if (!options.save_output.empty()) {

@@ -64,9 +64,20 @@ void add_dataset_flags(CLI::App& app, const DatasetFlags& f) {
 }
 
 void add_model_flags(CLI::App& app, ModelChoice& model) {
-  add_option(app, "encoder", model.encoder,
-             "MiT variant b0..b5 (\"\": the weights file's own, else b4); must match the weights",
-             section::kModel);
+  app.add_option_function<std::string>(
+         option_names("encoder"),
+         [&model](const std::string& given) {
+           try {
+             model.encoder = given.empty() ? std::nullopt
+                                           : std::optional<MitEncoder>(parse_encoder(given));
+           } catch (const UsageError& e) {
+             throw CLI::ValidationError(cat("--encoder: ", e.what()));
+           }
+         },
+         "MiT variant b0..b5 (\"\": the weights file's own, else b4); must match the weights")
+      ->default_str(model.encoder ? to_string(*model.encoder) : "\"\"")
+      ->type_name("NAME")
+      ->group(section::kModel);
   add_option(app, "max_depth", model.max_depth,
              "head output range in metres (0: the weights file's, else the dataset's: 80 "
              "driving, 10 NYU)",

@@ -179,7 +179,7 @@ void report(const TestCli& o, const EvaluationRequest& request, const Evaluation
     nlohmann::json extra = {
         {"checkpoint", o.ckpt},
         {"checkpoint_kind", predictor.source().description},
-        {"encoder", predictor.model_options().encoder},
+        {"encoder", to_string(predictor.model_options().encoder)},
         {"max_depth", predictor.model_options().max_depth},
         {"canonical_focal", predictor.model_options().canonical_focal},
         {"flip_test", o.predictor.flip_test},

@@ -598,7 +598,7 @@ onnx::ModelProto build_model_proto(GLPDepth& model, const OnnxExportOptions& opt
 
   std::map<std::string, std::string> metadata = {
       {"glpdepth_version", version()},
-      {"encoder", net.encoder},
+      {"encoder", to_string(net.encoder)},
       {"max_depth", format_number(net.max_depth)},
       {"canonical_focal", format_number(net.canonical_focal)},
       {"input", input_rule},

@@ -96,8 +96,7 @@ DepthPredictor DepthPredictor::open(const std::filesystem::path& weights,
 DepthPredictor DepthPredictor::random_weights(const PredictorOptions& options) {
   check_canonical_focal(options.model.canonical_focal);
   GLPDepthOptions model_options;
-  model_options.encoder =
-      options.model.encoder.empty() ? "b4" : mit_variant(options.model.encoder).name;
+  model_options.encoder = options.model.encoder.value_or(MitEncoder::kB4);
   model_options.max_depth =
       options.model.max_depth > 0 ? options.model.max_depth : options.fallback_max_depth;
   model_options.canonical_focal = options.model.canonical_focal;

@@ -46,7 +46,7 @@ torch::Tensor GLPDepthImpl::forward(const torch::Tensor& image) {
   });
 }
 
-std::string infer_encoder_variant(const std::vector<std::string>& keys,
+MitEncoder infer_encoder_variant(const std::vector<std::string>& keys,
                                   int64_t patch_embed1_out_channels) {
   static const std::regex block_key(R"((?:^|\.)block([1-4])\.(\d+)\.)");
   std::array<int64_t, 4> depths{0, 0, 0, 0};
@@ -59,7 +59,7 @@ std::string infer_encoder_variant(const std::vector<std::string>& keys,
   }
   for (const auto& variant : mit_variants()) {
     if (variant.depths == depths && variant.embed_dims[0] == patch_embed1_out_channels)
-      return variant.name;
+      return variant.encoder;
   }
   throw Error(cat("weights match no MiT variant: blocks per stage ", depths[0], ",", depths[1], ",",
                   depths[2], ",", depths[3], ", stage-1 width ", patch_embed1_out_channels));

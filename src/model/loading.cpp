@@ -14,7 +14,7 @@ namespace glpdepth {
 
 namespace {
 
-std::string variant_of(const StateDict& state, const std::string& what) {
+MitEncoder variant_of(const StateDict& state, const std::string& what) {
   std::vector<std::string> keys;
   keys.reserve(state.size());
   for (const auto& entry : state) keys.push_back(entry.first);
@@ -30,10 +30,11 @@ std::string variant_of(const StateDict& state, const std::string& what) {
 
 }  // namespace
 
-GLPDepth load_model(const std::filesystem::path& path, const std::string& encoder,
+GLPDepth load_model(const std::filesystem::path& path, std::optional<MitEncoder> encoder,
                     double max_depth, double fallback_max_depth, ModelSource* source) {
   const std::string what = path.string();
   ModelSource found;
+  std::optional<MitEncoder> stated;  // what our checkpoint's header says
   StateDict state;
   if (looks_like_safetensors(path)) {
     found.description = "safetensors";
@@ -48,7 +49,7 @@ GLPDepth load_model(const std::filesystem::path& path, const std::string& encode
     if (is_glpdepth_checkpoint(value)) {
       found.description = "glpdepth checkpoint";
       const GLPDepthOptions header = read_checkpoint_header(value, what);
-      found.encoder = header.encoder;
+      stated = header.encoder;
       found.max_depth = header.max_depth;
       found.canonical_focal = header.canonical_focal;
       found.records_canonical_focal = true;
@@ -59,12 +60,12 @@ GLPDepth load_model(const std::filesystem::path& path, const std::string& encode
     }
   }
   state = normalize_state_dict(std::move(state));
-  const std::string inferred = variant_of(state, what);
-  if (!found.encoder.empty() && found.encoder != inferred)
-    throw Error(cat(what, ": checkpoint says encoder ", found.encoder, " but its weights are ", inferred));
+  const MitEncoder inferred = variant_of(state, what);
+  if (stated && *stated != inferred)
+    throw Error(cat(what, ": checkpoint says encoder ", *stated, " but its weights are ", inferred));
   found.encoder = inferred;
-  if (!encoder.empty() && mit_variant(encoder).name != inferred)
-    throw UsageError(cat("--encoder ", encoder, " does not match ", what, ", which holds MiT-",
+  if (encoder && *encoder != inferred)
+    throw UsageError(cat("--encoder ", *encoder, " does not match ", what, ", which holds MiT-",
                          inferred, " weights"));
 
   GLPDepthOptions options;

@@ -10,6 +10,7 @@
 #include <cstdlib>
 
 #include "glpdepth/util/error.h"
+#include "glpdepth/util/strings.h"
 
 namespace glpdepth {
 namespace nn = torch::nn;
@@ -17,23 +18,33 @@ namespace F = torch::nn::functional;
 
 const std::vector<MitVariant>& mit_variants() {
   static const std::vector<MitVariant> variants = {
-      {"b0", {32, 64, 160, 256}, {2, 2, 2, 2}},
-      {"b1", {64, 128, 320, 512}, {2, 2, 2, 2}},
-      {"b2", {64, 128, 320, 512}, {3, 4, 6, 3}},
-      {"b3", {64, 128, 320, 512}, {3, 4, 18, 3}},
-      {"b4", {64, 128, 320, 512}, {3, 8, 27, 3}},
-      {"b5", {64, 128, 320, 512}, {3, 6, 40, 3}},
+      {MitEncoder::kB0, "b0", {32, 64, 160, 256}, {2, 2, 2, 2}},
+      {MitEncoder::kB1, "b1", {64, 128, 320, 512}, {2, 2, 2, 2}},
+      {MitEncoder::kB2, "b2", {64, 128, 320, 512}, {3, 4, 6, 3}},
+      {MitEncoder::kB3, "b3", {64, 128, 320, 512}, {3, 4, 18, 3}},
+      {MitEncoder::kB4, "b4", {64, 128, 320, 512}, {3, 8, 27, 3}},
+      {MitEncoder::kB5, "b5", {64, 128, 320, 512}, {3, 6, 40, 3}},
   };
   return variants;
 }
 
-const MitVariant& mit_variant(const std::string& name) {
-  std::string key = name;
+const MitVariant& mit_variant(MitEncoder encoder) {
+  for (const auto& variant : mit_variants())
+    if (variant.encoder == encoder) return variant;
+  throw Error("mit_variant: a MitEncoder without a row");
+}
+
+MitEncoder parse_encoder(const std::string& name) {
+  std::string key = to_lower(name);
   if (key.rfind("mit_", 0) == 0) key = key.substr(4);
   for (const auto& variant : mit_variants())
-    if (variant.name == key) return variant;
-  throw Error(cat("unknown encoder \"", name, "\": expected one of b0, b1, b2, b3, b4, b5"));
+    if (variant.name == key) return variant.encoder;
+  throw UsageError(cat("unknown encoder '", name, "' (b0, b1, b2, b3, b4, b5)"));
 }
+
+std::string to_string(MitEncoder encoder) { return mit_variant(encoder).name; }
+
+std::ostream& operator<<(std::ostream& out, MitEncoder encoder) { return out << to_string(encoder); }
 
 namespace {
 // Tokens [B, h*w, C] <-> image [B, C, h, w], row-major over (h, w) as the reference.

@@ -23,7 +23,7 @@ bool is_glpdepth_checkpoint(const PyValue& file) {
 
 PyValue model_header_value(const GLPDepthOptions& options) {
   return PyValue::dict()
-      .set("encoder", options.encoder)
+      .set("encoder", to_string(options.encoder))
       .set("max_depth", options.max_depth)
       .set("canonical_focal", options.canonical_focal);
 }
@@ -36,12 +36,11 @@ GLPDepthOptions read_checkpoint_header(const PyValue& checkpoint, const std::str
         " is not supported (this build reads version ", kCheckpointFormatVersion, ")");
   const PyValue& header = checkpoint.at("model_options");
   GLPDepthOptions options;
-  options.encoder = header.at("encoder").as_string();
+  const std::string encoder = header.at("encoder").as_string();
   try {
-    options.encoder = mit_variant(options.encoder).name;
+    options.encoder = parse_encoder(encoder);
   } catch (const Error&) {
-    throw Error(cat(what, ": model_options.encoder '", options.encoder,
-                    "' is not a MiT variant (b0..b5)"));
+    throw Error(cat(what, ": model_options.encoder '", encoder, "' is not a MiT variant (b0..b5)"));
   }
   options.max_depth = header.at("max_depth").as_float();
   check(std::isfinite(options.max_depth) && options.max_depth > 0, what,
@@ -58,7 +57,7 @@ GLPDepthOptions read_checkpoint_header(const PyValue& checkpoint, const std::str
 std::map<std::string, std::string> safetensors_header(const GLPDepthOptions& options,
                                                       const std::string& source) {
   std::map<std::string, std::string> metadata = {
-      {"format", "pt"}, {"encoder", options.encoder}, {"source", source}};
+      {"format", "pt"}, {"encoder", to_string(options.encoder)}, {"source", source}};
   if (options.canonical_focal > 0) {
     char focal[32];
     std::snprintf(focal, sizeof focal, "%.17g", options.canonical_focal);

@@ -67,7 +67,18 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainDataOptions, dataset, data_path, train_list,
                                                 val_list, window, window_h, window_w, workers,
                                                 skip_bad_samples)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ModelChoice, encoder, max_depth, canonical_focal)
+// The encoder is "" when the weights file decides.
+void to_json(nlohmann::json& j, const ModelChoice& v) {
+  j = {{"encoder", v.encoder ? to_string(*v.encoder) : std::string()},
+       {"max_depth", v.max_depth},
+       {"canonical_focal", v.canonical_focal}};
+}
+void from_json(const nlohmann::json& j, ModelChoice& v) {
+  const std::string encoder = j.value("encoder", std::string());
+  v.encoder = encoder.empty() ? std::nullopt : std::optional<MitEncoder>(parse_encoder(encoder));
+  v.max_depth = j.value("max_depth", v.max_depth);
+  v.canonical_focal = j.value("canonical_focal", v.canonical_focal);
+}
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainModelOptions, model, pretrained, drop_path_rate)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(OptimOptions, kind, lr, weight_decay, beta1, beta2,
                                                 eps, amsgrad, momentum, nesterov,
@@ -134,7 +145,7 @@ namespace {
 // sets the network and augmentation, because from scratch on small frames these decide whether
 // the model learns in minutes: no drop path, CutDepth or colour jitter; crops the frame's height.
 void apply_demo_recipe(TrainConfig& config) {
-  config.model.model.encoder = "b0";
+  config.model.model.encoder = MitEncoder::kB0;
   config.model.pretrained = "none";
   config.model.drop_path_rate = 0.0;
   AugmentOptions& augment = config.augment;
@@ -276,7 +287,6 @@ void validate(const TrainConfig& c) {
   usage_check(from_validation(c.validation.best_metric),
               "--best_metric train_loss: best.ckpt is picked by validation (val_loss or a metric)");
   try {
-    if (!c.model.model.encoder.empty()) mit_variant(c.model.model.encoder);
   } catch (const UsageError&) {
     throw;
   } catch (const Error& e) {

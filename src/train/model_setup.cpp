@@ -36,9 +36,9 @@ namespace glpdepth::training {
 namespace {
 
 // The encoder variant when --encoder is not given: the --pretrained file's, else b4.
-std::string choose_encoder(const TrainConfig& c, const StateDict* pretrained) {
-  if (!c.model.model.encoder.empty()) return mit_variant(c.model.model.encoder).name;
-  if (!pretrained) return "b4";
+MitEncoder choose_encoder(const TrainConfig& c, const StateDict* pretrained) {
+  if (c.model.model.encoder) return *c.model.model.encoder;
+  if (!pretrained) return MitEncoder::kB4;
   std::vector<std::string> keys;
   torch::Tensor first;
   for (const auto& [name, tensor] : normalize_state_dict(*pretrained)) {

@@ -336,7 +336,7 @@ class TrainLoop {
     mark_run_finished(state_.run_dir);
     if (TensorBoardWriter* tb = logs_.tensorboard()) {
       nlohmann::json hparams = {
-          {"encoder", model_->options().encoder}, {"recipe", to_string(c.loop.recipe)},
+          {"encoder", to_string(model_->options().encoder)}, {"recipe", to_string(c.loop.recipe)},
           {"optimizer", to_string(c.optim.kind)}, {"schedule", to_string(c.schedule.kind)},
           {"lr", c.optim.lr},                     {"batch_size", c.loop.batch_size},
           {"epochs", c.loop.epochs},              {"weight_decay", c.optim.weight_decay},

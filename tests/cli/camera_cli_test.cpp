@@ -50,7 +50,7 @@ testing::TempDir* CameraCli::dir_ = nullptr;
 
 TEST_F(CameraCli, CheckpointRecordsTheCanonicalFocal) {
   ModelSource source;
-  GLPDepth model = load_model(ckpt(), "", 0, 80, &source);
+  GLPDepth model = load_model(ckpt(), std::nullopt, 0, 80, &source);
   EXPECT_DOUBLE_EQ(model->options().canonical_focal, 90.0);
   EXPECT_DOUBLE_EQ(source.canonical_focal, 90.0);
   auto config = nlohmann::json::parse(read_file_bytes(run_dir("aware") / "config.json"));
@@ -120,7 +120,7 @@ TEST_F(CameraCli, ExportsKeepOrExplainTheMode) {
   const fs::path st = dir_->path() / "aware.safetensors", pth = dir_->path() / "aware.pth";
   CliRun a = run("export --ckpt " + ckpt() + " --format safetensors --output " + st.string());
   ASSERT_EQ(a.code, 0) << a.err;
-  EXPECT_DOUBLE_EQ(load_model(st, "", 0, 80)->options().canonical_focal, 90.0);
+  EXPECT_DOUBLE_EQ(load_model(st, std::nullopt, 0, 80)->options().canonical_focal, 90.0);
   // A safetensors file that records the mode is as binding as a checkpoint.
   CliRun contradicted = run("test --dataset kitti --data_path " + data().string() + " --ckpt " +
                             st.string() + " --threads 1 --canonical_focal 100 --result_dir " +
@@ -130,7 +130,7 @@ TEST_F(CameraCli, ExportsKeepOrExplainTheMode) {
   CliRun b = run("export --ckpt " + ckpt() + " --output " + pth.string());
   ASSERT_EQ(b.code, 0) << b.err;
   EXPECT_NE(b.err.find("--canonical_focal 90"), std::string::npos) << b.err;
-  EXPECT_DOUBLE_EQ(load_model(pth, "", 0, 80)->options().canonical_focal, 0.0);
+  EXPECT_DOUBLE_EQ(load_model(pth, std::nullopt, 0, 80)->options().canonical_focal, 0.0);
 }
 
 // The training set-up above gives no window flag: --window auto must have trained on the whole

@@ -424,7 +424,7 @@ TEST_F(ReliabilityCli, TwoHostsTrainLikeOneProcessAndACutLinkStopsBothNamingTheP
   // Each names the other: rank, host and address.
   EXPECT_NE(a.output().find("the peer rank 1 on " + host_name() + " (10.231.0.2)"), std::string::npos) << a.output();
   EXPECT_NE(b.output().find("the peer rank 0 on " + host_name() + " (10.231.0.1)"), std::string::npos) << b.output();
-  glpdepth::GLPDepth model(glpdepth::GLPDepthOptions{"b0", 80.0});
+  glpdepth::GLPDepth model(glpdepth::GLPDepthOptions{glpdepth::MitEncoder::kB0, 80.0});
   glpdepth::CheckpointData saved;
   ASSERT_NO_THROW(saved = glpdepth::load_checkpoint(run / "last.ckpt", model, nullptr));
   EXPECT_GE(saved.progress.global_step, 2);

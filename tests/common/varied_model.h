@@ -14,7 +14,7 @@ namespace glpdepth::testing {
 inline GLPDepth varied_b0(uint64_t seed, double canonical_focal = 0) {
   torch::manual_seed(seed);
   GLPDepthOptions options;
-  options.encoder = "b0";
+  options.encoder = MitEncoder::kB0;
   options.canonical_focal = canonical_focal;
   GLPDepth model(options);
   torch::NoGradGuard no_grad;

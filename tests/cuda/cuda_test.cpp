@@ -8,6 +8,7 @@
 #include <limits>
 #include <sstream>
 
+#include "common/synth_set.h"
 #include "common/temp_dir.h"
 #include "glpdepth/data/synth.h"
 #include "glpdepth/dist/env.h"
@@ -59,7 +60,7 @@ struct StrictFloat32 {
 DepthPredictor b0_predictor(torch::Device device, bool channels_last = false) {
   torch::manual_seed(11);
   PredictorOptions options;
-  options.model.encoder = "b0";
+  options.model.encoder = MitEncoder::kB0;
   options.device = device;
   options.channels_last = channels_last;
   return DepthPredictor::random_weights(options);
@@ -113,7 +114,7 @@ TEST(Cuda, SdpaAttentionMatchesTheFormula) {
     set_attention_kernel(kernel);
     torch::manual_seed(14);
     GLPDepthOptions options;
-    options.encoder = "b0";
+    options.encoder = MitEncoder::kB0;
     options.drop_path_rate = 0;  // no randomness: eval mode, autograd still on
     GLPDepth model(options);
     model->to(torch::kCUDA);
@@ -140,7 +141,7 @@ namespace {
 std::vector<double> train_steps(Precision precision, int steps, int64_t* scaler_skips = nullptr) {
   torch::manual_seed(13);
   GLPDepthOptions model_options;
-  model_options.encoder = "b0";
+  model_options.encoder = MitEncoder::kB0;
   GLPDepth model(model_options);
   model->to(torch::kCUDA);
   model->train();
@@ -216,19 +217,13 @@ TEST(Cuda, RngStateRoundTripsAndResumeContinuesTheRun) {
   // draws on the GPU): the losses agree to float tolerance (cuDNN may reorder sums, so not
   // bit-for-bit; a lost RNG state would differ by far more).
   glpdepth::testing::TempDir dir;
-  synth::SynthOptions synth;
-  synth.count = 8;
-  synth.seed = 5;
-  synth.camera = synth::scale_camera(synth::camera_preset("kitti"), 0.1);
-  synth.frames_per_drive = 4;
-  synth.val_fraction = 0.0;
-  synth.test_fraction = 0.0;
-  synth.workers = 1;
-  synth::write_dataset(dir.path() / "data", synth);
+  glpdepth::testing::SynthSet set;
+  set.count = 8;
+  glpdepth::testing::write_synth_set(dir.path() / "data", set);
   TrainConfig config;
   config.data.dataset = DatasetKind::kKitti;
   config.data.data_path = (dir.path() / "data").string();
-  config.model.model.encoder = "b0";
+  config.model.model.encoder = MitEncoder::kB0;
   config.loop.epochs = 2;
   config.loop.batch_size = 2;
   config.data.workers = 1;

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 #include <cctype>
 
+#include "common/errors.h"
 #include "common/temp_dir.h"
 #include "data/fixtures.h"
 #include "glpdepth/data/dataset.h"
@@ -15,14 +16,7 @@ using testing::TempDir;
 using testing::write_text;
 namespace fs = std::filesystem;
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using testing::error_of;
 
 TEST(DatasetDefaults, TableHoldsTheSpecNumbers) {
   const auto& k = dataset_defaults(parse_dataset("KITTI"));

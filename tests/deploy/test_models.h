@@ -17,7 +17,7 @@ inline GLPDepth make_disturbed_model(const std::string& encoder, uint64_t seed,
                                      double max_depth = 80.0) {
   torch::manual_seed(seed);
   GLPDepthOptions options;
-  options.encoder = encoder;
+  options.encoder = parse_encoder(encoder);
   options.max_depth = max_depth;
   GLPDepth model(options);
   torch::NoGradGuard no_grad;

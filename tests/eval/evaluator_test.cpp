@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "common/synth_set.h"
 #include "common/temp_dir.h"
 #include "glpdepth/data/synth.h"
 #include "glpdepth/eval/evaluator.h"
@@ -20,18 +21,12 @@ class EvaluatorTest : public ::testing::Test {
   static void SetUpTestSuite() {
     torch::set_num_threads(1);
     dir_ = new testing::TempDir();
-    synth::SynthOptions options;
-    options.count = 4;
-    options.seed = 6;
-    options.camera = synth::scale_camera(synth::camera_preset("kitti"), 0.25);
-    options.frames_per_drive = 2;
-    options.val_fraction = 0;
-    options.test_fraction = 0.5;
-    options.workers = 1;
-    synth::write_dataset(dir_->path(), options);
+    testing::SynthSet set;
+    set.count = 4; set.seed = 6; set.scale = 0.25; set.frames_per_drive = 2; set.test_fraction = 0.5;
+    testing::write_synth_set(dir_->path(), set);
     torch::manual_seed(8);
     GLPDepthOptions model;
-    model.encoder = "b0";
+    model.encoder = MitEncoder::kB0;
     predictor_ = new DepthPredictor(GLPDepth(model), PredictorOptions{});
   }
   static void TearDownTestSuite() {

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/synth_set.h"
 #include "common/temp_dir.h"
 #include "glpdepth/data/synth.h"
 #include "glpdepth/util/error.h"
@@ -27,14 +28,9 @@ TEST(EvalSettings, DatasetConventionsFollowTheName) {
 class OpenEvaluation : public ::testing::Test {
  protected:
   void SetUp() override {
-    synth::SynthOptions options;
-    options.count = 8;
-    options.frames_per_drive = 2;  // 4 drives, 2 of them for test
-    options.seed = 4;
-    options.camera = synth::scale_camera(synth::camera_preset("kitti"), 0.25);  // 311x94
-    options.val_fraction = 0;
-    options.test_fraction = 0.5;
-    synth::write_dataset(dir_.path(), options);
+    testing::SynthSet set;
+    set.count = 8; set.seed = 4; set.scale = 0.25; set.frames_per_drive = 2; set.test_fraction = 0.5;
+    testing::write_synth_set(dir_.path(), set);
     request_.data.dataset = DatasetKind::kKitti;
     request_.data.data_path = dir_.path();
     request_.data.split = Split::kTest;

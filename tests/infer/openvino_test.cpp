@@ -6,6 +6,7 @@
 
 #include <functional>
 
+#include "common/errors.h"
 #include "common/openvino.h"
 #include "common/temp_dir.h"
 #include "common/varied_model.h"
@@ -32,14 +33,7 @@ PredictorOptions on(Backend backend, bool flip = false) {
   return options;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using testing::error_of;
 
 TEST(OpenVino, Float32MatchesLibTorchOnOddSizesBatchesAndFlip) {
   GLPDEPTH_OPENVINO_OR_SKIP();

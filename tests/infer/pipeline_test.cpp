@@ -25,7 +25,7 @@ namespace {
 DepthPredictor small_predictor() {
   torch::manual_seed(3);
   GLPDepthOptions options;
-  options.encoder = "b0";
+  options.encoder = MitEncoder::kB0;
   PredictorOptions predictor;
   predictor.backend = Backend::kLibTorch;
   return DepthPredictor(GLPDepth(options), predictor);

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <functional>
 
+#include "common/errors.h"
 #include "common/temp_dir.h"
 #include "common/varied_model.h"
 #include "glpdepth/data/loader.h"
@@ -30,14 +31,7 @@ Image8 random_image(int width, int height, uint64_t seed) {
   return image;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using testing::error_of;
 
 TEST(DepthPredictor, AnySizeComesBackAtInputSize) {
   DepthPredictor predictor(varied_b0(), PredictorOptions{});
@@ -104,7 +98,7 @@ TEST(DepthPredictor, WrongUseNamesItsCause) {
   // An encoder that does not match the weights.
   write_state_dict(dir.path() / "b0.pth", module_state_dict(*varied_b0()));
   PredictorOptions b1;
-  b1.model.encoder = "b1";
+  b1.model.encoder = MitEncoder::kB1;
   EXPECT_THROW(DepthPredictor::open(dir.path() / "b0.pth", b1), UsageError);
   message = error_of([&] { DepthPredictor::open(dir.path() / "b0.pth", b1); });
   EXPECT_NE(message.find("--encoder b1"), std::string::npos) << message;

@@ -20,7 +20,7 @@ namespace {
 DepthPredictor small_predictor(double canonical_focal = 0) {
   torch::manual_seed(5);
   GLPDepthOptions options;
-  options.encoder = "b0";
+  options.encoder = MitEncoder::kB0;
   options.canonical_focal = canonical_focal;
   PredictorOptions predictor;
   predictor.backend = Backend::kLibTorch;

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <functional>
 
+#include "common/errors.h"
 #include "common/temp_dir.h"
 #include "glpdepth/util/error.h"
 #include "io/python_util.h"
@@ -17,14 +18,7 @@ namespace {
 using testing::run_python;
 using testing::TempDir;
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using testing::error_of;
 
 std::string replace_all(std::string text, const std::string& from, const std::string& to) {
   for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {

@@ -5,6 +5,7 @@
 
 #include <fstream>
 
+#include "common/errors.h"
 #include "common/temp_dir.h"
 #include "glpdepth/util/error.h"
 #include "io/python_util.h"
@@ -75,14 +76,7 @@ StateDict numbered_state(const Tiny& model, const std::string& prefix = "") {
   return state;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using testing::error_of;
 
 TEST(Weights, ModuleStateDictFollowsPyTorchOrder) {
   Tiny model;

@@ -17,7 +17,7 @@ namespace {
 GLPDepth small_model(double canonical_focal) {
   torch::manual_seed(5);
   GLPDepthOptions options;
-  options.encoder = "b0";
+  options.encoder = MitEncoder::kB0;
   options.canonical_focal = canonical_focal;
   GLPDepth model(options);
   model->eval();
@@ -105,10 +105,10 @@ TEST(CanonicalCamera, CheckpointRecordsTheMode) {
                          .set("model_options", model_header_value(aware->options()))
                          .set("model", PyValue::dict(std::move(weights))));
   ModelSource source;
-  GLPDepth loaded = load_model(dir / "aware.ckpt", "", 0, 80, &source);
+  GLPDepth loaded = load_model(dir / "aware.ckpt", std::nullopt, 0, 80, &source);
   EXPECT_DOUBLE_EQ(loaded->options().canonical_focal, 721.5);
   EXPECT_DOUBLE_EQ(source.canonical_focal, 721.5);
   // Plain state_dicts cannot say: they load as metric models.
   write_state_dict(dir / "plain.pth", module_state_dict(*aware));
-  EXPECT_DOUBLE_EQ(load_model(dir / "plain.pth", "", 0, 80)->options().canonical_focal, 0.0);
+  EXPECT_DOUBLE_EQ(load_model(dir / "plain.pth", std::nullopt, 0, 80)->options().canonical_focal, 0.0);
 }

@@ -63,7 +63,7 @@ int64_t count_parameters(const torch::nn::Module& module) {
 TEST(ModelStructure, B4KeysAndShapesEqualReferenceInOrder) {
   auto reference = read_reference_keys();
   ASSERT_EQ(reference.size(), 890u);
-  GLPDepth model(GLPDepthOptions{"b4", 80.0});
+  GLPDepth model(GLPDepthOptions{glpdepth::MitEncoder::kB4, 80.0});
   auto state = ordered_state(*model);
   ASSERT_EQ(state.size(), reference.size());
   for (size_t i = 0; i < state.size(); ++i) {
@@ -79,7 +79,7 @@ TEST(ModelStructure, EncoderParameterCountsMatchVariantTable) {
                                                    {"b2", 24196288}, {"b3", 44072128},
                                                    {"b4", 60842688}, {"b5", 81443008}};
   for (const auto& [name, count] : expected) {
-    MixVisionTransformer encoder(mit_variant(name));
+    MixVisionTransformer encoder(mit_variant(parse_encoder(name)));
     EXPECT_EQ(count_parameters(*encoder), count) << name;
     // 20 keys per block with spatial reduction (stages 1-3), 16 in stage 4, 24 more.
     const auto& depths = encoder->variant.depths;
@@ -89,7 +89,7 @@ TEST(ModelStructure, EncoderParameterCountsMatchVariantTable) {
 }
 
 TEST(ModelStructure, B0DecoderIsStage1Wide) {
-  GLPDepth model(GLPDepthOptions{"b0", 80.0});
+  GLPDepth model(GLPDepthOptions{glpdepth::MitEncoder::kB0, 80.0});
   auto params = model->named_parameters();
   EXPECT_EQ(params["decoder.bot_conv.weight"].sizes().vec(), (std::vector<int64_t>{32, 256, 1, 1}));
   EXPECT_EQ(params["decoder.fusion3.conv1.0.weight"].sizes().vec(),
@@ -99,18 +99,18 @@ TEST(ModelStructure, B0DecoderIsStage1Wide) {
 
 TEST(ModelStructure, InfersVariantFromKeys) {
   for (const auto& variant : mit_variants()) {
-    GLPDepth model(GLPDepthOptions{variant.name, 80.0});
+    GLPDepth model(GLPDepthOptions{variant.encoder, 80.0});
     std::vector<std::string> keys;
     for (const auto& p : model->named_parameters()) keys.push_back(p.key());
-    EXPECT_EQ(infer_encoder_variant(keys, variant.embed_dims[0]), variant.name);
+    EXPECT_EQ(infer_encoder_variant(keys, variant.embed_dims[0]), variant.encoder);
   }
   EXPECT_THROW(infer_encoder_variant({"encoder.block1.0.x", "encoder.block2.0.x"}, 64), Error);
-  EXPECT_THROW(mit_variant("b9"), Error);
+  EXPECT_THROW(parse_encoder("b9"), UsageError);
 }
 
 TEST(ModelStructure, InitialisationFollowsReference) {
   torch::manual_seed(0);
-  MixVisionTransformer encoder(mit_variant("b1"));
+  MixVisionTransformer encoder(mit_variant(MitEncoder::kB1));
   auto params = encoder->named_parameters();
   auto fc1 = params["block2.0.mlp.fc1.weight"];  // [512, 128]
   EXPECT_NEAR(fc1.std().item<double>(), 0.02, 0.001);
@@ -124,7 +124,7 @@ TEST(ModelStructure, InitialisationFollowsReference) {
 
 TEST(ModelForward, OddSizesComeBackAtInputSizeInRange) {
   torch::manual_seed(1);
-  GLPDepth model(GLPDepthOptions{"b0", 80.0});
+  GLPDepth model(GLPDepthOptions{glpdepth::MitEncoder::kB0, 80.0});
   model->eval();
   torch::NoGradGuard no_grad;
   for (auto [h, w] : std::vector<std::pair<int64_t, int64_t>>{{375, 1242}, {33, 65}, {64, 96}}) {
@@ -138,7 +138,7 @@ TEST(ModelForward, OddSizesComeBackAtInputSizeInRange) {
 
 TEST(ModelForward, MultipleOf32TakesTheUnpaddedPathAndPaddingReplicates) {
   torch::manual_seed(2);
-  GLPDepth model(GLPDepthOptions{"b0", 10.0});
+  GLPDepth model(GLPDepthOptions{glpdepth::MitEncoder::kB0, 10.0});
   model->eval();
   torch::NoGradGuard no_grad;
   auto image = torch::rand({1, 3, 64, 96});
@@ -157,7 +157,7 @@ TEST(ModelForward, MultipleOf32TakesTheUnpaddedPathAndPaddingReplicates) {
 
 TEST(ModelForward, TrainModeGivesGradientsAndDropPathIsStochastic) {
   torch::manual_seed(3);
-  GLPDepth model(GLPDepthOptions{"b0", 80.0, /*drop_path_rate=*/0.5});
+  GLPDepth model(GLPDepthOptions{glpdepth::MitEncoder::kB0, 80.0, /*drop_path_rate=*/0.5});
   model->train();
   auto image = torch::rand({2, 3, 64, 64});
   auto a = model->forward(image);
@@ -376,7 +376,7 @@ TEST(ModelNumerics, InferenceAttentionEqualsThePlainFormula) {
 TEST(ModelNumerics, InferencePathEqualsTheTrainingPath) {
   torch::manual_seed(4);
   GLPDepthOptions options;
-  options.encoder = "b0";
+  options.encoder = MitEncoder::kB0;
   GLPDepth model(options);
   model->eval();
   auto image = torch::rand({1, 3, 96, 160});
@@ -421,7 +421,7 @@ TEST(ModelNumerics, SdpaEqualsTheFormulaOnTheSameWeights) {
   EXPECT_EQ(attention_kernel(), AttentionKernel::kSdpa);  // the default where it exists
   torch::manual_seed(5);
   GLPDepthOptions options;
-  options.encoder = "b0";
+  options.encoder = MitEncoder::kB0;
   options.drop_path_rate = 0.0;
   GLPDepth model(options);
   model->eval();  // BatchNorm statistics fixed: both passes see the same function

@@ -12,7 +12,7 @@ namespace {
 
 GLPDepthOptions camera_aware_b0() {
   GLPDepthOptions options;
-  options.encoder = "b0";
+  options.encoder = MitEncoder::kB0;
   options.max_depth = 80;
   options.canonical_focal = 721.5377;
   return options;
@@ -29,7 +29,7 @@ TEST(ModelHeader, CheckpointHeaderRoundTrips) {
   const PyValue file = checkpoint_with(camera_aware_b0());
   ASSERT_TRUE(is_glpdepth_checkpoint(file));
   const GLPDepthOptions read = read_checkpoint_header(file, "x.ckpt");
-  EXPECT_EQ(read.encoder, "b0");
+  EXPECT_EQ(read.encoder, MitEncoder::kB0);
   EXPECT_EQ(read.max_depth, 80);
   EXPECT_EQ(read.canonical_focal, 721.5377);
   EXPECT_FALSE(is_glpdepth_checkpoint(PyValue::dict().set("state_dict", int64_t{1})));
@@ -53,9 +53,10 @@ TEST(ModelHeader, MalformedHeadersAreErrorsNamingTheFile) {
   options = camera_aware_b0();
   options.max_depth = 0;
   refused(checkpoint_with(options), "max_depth");
-  options = camera_aware_b0();
-  options.encoder = "b9";
-  refused(checkpoint_with(options), "b9");
+  refused(PyValue::dict()
+              .set(kCheckpointFormatKey, kCheckpointFormatVersion)
+              .set("model_options", model_header_value(camera_aware_b0()).set("encoder", "b9")),
+          "b9");
 }
 
 TEST(ModelHeader, SafetensorsHeaderRoundTripsTheFocalExactly) {

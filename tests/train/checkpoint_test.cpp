@@ -15,7 +15,7 @@ TEST(ModelHeader, BothReadersOfACheckpointRefuseAnotherVersion) {
   // Weight loading (load_model) and resuming (peek_checkpoint) read the same header.
   testing::TempDir dir;
   GLPDepthOptions options;
-  options.encoder = "b0";
+  options.encoder = MitEncoder::kB0;
   options.max_depth = 80;
   options.canonical_focal = 721.5377;
   GLPDepth model(options);
@@ -23,13 +23,13 @@ TEST(ModelHeader, BothReadersOfACheckpointRefuseAnotherVersion) {
   const auto path = dir / "run.ckpt";
   save_checkpoint(path, model, nullptr, data);
   EXPECT_EQ(peek_checkpoint(path).model_options.canonical_focal, 721.5377);
-  EXPECT_EQ(load_model(path, "", 0)->options().canonical_focal, 721.5377);
+  EXPECT_EQ(load_model(path, std::nullopt, 0)->options().canonical_focal, 721.5377);
   PyValue file = read_pytorch_file(path);
   file.set(kCheckpointFormatKey, int64_t{7});
   const auto newer = dir / "newer.ckpt";
   write_pytorch_file(newer, file);
   EXPECT_THROW(peek_checkpoint(newer), Error);
-  EXPECT_THROW(load_model(newer, "", 0), Error);
+  EXPECT_THROW(load_model(newer, std::nullopt, 0), Error);
 }
 
 }  // namespace

@@ -13,7 +13,7 @@ TEST(Recipes, DemoIsTheMeasuredRecipe) {
   // docs/PERFORMANCE.md "Learning" measured these; a change here needs new figures there.
   TrainConfig d;
   apply_recipe(d, parse_recipe("demo"));
-  EXPECT_EQ(d.model.model.encoder, "b0");
+  EXPECT_EQ(d.model.model.encoder, MitEncoder::kB0);
   EXPECT_EQ(d.model.pretrained, "none");
   EXPECT_EQ(d.model.drop_path_rate, 0.0);
   EXPECT_EQ(d.augment.crop_h, 94);
@@ -101,7 +101,7 @@ TEST(TrainConfigJson, RoundTripsEveryField) {
   c.data.data_path = "/data";
   c.data.window = WindowChoice::kOff;
   c.augment.flip_p = 0.25;
-  c.model.model.encoder = "b2";
+  c.model.model.encoder = MitEncoder::kB2;
   c.model.model.canonical_focal = 700;
   c.optim.nesterov = true;
   c.schedule.cyclic.step_size_down = 77;

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "common/openvino.h"
+#include "common/synth_set.h"
 #include "common/temp_dir.h"
 #include "glpdepth/data/synth.h"
 #include "glpdepth/eval/evaluator.h"
@@ -28,22 +29,16 @@ class InferencePrecision : public ::testing::Test {
   static void SetUpTestSuite() {
     torch::set_num_threads(2);
     dir_ = new testing::TempDir();
-    synth::SynthOptions data;
-    data.count = 40;
-    data.seed = 11;
-    data.camera = synth::scale_camera(synth::camera_preset("kitti"), 0.2);  // 248x75
-    data.frames_per_drive = 4;
-    data.val_fraction = 0;
-    data.test_fraction = 0.2;
-    data.workers = 2;
-    synth::write_dataset(dir_->path() / "data", data);
+    testing::SynthSet set;
+    set.count = 40; set.seed = 11; set.scale = 0.2; set.test_fraction = 0.2; set.workers = 2;
+    testing::write_synth_set(dir_->path() / "data", set);
 
     TrainConfig config;
     config.data.dataset = DatasetKind::kKitti;
     config.data.data_path = (dir_->path() / "data").string();
     config.data.workers = 1;
     config.data.window = WindowChoice::kOff;
-    config.model.model.encoder = "b0";
+    config.model.model.encoder = MitEncoder::kB0;
     config.model.pretrained = "none";
     config.model.drop_path_rate = 0;
     config.augment.crop_h = 64;
@@ -119,7 +114,7 @@ TEST_F(InferencePrecision, OpenVinoFp32GivesLibTorchsMetricsAndBf16MovesThemByUn
   // The model did learn (else the bounds below say little): it beats its own untrained start
   // by a wide margin.
   PredictorOptions untrained = with(Backend::kLibTorch, Precision::kFloat32);
-  untrained.model.encoder = "b0";
+  untrained.model.encoder = MitEncoder::kB0;
   DepthPredictor random = DepthPredictor::random_weights(untrained);
   EXPECT_LT(base.abs_rel, 0.7 * evaluate_on_test_drives(random).abs_rel);
   print("libtorch fp32", base, base);

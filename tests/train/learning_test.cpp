@@ -8,6 +8,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "common/synth_set.h"
 #include "common/temp_dir.h"
 #include "glpdepth/data/synth.h"
 #include "glpdepth/eval/baseline.h"
@@ -36,15 +37,9 @@ EvaluateResult evaluate_on(const fs::path& data_path, const DepthFunction& predi
 TEST(Learning, DemoRecipeBeatsTheConstantGuessOnHeldOutDrives) {
   torch::set_num_threads(2);
   testing::TempDir dir;
-  synth::SynthOptions synth_options;
-  synth_options.count = 48;
-  synth_options.seed = 5;
-  synth_options.camera = synth::scale_camera(synth::camera_preset("kitti"), 0.25);  // 311x94
-  synth_options.frames_per_drive = 4;
-  synth_options.val_fraction = 0;
-  synth_options.test_fraction = 0.25;
-  synth_options.workers = 2;
-  synth::write_dataset(dir / "data", synth_options);
+  testing::SynthSet set;
+  set.count = 48; set.scale = 0.25; set.test_fraction = 0.25; set.workers = 2;
+  testing::write_synth_set(dir / "data", set);
 
   TrainConfig config;
   apply_recipe(config, parse_recipe("demo"));
@@ -83,13 +78,9 @@ TEST(Learning, DemoRecipeBeatsTheConstantGuessOnHeldOutDrives) {
 
 TEST(Learning, MedianDepthIsTheMedianOfValidPixels) {
   testing::TempDir dir;
-  synth::SynthOptions options;
-  options.count = 3;
-  options.seed = 2;
-  options.camera = synth::scale_camera(synth::camera_preset("kitti"), 0.1);
-  options.val_fraction = 0;
-  options.test_fraction = 0;
-  synth::write_dataset(dir / "data", options);
+  testing::SynthSet set;
+  set.count = 3; set.seed = 2;
+  testing::write_synth_set(dir / "data", set);
   DatasetOptions data;
   data.dataset = DatasetKind::kKitti;
   data.data_path = dir / "data";

@@ -118,7 +118,7 @@ TEST(LossScaler, StateSurvivesACheckpoint) {
 
   testing::TempDir dir;
   GLPDepthOptions model_options;
-  model_options.encoder = "b0";
+  model_options.encoder = MitEncoder::kB0;
   GLPDepth model(model_options);
   CheckpointData data;
   data.model_options = model_options;

@@ -89,7 +89,7 @@ TEST(RngState, RestoreReplaysTorchRandomNumbers) {
 TEST(RngState, SurvivesACheckpointWithCudaStates) {
   test::TempDir dir;
   GLPDepthOptions model_options;
-  model_options.encoder = "b0";
+  model_options.encoder = MitEncoder::kB0;
   GLPDepth model(model_options);
   CheckpointData data;
   data.model_options = model_options;

@@ -18,7 +18,7 @@ namespace {
 GLPDepth small_model() {
   torch::manual_seed(21);
   GLPDepthOptions options;
-  options.encoder = "b0";
+  options.encoder = MitEncoder::kB0;
   options.drop_path_rate = 0;  // deterministic forward: the two copies must agree
   return GLPDepth(options);
 }

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/synth_set.h"
 #include "common/temp_dir.h"
 #include "glpdepth/data/synth.h"
 #include "glpdepth/train/log.h"
@@ -85,19 +86,13 @@ TEST(TensorBoardReader, ATrainingRunLinesValidationUpWithTrainingSteps) {
   REQUIRE_TENSORBOARD();
   torch::set_num_threads(1);
   testing::TempDir dir;
-  synth::SynthOptions data;
-  data.count = 8;
-  data.seed = 5;
-  data.camera = synth::scale_camera(synth::camera_preset("kitti"), 0.1);
-  data.frames_per_drive = 2;
-  data.val_fraction = 0.25;
-  data.test_fraction = 0.0;
-  data.workers = 1;
-  synth::write_dataset(dir.path() / "data", data);
+  testing::SynthSet set;
+  set.count = 8; set.frames_per_drive = 2; set.val_fraction = 0.25;
+  testing::write_synth_set(dir.path() / "data", set);
   TrainConfig config;
   config.data.data_path = (dir.path() / "data").string();
   config.data.workers = 1;
-  config.model.model.encoder = "b0";
+  config.model.model.encoder = MitEncoder::kB0;
   config.model.pretrained = "none";
   config.loop.epochs = 2;
   config.loop.batch_size = 2;

@@ -16,6 +16,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/synth_set.h"
 #include "common/temp_dir.h"
 #include "glpdepth/data/synth.h"
 #include "glpdepth/io/pytorch_file.h"
@@ -31,23 +32,16 @@ namespace {
 
 // A tiny synthetic KITTI-layout set: 124x38 frames, 3 drives of 4 frames.
 fs::path make_small_set(const fs::path& root) {
-  synth::SynthOptions options;
-  options.count = 12;
-  options.seed = 5;
-  options.camera = synth::scale_camera(synth::camera_preset("kitti"), 0.1);
-  options.frames_per_drive = 4;
-  options.val_fraction = 0.34;
-  options.test_fraction = 0.0;
-  options.workers = 1;
-  synth::write_dataset(root, options);
-  return root;
+  glpdepth::testing::SynthSet set;
+  set.val_fraction = 0.34;
+  return glpdepth::testing::write_synth_set(root, set);
 }
 
 TrainConfig small_config(const fs::path& data, const fs::path& logs, const std::string& name) {
   TrainConfig config;
   config.data.dataset = DatasetKind::kKitti;
   config.data.data_path = data.string();
-  config.model.model.encoder = "b0";
+  config.model.model.encoder = MitEncoder::kB0;
   config.loop.epochs = 2;
   config.loop.batch_size = 2;
   config.data.workers = 1;
@@ -169,7 +163,7 @@ TEST_F(TrainerTest, RunFilesAndCheckpointContents) {
     has_events |= entry.path().filename().string().rfind("events.out.tfevents.", 0) == 0;
   EXPECT_TRUE(has_events);
   CheckpointData data = peek_checkpoint(result.last_checkpoint);
-  EXPECT_EQ(data.model_options.encoder, "b0");
+  EXPECT_EQ(data.model_options.encoder, MitEncoder::kB0);
   EXPECT_EQ(data.progress.epoch, 3);
   EXPECT_EQ(data.progress.global_step, 6);
   EXPECT_FALSE(data.optimizer_bytes.empty());
@@ -195,8 +189,8 @@ TEST_F(TrainerTest, NonFiniteStepsStopTheRunWithAClearMessage) {
 }
 
 TEST_F(TrainerTest, KilledCheckpointWriteLeavesThePreviousFileValid) {
-  GLPDepth first(GLPDepthOptions{"b1", 80.0});
-  GLPDepth second(GLPDepthOptions{"b1", 80.0});
+  GLPDepth first(GLPDepthOptions{glpdepth::MitEncoder::kB1, 80.0});
+  GLPDepth second(GLPDepthOptions{glpdepth::MitEncoder::kB1, 80.0});
   const fs::path path = logs_ / "last.ckpt";
   CheckpointData data;
   data.config_json = "{}";
@@ -211,7 +205,7 @@ TEST_F(TrainerTest, KilledCheckpointWriteLeavesThePreviousFileValid) {
     kill(child, SIGKILL);
     int status = 0;
     waitpid(child, &status, 0);
-    GLPDepth loaded(GLPDepthOptions{"b1", 80.0});
+    GLPDepth loaded(GLPDepthOptions{glpdepth::MitEncoder::kB1, 80.0});
     ASSERT_NO_THROW(load_checkpoint(path, loaded, nullptr)) << "after " << delay_ms << " ms";
     auto weight = loaded->named_parameters()["encoder.block1.0.attn.q.weight"];
     bool is_first = torch::equal(weight, first->named_parameters()["encoder.block1.0.attn.q.weight"]);
@@ -345,7 +339,7 @@ class ScopedMount {
 };
 
 void expect_loadable_at_step(const fs::path& checkpoint, int64_t step) {
-  GLPDepth model(GLPDepthOptions{"b0", 80.0});
+  GLPDepth model(GLPDepthOptions{glpdepth::MitEncoder::kB0, 80.0});
   CheckpointData data;
   ASSERT_NO_THROW(data = load_checkpoint(checkpoint, model, nullptr)) << checkpoint;
   EXPECT_EQ(data.progress.global_step, step);

@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "common/synth_set.h"
 #include "common/temp_dir.h"
 #include "glpdepth/data/synth.h"
 #include "glpdepth/dist/group.h"
@@ -17,15 +18,9 @@ namespace {
 class ValidationTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    synth::SynthOptions options;
-    options.count = 6;
-    options.seed = 11;
-    options.camera = synth::scale_camera(synth::camera_preset("kitti"), 0.25);
-    options.frames_per_drive = 2;
-    options.val_fraction = 0.5;
-    options.test_fraction = 0;
-    options.workers = 1;
-    synth::write_dataset(dir_.path(), options);
+    testing::SynthSet set;
+    set.count = 6; set.seed = 11; set.scale = 0.25; set.frames_per_drive = 2; set.val_fraction = 0.5;
+    testing::write_synth_set(dir_.path(), set);
     DatasetOptions data;
     data.dataset = DatasetKind::kKitti;
     data.data_path = dir_.path();

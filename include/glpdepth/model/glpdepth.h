@@ -16,7 +16,7 @@
 namespace glpdepth {
 
 struct GLPDepthOptions {
-  std::string encoder = "b4";   // b0..b5
+  MitEncoder encoder = MitEncoder::kB4;
   double max_depth = 80.0;      // head output lies in (0, max_depth) metres
   double drop_path_rate = 0.1;  // stochastic depth, linear 0..rate over all blocks
   bool sync_batchnorm = false;  // decoder BatchNorms as dist::SyncBatchNorm2d (same names)
@@ -55,9 +55,9 @@ TORCH_MODULE(GLPDepth);
 torch::Tensor run_on_any_size(const torch::Tensor& images,
                               const std::function<torch::Tensor(const torch::Tensor&)>& network);
 
-// Encoder variant ("b0".."b5") whose key set and shapes match a state_dict (keys without any
+// The encoder variant whose key set and shapes match a state_dict (keys without any
 // "module." prefix, encoder keys with or without "encoder."); throws Error when none does.
-std::string infer_encoder_variant(const std::vector<std::string>& keys,
+MitEncoder infer_encoder_variant(const std::vector<std::string>& keys,
                                   int64_t patch_embed1_out_channels);
 
 }  // namespace glpdepth

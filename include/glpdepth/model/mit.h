@@ -8,14 +8,19 @@
 #include <torch/nn/pimpl.h>
 
 #include <array>
+#include <ostream>
 #include <string>
 #include <vector>
 
 namespace glpdepth {
 
+// SegFormer's MiT variants.
+enum class MitEncoder { kB0, kB1, kB2, kB3, kB4, kB5 };
+
 // One row of the MiT variant table (spec §1.2).
 struct MitVariant {
-  std::string name;
+  MitEncoder encoder;
+  std::string name;  // b0..b5
   std::array<int64_t, 4> embed_dims;
   std::array<int64_t, 4> depths;
   std::array<int64_t, 4> num_heads{1, 2, 5, 8};
@@ -23,9 +28,12 @@ struct MitVariant {
   int64_t mlp_ratio = 4;
 };
 
-// "b0".."b5"; throws Error for anything else.
-const MitVariant& mit_variant(const std::string& name);
+const MitVariant& mit_variant(MitEncoder encoder);
 const std::vector<MitVariant>& mit_variants();
+// "b0".."b5" or "mit_b0".."mit_b5", any case; UsageError listing the names otherwise.
+MitEncoder parse_encoder(const std::string& name);
+std::string to_string(MitEncoder encoder);  // "b4"
+std::ostream& operator<<(std::ostream& out, MitEncoder encoder);
 
 struct OverlapPatchEmbedImpl : torch::nn::Module {
   OverlapPatchEmbedImpl(int64_t in_channels, int64_t embed_dim, int64_t kernel, int64_t stride);
