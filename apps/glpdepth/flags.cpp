@@ -128,11 +128,22 @@ void add_eval_flags(CLI::App& app, EvalSettings& settings, int& do_kb_crop) {
       ->default_str("off")
       ->group(section::kValidation);
   // The original's train/test take "--do_kb_crop 1" (an int), its eval_with_pngs a bare
-  // "--do_kb_crop": main writes both as "--do_kb_crop=N".
-  app.add_option(option_names("do_kb_crop"), do_kb_crop,
-                 "the original's flag: 1 = GLPDepth's kb-crop evaluation (our default)")
-      ->check(in_range(0, 1))
-      ->capture_default_str()
+  // "--do_kb_crop": an optional value, 1 when absent (CLI11 gives a bare option "true").
+  app.add_option_function<std::string>(
+         option_names("do_kb_crop"),
+         [&do_kb_crop](const std::string& given) {
+           if (given.empty() || given == "true") {
+             do_kb_crop = 1;
+           } else if (given == "0" || given == "1") {
+             do_kb_crop = given == "1";
+           } else {
+             throw CLI::ValidationError(cat("--do_kb_crop ", given, ": must be in [0, 1]"));
+           }
+         },
+         "the original's flag: 1 = GLPDepth's kb-crop evaluation (our default)")
+      ->expected(0, 1)
+      ->type_name("INT in [0, 1]")
+      ->default_str("1")
       ->group(section::kCompat);
 }
 

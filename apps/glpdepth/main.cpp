@@ -15,19 +15,6 @@ namespace {
 
 using namespace glpdepth;
 
-// The original's train.py/test.py take "--do_kb_crop 1" (an int), its eval_with_pngs.py a bare
-// "--do_kb_crop": both become "--do_kb_crop=N", which our flag takes.
-std::vector<std::string> join_optional_values(std::vector<std::string> args) {
-  for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i] != "--do_kb_crop" && args[i] != "--do-kb-crop") continue;
-    const bool valued = i + 1 < args.size() && !args[i + 1].empty() &&
-                        args[i + 1].find_first_not_of("-0123456789") == std::string::npos;
-    args[i] += "=" + (valued ? args[i + 1] : std::string("1"));
-    if (valued) args.erase(args.begin() + static_cast<long>(i) + 1);
-  }
-  return args;
-}
-
 void check_command_name(const std::vector<std::string>& args) {
   if (args.empty() || args[0].empty() || args[0][0] == '-') return;
   std::vector<std::string> names;
@@ -115,7 +102,7 @@ int main(int argc, char** argv) {
   }
 
   try {
-    std::vector<std::string> args = join_optional_values({argv + 1, argv + argc});
+    std::vector<std::string> args(argv + 1, argv + argc);
     check_command_name(args);
     for (cli::CommonOptions* common : commons) {
       common->command_line = "glpdepth";

@@ -90,5 +90,22 @@ TEST(Ranges, ValuesInsideTheRangeParseAndTextIsRefusedByName) {
   EXPECT_NE(text.err.find("expected a number in [0, 4096], got 'abc'"), std::string::npos) << text.err;
 }
 
+// The original's train.py/test.py take "--do_kb_crop 1", its eval_with_pngs.py a bare
+// "--do_kb_crop": both parse, wherever the flag stands.
+TEST(Ranges, TheOriginalsDoKbCropTakesAValueOrNone) {
+  ParseOnly parse_only;
+  testing::TempDir scratch;
+  auto code = [&](const std::string& args) {
+    const testing::CliRun run = testing::run_glpdepth_split(scratch.path(), args);
+    return run.code;
+  };
+  EXPECT_EQ(code("eval-pngs --pred a --gt b --do_kb_crop"), 0);
+  EXPECT_EQ(code("eval-pngs --do_kb_crop --pred a --gt b"), 0);
+  EXPECT_EQ(code("eval-pngs --pred a --gt b --do_kb_crop 1"), 0);
+  EXPECT_EQ(code("test --data_path . --random_weights --do_kb_crop 1 --eval_split val"), 0);
+  EXPECT_EQ(code("train --data_path . --do_kb_crop=1"), 0);
+  EXPECT_EQ(code("eval-pngs --pred a --gt b --do_kb_crop 3"), 2);
+}
+
 }  // namespace
 }  // namespace glpdepth

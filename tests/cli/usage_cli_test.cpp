@@ -55,6 +55,7 @@ TEST_F(UsageTable, BadValuesNameTheFlag) {
          {"train --data_path . --optimizer adagrad", 2, {"--optimizer adagrad"}},
          {"train --data_path . --window sometimes", 2, {"--window sometimes"}},
          {"train --data_path . --do_kb_crop 0", 2, {"--do_kb_crop 0", "--protocol full-frame"}},
+         {"train --data_path . --do_kb_crop 2", 2, {"--do_kb_crop 2: must be in [0, 1]"}},
          {"train --data_path . --gpu_or_cpu tpu", 2, {"--gpu_or_cpu tpu"}},
          {"test --data_path . --kitti_crop gargle --random_weights", 2, {"--kitti_crop gargle"}},
          {"test --data_path . --protocol none --random_weights", 2, {"--protocol none"}},
