@@ -11,24 +11,19 @@ namespace glpdepth {
 
 // Enums as their names, with the library's own parsers (which reject unknown names, where
 // NLOHMANN_JSON_SERIALIZE_ENUM would silently pick the first value).
-void to_json(nlohmann::json& j, OptimizerKind v) { j = to_string(v); }
-void from_json(const nlohmann::json& j, OptimizerKind& v) { v = parse_optimizer_kind(j.get<std::string>()); }
-void to_json(nlohmann::json& j, ScheduleKind v) { j = to_string(v); }
-void from_json(const nlohmann::json& j, ScheduleKind& v) { v = parse_schedule_kind(j.get<std::string>()); }
-void to_json(nlohmann::json& j, Precision v) { j = to_string(v); }
-void from_json(const nlohmann::json& j, Precision& v) { v = parse_precision(j.get<std::string>()); }
-void to_json(nlohmann::json& j, WindowChoice v) { j = to_string(v); }
-void from_json(const nlohmann::json& j, WindowChoice& v) { v = parse_window_choice(j.get<std::string>()); }
-void to_json(nlohmann::json& j, EvalCrop v) { j = to_string(v); }
-void from_json(const nlohmann::json& j, EvalCrop& v) { v = parse_kitti_crop(j.get<std::string>()); }
-void to_json(nlohmann::json& j, KittiProtocol v) { j = to_string(v); }
-void from_json(const nlohmann::json& j, KittiProtocol& v) { v = parse_protocol(j.get<std::string>()); }
-void to_json(nlohmann::json& j, PlateauMode v) { j = to_string(v); }
-void from_json(const nlohmann::json& j, PlateauMode& v) { v = parse_plateau_mode(j.get<std::string>()); }
-void to_json(nlohmann::json& j, ThresholdMode v) { j = to_string(v); }
-void from_json(const nlohmann::json& j, ThresholdMode& v) { v = parse_threshold_mode(j.get<std::string>()); }
-void to_json(nlohmann::json& j, CyclicMode v) { j = to_string(v); }
-void from_json(const nlohmann::json& j, CyclicMode& v) { v = parse_cyclic_mode(j.get<std::string>()); }
+#define GLPDEPTH_JSON_BY_NAME(Type, parse)                                         \
+  void to_json(nlohmann::json& j, Type v) { j = to_string(v); }                   \
+  void from_json(const nlohmann::json& j, Type& v) { v = parse(j.get<std::string>()); }
+
+GLPDEPTH_JSON_BY_NAME(OptimizerKind, parse_optimizer_kind)
+GLPDEPTH_JSON_BY_NAME(ScheduleKind, parse_schedule_kind)
+GLPDEPTH_JSON_BY_NAME(Precision, parse_precision)
+GLPDEPTH_JSON_BY_NAME(WindowChoice, parse_window_choice)
+GLPDEPTH_JSON_BY_NAME(EvalCrop, parse_kitti_crop)
+GLPDEPTH_JSON_BY_NAME(KittiProtocol, parse_protocol)
+GLPDEPTH_JSON_BY_NAME(PlateauMode, parse_plateau_mode)
+GLPDEPTH_JSON_BY_NAME(ThresholdMode, parse_threshold_mode)
+GLPDEPTH_JSON_BY_NAME(CyclicMode, parse_cyclic_mode)
 }  // namespace glpdepth
 // torch::Device has no default constructor: nlohmann needs a serializer that returns it.
 namespace nlohmann {
@@ -52,12 +47,9 @@ void from_json(const nlohmann::json& j, Backend& v) { v = parse_backend(j.get<st
 }  // namespace glpdepth::dist
 namespace glpdepth {
 
-void to_json(nlohmann::json& j, Recipe v) { j = to_string(v); }
-void from_json(const nlohmann::json& j, Recipe& v) { v = parse_recipe(j.get<std::string>()); }
-void to_json(nlohmann::json& j, Figure v) { j = to_string(v); }
-void from_json(const nlohmann::json& j, Figure& v) { v = parse_figure(j.get<std::string>()); }
-void to_json(nlohmann::json& j, DatasetKind v) { j = to_string(v); }
-void from_json(const nlohmann::json& j, DatasetKind& v) { v = parse_dataset(j.get<std::string>()); }
+GLPDEPTH_JSON_BY_NAME(Recipe, parse_recipe)
+GLPDEPTH_JSON_BY_NAME(Figure, parse_figure)
+GLPDEPTH_JSON_BY_NAME(DatasetKind, parse_dataset)
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(
     AugmentOptions, crop_h, crop_w, flip_p, brightness_contrast_p, brightness_limit,

@@ -62,8 +62,16 @@ def no_video(source, glpdepth):
 
 
 def no_pip_torchrun(source, glpdepth):
-    return (not os.access(os.path.join(source, ".venv", "bin", "torchrun"), os.X_OK)
-            or not_libtorch2(source, glpdepth))
+    torchrun = os.path.join(source, ".venv", "bin", "torchrun")
+    if not os.access(torchrun, os.X_OK) or not_libtorch2(source, glpdepth):
+        return True
+    # A venv made outside a chroot (the Debian 13 root sees the project's .venv) has an
+    # interpreter path that does not exist inside it.
+    try:
+        return subprocess.run([torchrun, "--help"], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, timeout=60).returncode != 0
+    except (OSError, subprocess.TimeoutExpired):
+        return True
 
 
 # (file, pattern matching the command, reason[, condition]): only what cannot run here; with a
