@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 CMAKE_ARGS ?=
 GLPDEPTH := $(BUILD_DIR)/glpdepth
 
-.PHONY: all deps configure build test demo bench clean format test-torch2 test-debian13 gpu-check-dry-run
+.PHONY: all deps configure build test demo bench clean format test-torch2 test-debian13 gpu-check-dry-run test-asan test-tsan fuzz
 
 all: build
 
@@ -36,6 +36,33 @@ test-torch2: deps
 	@if [ ! -f $(TORCH2_BUILD)/build.ninja ]; then scripts/configure-torch2.sh $(TORCH2_BUILD); fi
 	cmake --build $(TORCH2_BUILD) -j $(JOBS)
 	cd $(TORCH2_BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900
+
+# The suite under AddressSanitizer + UndefinedBehaviorSanitizer, and the threaded parts under
+# ThreadSanitizer (clang-14, Debian 12's LibTorch; docs/RELIABILITY.md). Suppressions, each narrow
+# and justified: tests/sanitizer/*.supp.
+SANITIZER_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1 \
+  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/sanitizer/lsan.supp:print_suppressions=0 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:suppressions=$(CURDIR)/tests/sanitizer/ubsan.supp \
+  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/sanitizer/tsan.supp
+TSAN_TESTS ?= Loader|Pipeline|DepthStream|Progress|Launch|Dist|Sanitizer
+sanitizer-build-%: deps
+	@GLPDEPTH_SANITIZER_DEPS=1 scripts/install-deps.sh
+	@if [ ! -f build-$*/build.ninja ]; then CC=clang-14 CXX=clang++-14 cmake -S . -B build-$* -G Ninja \
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGLPDEPTH_SANITIZE=$(if $(filter asan,$*),address,thread) \
+	  -DGLPDEPTH_BUILD_BENCH=OFF $(CMAKE_ARGS); fi
+	cmake --build build-$* -j $(JOBS)
+test-asan: sanitizer-build-asan
+	cd build-asan && $(SANITIZER_ENV) OMP_NUM_THREADS=1 ctest --output-on-failure -j $(JOBS) --timeout 1800
+test-tsan: sanitizer-build-tsan
+	cd build-tsan && $(SANITIZER_ENV) OMP_NUM_THREADS=1 ctest --output-on-failure -j $(JOBS) --timeout 1800 \
+	  -R '$(TSAN_TESTS)'
+
+# libFuzzer targets of every reader (fuzz/, clang-14, ASan + UBSan); FUZZ_SECONDS per target over
+# seeds made by our own writers (scripts/fuzz.sh).
+FUZZ_SECONDS ?= 10
+fuzz: deps
+	@GLPDEPTH_SANITIZER_DEPS=1 scripts/install-deps.sh
+	@scripts/fuzz.sh $(FUZZ_SECONDS)
 
 # The same suite in a Debian 13 root (LibTorch 2.6 from Debian), made once with debootstrap.
 test-debian13:

@@ -20,6 +20,8 @@ packages=(
 # the test venv's, or skip).
 . /etc/os-release 2>/dev/null || true
 if [ "${VERSION_CODENAME:-}" = trixie ]; then packages+=(python3-onnxruntime); fi
+# make test-asan, test-tsan and fuzz: clang with its sanitizer runtimes and libFuzzer.
+if [ "${GLPDEPTH_SANITIZER_DEPS:-0}" = 1 ]; then packages+=(clang-14 libclang-rt-14-dev); fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cctype>
 #include <cstdlib>
 #include <cstring>
@@ -50,11 +51,28 @@ unsigned char* zlib_deflate(const unsigned char* data, int length, int* out_leng
 #pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
 #pragma GCC diagnostic ignored "-Wunused-but-set-variable"
 #include <stb/stb_image.h>
+// Debian 12's stb_image_write (JPEG writer, stbiw__jpg_writeBits) shifts its signed bit buffer
+// left past the sign bit: undefined in C++17, harmless on every compiler we use (the bits leave
+// the buffer), and fixed upstream by making the buffer unsigned. UBSan's shift-base check is off
+// for this header's functions only (clang; docs/RELIABILITY.md lists it).
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((no_sanitize("shift-base"))), apply_to = function)
+#endif
 #include <stb/stb_image_write.h>
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
 #pragma GCC diagnostic pop
 
 namespace glpdepth {
 namespace fs = std::filesystem;
+
+namespace {
+std::atomic<int64_t>& pixel_limit();
+}  // namespace
+
+int64_t image_pixel_limit() { return pixel_limit().load(); }
+void set_image_pixel_limit(int64_t pixels) { pixel_limit().store(pixels); }
 
 namespace {
 
@@ -195,6 +213,82 @@ void check_jpeg_complete(const uint8_t* bytes, size_t size, const std::string& n
   throw Error(cat("file ", name, ": truncated JPEG (no end-of-image marker)"));
 }
 
+// Debian 12's stb_image builds each Huffman table into a 257-entry array without checking that
+// the table's 16 code counts add up to at most 256 (fuzzing found it: a DHT segment declaring
+// more codes writes past the array). The JPEG standard allows at most 256 symbols per table, so
+// every DHT segment is checked here first, found the way stb finds them (it skips stray bytes
+// between segments), progressive files' later ones included.
+void check_jpeg_huffman_tables(const uint8_t* bytes, size_t size, const std::string& name) {
+  auto be16 = [bytes](size_t at) { return static_cast<size_t>(bytes[at]) << 8 | bytes[at + 1]; };
+  size_t at = 2;  // after SOI
+  while (at + 4 <= size) {
+    if (bytes[at] != 0xff) {  // stb skips bytes between segments to the next 0xff: so do we
+      ++at;
+      continue;
+    }
+    const uint8_t marker = bytes[at + 1];
+    if (marker == 0xff) {  // fill byte
+      ++at;
+      continue;
+    }
+    if (marker == 0xd9) return;  // EOI
+    if (marker == 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {  // no length
+      at += 2;
+      continue;
+    }
+    const size_t length = be16(at + 2);
+    if (length < 2) return;
+    const size_t end = std::min(size, at + 2 + length);
+    if (marker == 0xc4) {  // DHT: tables of (class/id, 16 counts, symbols)
+      for (size_t table = at + 4; table + 17 <= end;) {
+        size_t codes = 0;
+        for (size_t i = 1; i <= 16; ++i) codes += bytes[table + i];
+        check(codes <= 256, "file ", name, ": corrupt JPEG (a Huffman table declares ", codes,
+              " codes, at most 256 exist)");
+        table += 17 + codes;
+      }
+    }
+    at = end;
+    if (marker == 0xda) {  // SOS: skip the entropy-coded data to the next real marker
+      while (at + 1 < size && !(bytes[at] == 0xff && bytes[at + 1] != 0 &&
+                                 !(bytes[at + 1] >= 0xd0 && bytes[at + 1] <= 0xd7)))
+        ++at;
+    }
+  }
+}
+
+// An uncompressed BMP must hold its pixel rows: stb reads a short file's missing rows as zeros,
+// so a small file declaring a tall image would be decoded in full.
+void check_bmp_complete(const uint8_t* bytes, size_t size, const std::string& name) {
+  if (size < 34) return;  // stb reports short headers
+  auto le32 = [bytes](size_t at) {
+    return static_cast<uint32_t>(bytes[at]) | static_cast<uint32_t>(bytes[at + 1]) << 8 |
+           static_cast<uint32_t>(bytes[at + 2]) << 16 | static_cast<uint32_t>(bytes[at + 3]) << 24;
+  };
+  const uint32_t header_size = le32(14), compression = le32(30);
+  if (header_size < 40 || (compression != 0 && compression != 3)) return;  // RLE: sizes vary
+  const int64_t width = static_cast<int32_t>(le32(18));
+  const int64_t height = std::abs(static_cast<int64_t>(static_cast<int32_t>(le32(22))));
+  const int64_t bits = bytes[28] | bytes[29] << 8;
+  const int64_t row_bytes = (std::abs(width) * bits + 31) / 32 * 4;  // < 2^47: no overflow
+  const int64_t offset = le32(10);
+  if (row_bytes == 0) return;  // stb refuses a zero width or depth
+  // Division, not multiplication: row_bytes * height may not fit in 64 bits.
+  check(offset <= static_cast<int64_t>(size) &&
+            height <= (static_cast<int64_t>(size) - offset) / row_bytes,
+        "file ", name, ": truncated BMP (", width, "x", height, " at ", bits,
+        " bits needs more than the file's ", size, " bytes)");
+}
+
+std::atomic<int64_t>& pixel_limit() {
+  static std::atomic<int64_t> limit{[] {
+    const char* text = std::getenv("GLPDEPTH_MAX_IMAGE_PIXELS");
+    const long long given = text ? std::atoll(text) : 0;
+    return given > 0 ? static_cast<int64_t>(given) : int64_t{1} << 28;
+  }()};
+  return limit;
+}
+
 // Common checks before handing bytes to stb: empty files, unknown formats, truncation.
 void check_image_bytes(const uint8_t* bytes, size_t size, const std::string& name) {
   check(size > 0, "file ", name, ": empty file, not an image");
@@ -202,6 +296,9 @@ void check_image_bytes(const uint8_t* bytes, size_t size, const std::string& nam
     check_png_structure(bytes, size, name);
   } else if (is_jpeg(bytes, size)) {
     check_jpeg_complete(bytes, size, name);
+    check_jpeg_huffman_tables(bytes, size, name);
+  } else if (is_bmp(bytes, size)) {
+    check_bmp_complete(bytes, size, name);
   }
   // Only the formats we read are handed to stb: its other decoders (TGA has no signature at
   // all) would take any bytes for an image and fail later with misleading reasons.
@@ -211,6 +308,10 @@ void check_image_bytes(const uint8_t* bytes, size_t size, const std::string& nam
   int x = 0, y = 0, comp = 0;
   check(stbi_info_from_memory(bytes, static_cast<int>(size), &x, &y, &comp) != 0, "file ", name,
         ": not a readable image (", decoder_reason(), ")");
+  check(x > 0 && y > 0, "file ", name, ": an image of ", x, "x", y, " pixels holds nothing");
+  check(static_cast<int64_t>(x) * y <= image_pixel_limit(), "file ", name, ": ", x, "x", y,
+        " pixels, more than the limit of ", image_pixel_limit(),
+        " (GLPDEPTH_MAX_IMAGE_PIXELS sets it)");
 }
 
 struct StbFree {
@@ -295,6 +396,7 @@ Image8 decode_image(const uint8_t* bytes, size_t size, int channels, const std::
   std::unique_ptr<uint8_t, StbFree> pixels(
       stbi_load_from_memory(bytes, static_cast<int>(size), &w, &h, &file_channels, channels));
   check(pixels != nullptr, "file ", name, ": cannot decode image (", decoder_reason(), ")");
+  check(w > 0 && h > 0, "file ", name, ": an image of ", w, "x", h, " pixels holds nothing");
   Image8 image(w, h, channels);
   std::memcpy(image.pixels.data(), pixels.get(), image.pixels.size());
   return image;

@@ -256,6 +256,21 @@ TEST_F(ImageTest, JpegRoundTripWithinTolerance) {
   EXPECT_EQ(gray.pixels.size(), 65u * 31u);
 }
 
+// Inputs that fuzzing found (fuzz/regressions/image_fuzz/, docs/RELIABILITY.md) stay refused the
+// way a user reads it: Error naming the file and what is wrong.
+TEST_F(ImageTest, InputsFoundByFuzzingAreRefusedNamingTheFile) {
+  const std::string bytes = read_file_bytes(fs::path(GLPDEPTH_SOURCE_DIR) / "fuzz" / "regressions" /
+                                            "image_fuzz" / "stb-huffman-table-overflow.jpg");
+  const auto* data = reinterpret_cast<const uint8_t*>(bytes.data());
+  try {
+    decode_image(data, bytes.size(), 3, "found.jpg");
+    ADD_FAILURE() << "decoded a JPEG whose Huffman table declares more than 256 codes";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("file found.jpg: corrupt JPEG (a Huffman table declares "),
+              std::string::npos) << e.what();
+  }
+}
+
 TEST_F(ImageTest, TruncatedAndBogusFilesGiveErrorsNamingTheFile) {
   fs::path png = dir_ / "d.png";
   write_png16(png, random_image16(40, 30, 3));

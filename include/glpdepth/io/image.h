@@ -49,6 +49,12 @@ struct ImageInfo {
   int bits = 8;  // 8 or 16 (16 only for PNG)
 };
 
+// Every decoder refuses an image whose header declares more pixels than this, before decoding
+// (a 100-byte file must not make glpdepth allocate gigabytes). Default 2^28 (268 megapixels, a
+// 16384 x 16384 frame); the environment variable GLPDEPTH_MAX_IMAGE_PIXELS sets it for a run.
+int64_t image_pixel_limit();
+void set_image_pixel_limit(int64_t pixels);
+
 // Header-only probe (no full decode).
 ImageInfo probe_image(const std::filesystem::path& path);
 
