@@ -35,6 +35,36 @@ std::string json_scalar_to_arg(const nlohmann::json& value, const std::string& k
                        "\" must be a string, number, boolean or a list of those"));
 }
 
+std::string number_text(double value) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof(buffer), "%.10g", value);
+  return buffer;
+}
+
+// "<command>: unknown option --x; did you mean --y? (see glpdepth <command> --help)", answering
+// in the spelling the user typed (--val-fraction for --val-fractoin).
+std::string unknown_option(const CLI::App& command, const std::string& name) {
+  std::vector<std::string> names;
+  for (const CLI::Option* option : command.get_options())
+    for (const std::string& long_name : option->get_lnames()) names.push_back("--" + long_name);
+  std::string guess = closest_match(name, names);
+  if (!guess.empty() && name.find('-', 2) != std::string::npos)
+    guess = "--" + kebab(guess.substr(2));
+  return cat(command.get_name(), ": unknown option ", name,
+             guess.empty() ? std::string() : cat("; did you mean ", guess, "?"), " (see glpdepth ",
+             command.get_name(), " --help)");
+}
+
+nlohmann::json read_config_file(const std::string& file) {
+  std::ifstream in(file);
+  if (!in) throw UsageError(cat("--config ", file, ": cannot open file"));
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const std::exception& e) {
+    throw UsageError(cat("--config ", file, ": not valid JSON: ", e.what()));
+  }
+}
+
 }  // namespace
 
 bool register_command(Command command) {
@@ -61,14 +91,6 @@ std::string option_names(const std::string& snake_name, const std::vector<std::s
   for (const std::string& alias : aliases) names += "," + alias;
   return names;
 }
-
-namespace {
-std::string number_text(double value) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof(buffer), "%.10g", value);
-  return buffer;
-}
-}  // namespace
 
 CLI::Validator in_range(double min, double max) {
   const std::string range = "[" + number_text(min) + ", " + number_text(max) + "]";
@@ -117,47 +139,17 @@ int apply_threads(const CommonOptions& common) {
   return set_compute_threads(common.threads);
 }
 
-namespace {
-
-// UsageError "<command>: unknown option --x; did you mean --y? (see glpdepth <command> --help)",
-// answering in the spelling the user typed (--val-fraction for --val-fractoin).
-[[noreturn]] void unknown_option(const CLI::App& command, const std::string& name) {
-  std::vector<std::string> names;
-  for (const CLI::Option* option : command.get_options())
-    for (const std::string& long_name : option->get_lnames()) names.push_back("--" + long_name);
-  std::string guess = closest_match(name, names);
-  if (!guess.empty() && name.find('-', 2) != std::string::npos) guess = "--" + kebab(guess.substr(2));
-  throw UsageError(cat(command.get_name(), ": unknown option ", name,
-                       guess.empty() ? std::string() : cat("; did you mean ", guess, "?"),
-                       " (see glpdepth ", command.get_name(), " --help)"));
-}
-
-}  // namespace
-
 void check_leftovers(const CLI::App& command) {
   std::vector<std::string> left = command.remaining();
   // CLI11 keeps the "--" that ends the options (launch's) among the extras.
   left.erase(std::remove(left.begin(), left.end(), std::string("--")), left.end());
   for (const std::string& arg : left)
-    if (arg.size() > 1 && arg[0] == '-') unknown_option(command, arg.substr(0, arg.find('=')));
+    if (arg.size() > 1 && arg[0] == '-')
+      throw UsageError(unknown_option(command, arg.substr(0, arg.find('='))));
   if (!left.empty())
     throw UsageError(cat(command.get_name(), ": unexpected argument '", left.front(),
                          "' (see glpdepth ", command.get_name(), " --help)"));
 }
-
-namespace {
-
-nlohmann::json read_config_file(const std::string& file) {
-  std::ifstream in(file);
-  if (!in) throw UsageError(cat("--config ", file, ": cannot open file"));
-  try {
-    return nlohmann::json::parse(in);
-  } catch (const std::exception& e) {
-    throw UsageError(cat("--config ", file, ": not valid JSON: ", e.what()));
-  }
-}
-
-}  // namespace
 
 void apply_flat_config(CLI::App& command, const nlohmann::json& config, const std::string& file) {
   if (!config.is_object())
@@ -165,13 +157,8 @@ void apply_flat_config(CLI::App& command, const nlohmann::json& config, const st
   for (const auto& [key, value] : config.items()) {
     if (key == "config" || value.is_null()) continue;
     CLI::Option* option = command.get_option_no_throw("--" + key);
-    if (option == nullptr) {
-      try {
-        unknown_option(command, "--" + key);
-      } catch (const UsageError& e) {
-        throw UsageError(cat("--config ", file, ": ", e.what()));
-      }
-    }
+    if (option == nullptr)
+      throw UsageError(cat("--config ", file, ": ", unknown_option(command, "--" + key)));
     if (option->count() > 0) continue;  // the command line wins
     std::vector<std::string> results;
     if (value.is_array()) {
@@ -213,9 +200,11 @@ std::vector<std::string> given_options(const CLI::App& command) {
   return given;
 }
 
-void check_weights_choice(const std::string& ckpt, bool random_weights, const std::string& purpose) {
+void check_weights_choice(const std::string& ckpt, bool random_weights,
+                          const std::string& purpose) {
   if (ckpt.empty() && !random_weights)
-    throw UsageError(cat(purpose, " needs weights: give --ckpt FILE (our checkpoint, an official "
+    throw UsageError(cat(purpose,
+                         " needs weights: give --ckpt FILE (our checkpoint, an official "
                          "GLPDepth .ckpt, a PyTorch state_dict or safetensors), or "
                          "--random_weights to run an untrained model on purpose"));
   if (!ckpt.empty() && random_weights)
@@ -224,15 +213,16 @@ void check_weights_choice(const std::string& ckpt, bool random_weights, const st
   if (!ckpt.empty() && !std::filesystem::exists(ckpt, ec))
     throw Error(cat("--ckpt ", ckpt, ": no such file"));
   if (!ckpt.empty() && std::filesystem::is_directory(ckpt, ec))
-    throw Error(cat("--ckpt ", ckpt, ": is a folder; give a weights file (.ckpt, .pth, .pt, "
+    throw Error(cat("--ckpt ", ckpt,
+                    ": is a folder; give a weights file (.ckpt, .pth, .pt, "
                     ".safetensors)"));
 }
 
 DepthPredictor open_predictor(const std::string& ckpt, bool random_weights,
                               const PredictorOptions& options, const std::string& purpose) {
   check_weights_choice(ckpt, random_weights, purpose);
-  DepthPredictor predictor = ckpt.empty() ? DepthPredictor::random_weights(options)
-                                          : DepthPredictor::open(ckpt, options);
+  DepthPredictor predictor =
+      ckpt.empty() ? DepthPredictor::random_weights(options) : DepthPredictor::open(ckpt, options);
   if (random_weights)
     std::cerr << "note: --random_weights: " << purpose << " with untrained MiT-"
               << predictor.model_options().encoder << " weights\n";
@@ -254,8 +244,10 @@ class HelpFormatter : public CLI::Formatter {
   std::string make_option_name(const CLI::Option* option, bool positional) const override {
     if (positional) return option->get_name(true, false);
     std::string names;
-    for (const std::string& name : option->get_lnames()) names += (names.empty() ? "--" : ",--") + name;
-    for (const std::string& name : option->get_snames()) names += (names.empty() ? "-" : ",-") + name;
+    for (const std::string& name : option->get_lnames())
+      names += (names.empty() ? "--" : ",--") + name;
+    for (const std::string& name : option->get_snames())
+      names += (names.empty() ? "-" : ",-") + name;
     return names;
   }
   std::string make_option_opts(const CLI::Option* option) const override {
@@ -274,7 +266,8 @@ class HelpFormatter : public CLI::Formatter {
   // CLI11 lists sections in the order their first option was added, which differs per command;
   // here every command shows them in section::kOrder, a command's own sections (synth's Scenes,
   // bench's Benchmark) right after the general options.
-  std::string make_help(const CLI::App* app, std::string name, CLI::AppFormatMode mode) const override {
+  std::string make_help(const CLI::App* app, std::string name,
+                        CLI::AppFormatMode mode) const override {
     if (mode == CLI::AppFormatMode::Sub) return CLI::Formatter::make_help(app, name, mode);
     std::string out = make_description(app) + make_usage(app, name) + make_positionals(app);
     bool first = true;
