@@ -5,7 +5,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto file = glpdepth::fuzz::as_file(data, size, ".pth");
-  glpdepth::fuzz::expect_clean_refusal([&] {
+  glpdepth::fuzz::expect_clean_refusal_within(size, [&] {
     const glpdepth::PyValue value = glpdepth::read_pytorch_file(file);
     if (value.is_dict()) glpdepth::state_dict_from_value(value, "fuzz.pth");
   });

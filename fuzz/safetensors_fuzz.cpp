@@ -6,7 +6,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto file = glpdepth::fuzz::as_file(data, size, ".safetensors");
-  glpdepth::fuzz::expect_clean_refusal([&] {
+  glpdepth::fuzz::expect_clean_refusal_within(size, [&] {
     std::map<std::string, std::string> metadata;
     glpdepth::read_safetensors(file, &metadata);
   });

@@ -20,10 +20,13 @@ targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   for source in fuzz/*_fuzz.cpp; do targets+=("$(basename "$source" .cpp)"); done
 fi
-cmake --build "$build" -j "${JOBS:-2}" --target make_seeds "${targets[@]}"
+# GLPDEPTH_FUZZ_RUN_ONLY=1 runs what is built (while another build uses the folder).
+if [ "${GLPDEPTH_FUZZ_RUN_ONLY:-0}" != 1 ]; then
+  cmake --build "$build" -j "${JOBS:-2}" --target make_seeds "${targets[@]}"
+  rm -rf "$build/seeds"
+  "$build/fuzz/make_seeds" "$build/seeds" >/dev/null
+fi
 seeds="$build/seeds"
-rm -rf "$seeds"
-"$build/fuzz/make_seeds" "$seeds" >/dev/null
 export ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 for target in "${targets[@]}"; do

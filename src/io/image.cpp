@@ -238,17 +238,21 @@ void check_jpeg_huffman_tables(const uint8_t* bytes, size_t size, const std::str
     }
     const size_t length = be16(at + 2);
     if (length < 2) return;
-    const size_t end = std::min(size, at + 2 + length);
-    if (marker == 0xc4) {  // DHT: tables of (class/id, 16 counts, symbols)
-      for (size_t table = at + 4; table + 17 <= end;) {
+    if (marker == 0xc4) {  // DHT, read as stb reads it: zeros past the file's end
+      auto byte_at = [bytes, size](size_t i) -> size_t { return i < size ? bytes[i] : 0; };
+      int64_t left = static_cast<int64_t>(length) - 2;
+      for (size_t table = at + 4; left > 0;) {
+        if ((byte_at(table) >> 4) > 1 || (byte_at(table) & 15) > 3) return;  // stb refuses it
         size_t codes = 0;
-        for (size_t i = 1; i <= 16; ++i) codes += bytes[table + i];
+        for (size_t i = 1; i <= 16; ++i) codes += byte_at(table + i);
         check(codes <= 256, "file ", name, ": corrupt JPEG (a Huffman table declares ", codes,
               " codes, at most 256 exist)");
         table += 17 + codes;
+        left -= static_cast<int64_t>(17 + codes);
       }
+      if (left != 0) return;  // stb stops at a table that overruns its segment
     }
-    at = end;
+    at = std::min(size, at + 2 + length);
     if (marker == 0xda) {  // SOS: skip the entropy-coded data to the next real marker
       while (at + 1 < size && !(bytes[at] == 0xff && bytes[at + 1] != 0 &&
                                  !(bytes[at + 1] >= 0xd0 && bytes[at + 1] <= 0xd7)))
@@ -265,11 +269,18 @@ void check_bmp_complete(const uint8_t* bytes, size_t size, const std::string& na
     return static_cast<uint32_t>(bytes[at]) | static_cast<uint32_t>(bytes[at + 1]) << 8 |
            static_cast<uint32_t>(bytes[at + 2]) << 16 | static_cast<uint32_t>(bytes[at + 3]) << 24;
   };
-  const uint32_t header_size = le32(14), compression = le32(30);
-  if (header_size < 40 || (compression != 0 && compression != 3)) return;  // RLE: sizes vary
-  const int64_t width = static_cast<int32_t>(le32(18));
-  const int64_t height = std::abs(static_cast<int64_t>(static_cast<int32_t>(le32(22))));
-  const int64_t bits = bytes[28] | bytes[29] << 8;
+  auto le16 = [bytes](size_t at) { return static_cast<int64_t>(bytes[at] | bytes[at + 1] << 8); };
+  const uint32_t header_size = le32(14);
+  const bool os2 = header_size == 12;  // 16-bit sizes, no compression field
+  // stb reads the compression as a signed int and refuses 1, 2 (RLE: sizes vary) and 4 and up;
+  // anything else (a negative value too) it decodes as uncompressed rows.
+  const int32_t compression = os2 ? 0 : static_cast<int32_t>(le32(30));
+  if ((!os2 && header_size < 40) || compression == 1 || compression == 2 || compression >= 4)
+    return;
+  const int64_t width = os2 ? le16(18) : static_cast<int32_t>(le32(18));
+  const int64_t height =
+      os2 ? le16(20) : std::abs(static_cast<int64_t>(static_cast<int32_t>(le32(22))));
+  const int64_t bits = os2 ? le16(24) : le16(28);
   const int64_t row_bytes = (std::abs(width) * bits + 31) / 32 * 4;  // < 2^47: no overflow
   const int64_t offset = le32(10);
   if (row_bytes == 0) return;  // stb refuses a zero width or depth

@@ -32,7 +32,7 @@ TEST(BestMetric, ErrorsShrinkAndAccuraciesGrow) {
   EXPECT_TRUE(d1.improves(0.0, false, 0.0));  // the first validation is always the best so far
   EXPECT_FALSE(abs_rel.improves(0.2, true, 0.2));  // ties keep the earlier checkpoint
   EXPECT_THROW(parse_figure("accuracy"), UsageError);
-  EXPECT_THROW(BestMetric(Figure::kTrainLoss), UsageError);  // no validation figure
+  EXPECT_THROW(BestMetric{Figure::kTrainLoss}, UsageError);  // no validation figure
 }
 
 // One table of names: every figure's name parses back to it, "loss" is val_loss, and the metric
