@@ -4,13 +4,14 @@
 # command keeps while it decodes (H.264) and encodes the depth video (docs/PERFORMANCE.md,
 # "Video").
 #   bench/video_throughput.sh [--frames N] [--rounds N] [--encoder b0|b4] [--precision fp32|bf16]
-#                             [--backend auto|libtorch|openvino] [BUILD_DIR]
+#                             [--backend auto|libtorch|openvino] [--hint throughput|latency] [BUILD_DIR]
 set -euo pipefail
 FRAMES=24
 ROUNDS=2
 ENCODER=b0
 PRECISION=fp32
 BACKEND=auto
+HINT=throughput  # predict's default; bench then times that many calls at once (images/s)
 while [ $# -gt 0 ]; do
   case "$1" in
     --frames) FRAMES=$2; shift 2 ;;
@@ -18,6 +19,7 @@ while [ $# -gt 0 ]; do
     --encoder) ENCODER=$2; shift 2 ;;
     --precision) PRECISION=$2; shift 2 ;;
     --backend) BACKEND=$2; shift 2 ;;
+    --hint) HINT=$2; shift 2 ;;
     *) break ;;
   esac
 done
@@ -33,11 +35,11 @@ trap 'rm -rf "$WORK"' EXIT
 mapfile -t frames < <(find "$WORK/data/raw_data" -path '*image_02/data/*' -name '*.png' | sort | head -n "$FRAMES")
 "$BUILD/bench/frames_to_video" "$WORK/drive.mp4" 10 "${frames[@]}"
 "$GLPDEPTH" export --random_weights --encoder "$ENCODER" --format pytorch --output "$WORK/w.pth" > /dev/null 2>&1
-flags=(--ckpt "$WORK/w.pth" --backend "$BACKEND" --precision "$PRECISION")
+flags=(--ckpt "$WORK/w.pth" --backend "$BACKEND" --precision "$PRECISION" --performance_hint "$HINT")
 echo "video throughput: MiT-$ENCODER, $FRAMES frames of 1216x352 (H.264, 10 fps), backend $BACKEND, $PRECISION, $ROUNDS rounds, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores"
 for ((round = 1; round <= ROUNDS; round++)); do
   model=$("$GLPDEPTH" bench "${flags[@]}" --height 352 --width 1216 --iters 10 --warmup 2 --json "$WORK/bench.json" > /dev/null 2>&1 &&
-          /usr/bin/python3 -c "import json; print(json.load(open('$WORK/bench.json'))['median_s'])")
+          /usr/bin/python3 -c "import json; print(1 / json.load(open('$WORK/bench.json'))['images_per_s'])")
   rm -rf "$WORK/out"
   start=$(date +%s.%N)
   line=$("$GLPDEPTH" predict "$WORK/drive.mp4" "${flags[@]}" --output "$WORK/out" 2> /dev/null | head -n 1)

@@ -196,6 +196,12 @@ void add_inference_flags(CLI::App& app, PredictorOptions& options) {
                   section::kDevice);
   add_amp_flag(app, options.precision, precisions, "the old name of --precision here (warns)",
                section::kCompat, "--precision");
+  add_enum_option(app, "performance_hint", options.hint,
+                  {{"latency", PerformanceHint::kLatency},
+                   {"throughput", PerformanceHint::kThroughput}},
+                  "OpenVINO: latency (each image on all threads) or throughput (several images "
+                  "at once, one stream each: more images per second)",
+                  section::kDevice, {"--hint"});
   add_channels_last_flag(app, options.channels_last);
 }
 

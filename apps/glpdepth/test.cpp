@@ -184,6 +184,8 @@ void report(const TestCli& o, const EvaluationRequest& request, const Evaluation
         {"canonical_focal", predictor.model_options().canonical_focal},
         {"flip_test", o.predictor.flip_test},
         {"backend", to_string(predictor.backend())},
+        {"performance_hint", to_string(predictor.options().hint)},
+        {"parallel_calls", predictor.parallel_calls()},
         {"precision", precision_name(predictor.precision())},
         {"window", evaluation.data.window_description()},
         {"list", request.data.list.string()},
@@ -264,6 +266,7 @@ void setup_test(CLI::App& command, CommonOptions& common) {
   add_output_flag(command, o->output, "results go to <output>/<exp_name> (default ./results)",
                   {"--result_dir", "--result-dir"});
   add_exp_name_flag(command, o->exp_name);
+  o->predictor.hint = PerformanceHint::kThroughput;  // a folder, a video, a test set
   add_inference_flags(command, o->predictor);
   add_overwrite_flag(command, o->overwrite);
   command.callback([o, &common] { run_test(*o, common); });

@@ -142,11 +142,13 @@ EvaluateResult EvaluateResult::from_state(const std::vector<double>& state) {
 }
 
 EvaluateResult evaluate(DepthPredictor& predictor, Loader& loader, const EvaluatorOptions& options) {
+  EvaluatorOptions resolved = options;
+  if (resolved.parallel_calls == 0) resolved.parallel_calls = predictor.parallel_calls();
   return evaluate(
       [&predictor](const torch::Tensor& images, const torch::Tensor& intrinsics) {
         return predictor.predict(images, intrinsics);
       },
-      loader, options);
+      loader, resolved);
 }
 
 namespace {
@@ -191,7 +193,9 @@ EvaluateResult evaluate(const DepthFunction& predict, Loader& loader, const Eval
   result.metrics.set_keep_per_image(options.keep_per_image);
   MetricsSink metrics(result, options, loader.dataset().has_depth(), loader.num_batches());
   std::unique_ptr<FrameSource> source = loader_frames(loader, options.input_window);
-  const PipelineStats stats = run_pipeline(*source, predict, {&metrics});
+  PipelineOptions pipeline;
+  pipeline.parallel_calls = std::max<int64_t>(1, options.parallel_calls);
+  const PipelineStats stats = run_pipeline(*source, predict, {&metrics}, pipeline);
   result.seconds = stats.seconds;
   result.model_seconds = stats.model_seconds;
   return result;

@@ -22,4 +22,15 @@ std::string to_string(Backend backend) {
   return "auto";
 }
 
+PerformanceHint parse_performance_hint(const std::string& name) {
+  const std::string key = to_lower(name);
+  if (key == "latency") return PerformanceHint::kLatency;
+  if (key == "throughput") return PerformanceHint::kThroughput;
+  throw UsageError(cat("--performance_hint ", name, ": expected latency or throughput"));
+}
+
+std::string to_string(PerformanceHint hint) {
+  return hint == PerformanceHint::kThroughput ? "throughput" : "latency";
+}
+
 }  // namespace glpdepth

@@ -2,9 +2,11 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <tuple>
+#include <vector>
 
 #include "glpdepth/deploy/onnx_export.h"
 #include "glpdepth/infer/backend.h"
@@ -43,6 +45,7 @@ OpenVinoNetwork::OpenVinoNetwork(GLPDepth&, const OpenVinoOptions&) {
 }
 OpenVinoNetwork::~OpenVinoNetwork() = default;
 torch::Tensor OpenVinoNetwork::forward(const torch::Tensor&) { return {}; }
+int OpenVinoNetwork::parallel_requests() const { return 1; }
 
 #else
 
@@ -64,31 +67,55 @@ ov::element::Type hint_for(Precision precision) {
 
 struct OpenVinoNetwork::State {
   OpenVinoOptions options;
+  int threads = 1;
   ov::Core core;
   std::shared_ptr<ov::Model> model;  // dynamic batch, height and width
-  std::mutex mutex;                  // guards compiled
-  std::map<Shape, ov::CompiledModel> compiled;
+  // Per input shape: the model compiled for it and its inference requests not in use. A
+  // request holds the network's intermediate memory, so each is made once and reused (a new one
+  // per call pays for that memory again, page faults included).
+  struct Compiled {
+    ov::CompiledModel model;
+    std::vector<ov::InferRequest> idle;
+  };
+  std::mutex mutex;  // guards compiled
+  std::map<Shape, Compiled> compiled;
 
   // Compiled once per shape: static shapes let OpenVINO plan memory and pick kernels for them.
-  ov::CompiledModel& compiled_for(const Shape& shape) {
+  ov::InferRequest take_request(const Shape& shape) {
     std::lock_guard<std::mutex> lock(mutex);
     auto found = compiled.find(shape);
-    if (found != compiled.end()) return found->second;
+    if (found == compiled.end()) found = compiled.emplace(shape, Compiled{compile(shape), {}}).first;
+    std::vector<ov::InferRequest>& idle = found->second.idle;
+    if (idle.empty()) return found->second.model.create_infer_request();
+    ov::InferRequest request = std::move(idle.back());
+    idle.pop_back();
+    return request;
+  }
+
+  void give_back(const Shape& shape, ov::InferRequest request) {
+    std::lock_guard<std::mutex> lock(mutex);
+    compiled.at(shape).idle.push_back(std::move(request));
+  }
+
+  ov::CompiledModel compile(const Shape& shape) {
     auto fixed = model->clone();
     const auto& [batch, height, width] = shape;
     fixed->reshape(ov::PartialShape{batch, 3, height, width});
-    const int threads = options.threads > 0 ? options.threads : torch::get_num_threads();
-    ov::CompiledModel result = core.compile_model(
-        fixed, "CPU", ov::hint::inference_precision(hint_for(options.precision)),
-        ov::hint::performance_mode(ov::hint::PerformanceMode::LATENCY),
-        ov::inference_num_threads(threads));
-    return compiled.emplace(shape, std::move(result)).first->second;
+    const bool throughput = options.hint == PerformanceHint::kThroughput;
+    ov::AnyMap properties = {
+        ov::hint::inference_precision(hint_for(options.precision)),
+        ov::hint::performance_mode(throughput ? ov::hint::PerformanceMode::THROUGHPUT
+                                              : ov::hint::PerformanceMode::LATENCY),
+        ov::inference_num_threads(threads)};
+    if (throughput) properties.emplace(ov::hint::num_requests(static_cast<uint32_t>(threads)));
+    return core.compile_model(fixed, "CPU", properties);
   }
 };
 
 OpenVinoNetwork::OpenVinoNetwork(GLPDepth& model, const OpenVinoOptions& options)
     : state_(std::make_unique<State>()) {
   state_->options = options;
+  state_->threads = std::max(1, options.threads > 0 ? options.threads : torch::get_num_threads());
   hint_for(options.precision);  // refused before the export's work
   const std::string onnx = onnx_model_bytes(model);
   try {
@@ -109,7 +136,8 @@ torch::Tensor OpenVinoNetwork::forward(const torch::Tensor& images) {
   torch::Tensor input = images.to(torch::kCPU, torch::kFloat32).contiguous();
   const int64_t batch = input.size(0), height = input.size(2), width = input.size(3);
   try {
-    ov::InferRequest request = state_->compiled_for({batch, height, width}).create_infer_request();
+    const Shape shape{batch, height, width};
+    ov::InferRequest request = state_->take_request(shape);
     torch::Tensor depth = torch::empty({batch, 1, height, width}, torch::kFloat32);
     // Both tensors wrap LibTorch's memory: OpenVINO reads and writes in place, no copies.
     request.set_input_tensor(ov::Tensor(ov::element::f32,
@@ -119,6 +147,9 @@ torch::Tensor OpenVinoNetwork::forward(const torch::Tensor& images) {
         ov::element::f32, ov::Shape{size_t(batch), 1, size_t(height), size_t(width)},
         depth.data_ptr<float>()));
     request.infer();
+    // Back to the pool still pointing at this call's tensors: the next call binds its own
+    // before it runs.
+    state_->give_back(shape, std::move(request));
     return depth;
   } catch (const Error&) {
     throw;
@@ -126,6 +157,10 @@ torch::Tensor OpenVinoNetwork::forward(const torch::Tensor& images) {
     throw Error(cat("backend openvino: inference of ", batch, "x3x", height, "x", width,
                     " failed: ", e.what()));
   }
+}
+
+int OpenVinoNetwork::parallel_requests() const {
+  return state_->options.hint == PerformanceHint::kThroughput ? state_->threads : 1;
 }
 
 #endif  // GLPDEPTH_HAVE_OPENVINO

@@ -5,6 +5,7 @@
 
 #include <memory>
 
+#include "glpdepth/infer/backend.h"
 #include "glpdepth/model/glpdepth.h"
 #include "glpdepth/util/precision.h"
 
@@ -13,6 +14,7 @@ namespace glpdepth {
 struct OpenVinoOptions {
   Precision precision = Precision::kFloat32;  // float32 or bfloat16: OpenVINO's precision hint
   int threads = 0;                            // 0: LibTorch's intra-op thread count
+  PerformanceHint hint = PerformanceHint::kLatency;
 };
 
 class OpenVinoNetwork {
@@ -27,6 +29,10 @@ class OpenVinoNetwork {
   // images [B,3,H,W] float32 on the CPU, H and W multiples of 32 -> depth [B,1,H,W] float32.
   // Thread-safe: each call has its own inference request.
   torch::Tensor forward(const torch::Tensor& images);
+
+  // Calls of forward() that run at once: 1 for the latency hint; for throughput, one per thread
+  // (OpenVINO makes at most that many streams and picks how many).
+  int parallel_requests() const;
 
  private:
   struct State;

@@ -2,7 +2,9 @@
 
 #include <torch/torch.h>
 
+#include <atomic>
 #include <chrono>
+#include <mutex>
 #include <map>
 #include <thread>
 
@@ -90,22 +92,55 @@ class FunctionSink final : public DepthSink {
 
 }  // namespace
 
+namespace {
+
+// Frames with their place in the source's order: parallel network calls finish out of order.
+struct Numbered {
+  int64_t index = 0;
+  Frames frames;
+};
+
+// Hands frames to the sinks in the source's order, holding those that overtook an earlier one.
+class InOrder {
+ public:
+  template <typename Emit>
+  void add(Numbered item, Emit&& emit) {
+    waiting_.emplace(item.index, std::move(item.frames));
+    for (auto next = waiting_.find(next_); next != waiting_.end(); next = waiting_.find(next_)) {
+      emit(next->second);
+      waiting_.erase(next);
+      ++next_;
+    }
+  }
+
+ private:
+  std::map<int64_t, Frames> waiting_;
+  int64_t next_ = 0;
+};
+
+}  // namespace
+
 PipelineStats run_pipeline(FrameSource& source, const DepthFunction& predict,
                            const std::vector<DepthSink*>& sinks, const PipelineOptions& options) {
-  check(options.decode_ahead >= 1 && options.write_behind >= 1,
-        "pipeline: decode_ahead and write_behind must be at least 1");
+  check(options.decode_ahead >= 1 && options.write_behind >= 1 && options.parallel_calls >= 0,
+        "pipeline: decode_ahead and write_behind must be at least 1, parallel_calls at least 0");
+  const int64_t calls = std::max<int64_t>(1, options.parallel_calls);
   const auto start = std::chrono::steady_clock::now();
-  BoundedQueue<Frames> decoded(static_cast<size_t>(options.decode_ahead));
-  BoundedQueue<Frames> predicted(static_cast<size_t>(options.write_behind));
+  // Each parallel call holds one batch; the queues keep the others fed while it runs.
+  BoundedQueue<Numbered> decoded(static_cast<size_t>(options.decode_ahead + calls - 1));
+  BoundedQueue<Numbered> predicted(static_cast<size_t>(options.write_behind + calls - 1));
   FirstError error;
   PipelineStats stats;
+  stats.parallel_calls = calls;
 
   std::thread reader([&] {
     try {
-      Frames frames;
-      while (!error.failed() && source.next(frames)) {
-        if (!decoded.push(std::move(frames))) break;
-        frames = Frames();
+      Numbered item;
+      while (!error.failed() && source.next(item.frames)) {
+        const int64_t index = item.index;
+        if (!decoded.push(std::move(item))) break;
+        item = Numbered();
+        item.index = index + 1;
       }
     } catch (...) {
       error.set(std::current_exception());
@@ -114,9 +149,12 @@ PipelineStats run_pipeline(FrameSource& source, const DepthFunction& predict,
   });
   std::thread writer([&] {
     try {
-      while (auto frames = predicted.pop()) {
+      InOrder in_order;
+      while (auto item = predicted.pop()) {
         if (error.failed()) break;
-        for (DepthSink* sink : sinks) sink->write(*frames);
+        in_order.add(std::move(*item), [&](const Frames& frames) {
+          for (DepthSink* sink : sinks) sink->write(frames);
+        });
       }
       if (!error.failed())
         for (DepthSink* sink : sinks) sink->finish();
@@ -127,23 +165,43 @@ PipelineStats run_pipeline(FrameSource& source, const DepthFunction& predict,
     decoded.close();    // and the source's
   });
 
-  try {
-    while (auto frames = decoded.pop()) {
-      if (error.failed()) break;
-      if (!frames->empty()) {
-        torch::Tensor images = frames->batch.image;
-        if (frames->network_window) images = slice(images, *frames->network_window);
-        const auto t0 = std::chrono::steady_clock::now();
-        frames->prediction = predict(images, frames->batch.intrinsics);
-        stats.model_seconds += seconds_since(t0);
-        stats.batches += 1;
-        stats.images += frames->size();
+  std::mutex stats_mutex;
+  std::atomic<int64_t> running{calls};
+  auto network = [&] {
+    PipelineStats mine;
+    try {
+      while (auto item = decoded.pop()) {
+        if (error.failed()) break;
+        Frames& frames = item->frames;
+        if (!frames.empty()) {
+          torch::Tensor images = frames.batch.image;
+          if (frames.network_window) images = slice(images, *frames.network_window);
+          const auto t0 = std::chrono::steady_clock::now();
+          frames.prediction = predict(images, frames.batch.intrinsics);
+          mine.model_seconds += seconds_since(t0);
+          mine.batches += 1;
+          mine.images += frames.size();
+        }
+        if (!predicted.push(std::move(*item))) break;
       }
-      if (!predicted.push(std::move(*frames))) break;
+    } catch (...) {
+      error.set(std::current_exception());
     }
-  } catch (...) {
-    error.set(std::current_exception());
-  }
+    {
+      std::lock_guard<std::mutex> lock(stats_mutex);
+      stats.model_seconds += mine.model_seconds;
+      stats.batches += mine.batches;
+      stats.images += mine.images;
+    }
+    if (--running == 0 || error.failed()) predicted.close();
+    if (error.failed()) decoded.close();
+  };
+  // The calling thread is one of the network's (LibTorch's per-thread state, CUDA's current
+  // stream, stays the caller's when there is one call).
+  std::vector<std::thread> more;
+  for (int64_t i = 1; i < calls; ++i) more.emplace_back(network);
+  network();
+  for (std::thread& thread : more) thread.join();
   predicted.close();
   decoded.close();
   if (error.failed()) source.interrupt();
@@ -156,12 +214,14 @@ PipelineStats run_pipeline(FrameSource& source, const DepthFunction& predict,
 
 PipelineStats run_pipeline(FrameSource& source, DepthPredictor& predictor,
                            const std::vector<DepthSink*>& sinks, const PipelineOptions& options) {
+  PipelineOptions resolved = options;
+  if (resolved.parallel_calls == 0) resolved.parallel_calls = predictor.parallel_calls();
   return run_pipeline(
       source,
       [&predictor](const torch::Tensor& images, const torch::Tensor& intrinsics) {
         return predictor.predict(images, intrinsics);
       },
-      sinks, options);
+      sinks, resolved);
 }
 
 std::unique_ptr<FrameSource> dataset_frames(std::shared_ptr<const Dataset> dataset,

@@ -72,6 +72,7 @@ DepthPredictor::DepthPredictor(GLPDepth model, const PredictorOptions& options, 
   if (backend_ == Backend::kOpenVino) {
     OpenVinoOptions openvino;
     openvino.precision = precision_;
+    openvino.hint = options_.hint;
     openvino_ = std::make_shared<OpenVinoNetwork>(model_, openvino);
   }
 }
@@ -132,8 +133,14 @@ torch::Tensor DepthPredictor::predict(const torch::Tensor& images, const torch::
 std::string DepthPredictor::describe_runtime() const {
   std::string text = cat(to_string(backend_), " ", precision_name(precision_), " on ",
                          options_.device.str());
-  if (backend_ == Backend::kOpenVino) text += cat(" (OpenVINO ", openvino_version(), ")");
+  if (backend_ == Backend::kOpenVino)
+    text += cat(" (OpenVINO ", openvino_version(), ", ", to_string(options_.hint),
+                parallel_calls() > 1 ? cat(": ", parallel_calls(), " images at once") : "", ")");
   return text;
+}
+
+int DepthPredictor::parallel_calls() const {
+  return backend_ == Backend::kOpenVino ? openvino_->parallel_requests() : 1;
 }
 
 torch::Tensor DepthPredictor::predict(const Batch& batch) {

@@ -18,7 +18,10 @@
 #include <zlib.h>
 
 namespace {
-constexpr int kPngDeflateLevel = 6;  // zlib's default balance of size and time
+// zlib's fastest level, as OpenCV's imwrite uses by default: on a 1216x352 colour map of
+// MiT-b0 with random weights (the noisy case) level 1 takes 4.0 ms and 155 KB, level 6 14.0 ms
+// and 88 KB; `predict` writes one per frame beside the network (docs/PERFORMANCE.md).
+constexpr int kPngDeflateLevel = 1;
 // PNG's deflate through zlib instead of stb_image_write's own: stb's compressor is several times
 // slower for the same size, and writing colour maps and 16-bit depth is the slowest part of
 // `predict` next to the network (docs/PERFORMANCE.md).
@@ -452,8 +455,8 @@ std::string encode_image(const Image8& image, const std::string& extension, int 
   int ok = 0;
   if (ext == ".png") {
     // No per-row filter: colour maps and panels are runs of equal pixels, which deflate alone
-    // packs best. Measured on a 1216x352 depth colour map with zlib's level 6: 4.4 ms and 22 KB,
-    // against 12.2 ms and 25 KB with stb's per-row filter choice (docs/PERFORMANCE.md).
+    // packs best. Measured on a 1216x352 depth colour map of a trained model with zlib's level
+    // 6: 4.4 ms and 22 KB, against 12.2 ms and 25 KB with stb's per-row filter choice.
     stbi_write_force_png_filter = 0;
     ok = stbi_write_png_to_func(write_callback, &bytes, image.width, image.height, image.channels,
                                 image.pixels.data(), image.width * image.channels);

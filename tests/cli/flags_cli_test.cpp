@@ -58,9 +58,10 @@ std::map<std::string, std::map<std::string, Shown>> help_of_every_command() {
 
 // Flags whose help says what they are in each command (where --output writes, what --batch_size
 // 0 means, where --intrinsics come from otherwise): one meaning, tailored words. --exp_name has
-// the command's own default too (train's runs are "train", test's results "test").
+// the command's own default too (train's runs are "train", test's results "test"), and so has
+// --performance_hint (throughput for predict's and test's many images, latency for bench).
 const std::set<std::string> kTailoredHelp = {"--output", "--batch_size", "--intrinsics"};
-const std::set<std::string> kOwnDefault = {"--exp_name"};
+const std::set<std::string> kOwnDefault = {"--exp_name", "--performance_hint"};
 
 TEST(Flags, SharedFlagsHaveOneDefaultAndOneHelp) {
   const auto flags = help_of_every_command();

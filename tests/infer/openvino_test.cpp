@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <functional>
+#include <thread>
 
 #include "common/errors.h"
 #include "common/openvino.h"
@@ -120,6 +121,41 @@ TEST(OpenVino, Bfloat16StaysCloseToFloat32) {
   const double error = relative_l2(fast.predict(images),
                                    DepthPredictor(model, on(Backend::kOpenVino)).predict(images));
   EXPECT_LT(error, 2e-2);
+}
+
+// The throughput hint: as many parallel calls as threads, each with the latency hint's depth;
+// LibTorch and the latency hint stay at one call.
+TEST(OpenVino, ThroughputHintRunsOneCallPerThreadWithTheSameDepth) {
+  GLPDEPTH_OPENVINO_OR_SKIP();
+  torch::set_num_threads(2);
+  GLPDepth model = varied_b0();
+  PredictorOptions throughput = on(Backend::kOpenVino);
+  throughput.hint = PerformanceHint::kThroughput;
+  DepthPredictor streams(model, throughput);
+  DepthPredictor latency(model, on(Backend::kOpenVino));
+  PredictorOptions torch_throughput = on(Backend::kLibTorch);
+  torch_throughput.hint = PerformanceHint::kThroughput;
+  EXPECT_EQ(streams.parallel_calls(), 2);
+  EXPECT_EQ(latency.parallel_calls(), 1);
+  EXPECT_EQ(DepthPredictor(model, torch_throughput).parallel_calls(), 1);
+  EXPECT_NE(streams.describe_runtime().find("throughput: 2 images at once"), std::string::npos)
+      << streams.describe_runtime();
+  torch::manual_seed(5);
+  const torch::Tensor images = torch::rand({2, 3, 94, 311});
+  const torch::Tensor expected = latency.predict(images);
+  torch::Tensor got[2];
+  std::thread other([&] { got[1] = streams.predict(images); });
+  got[0] = streams.predict(images);
+  other.join();
+  for (const torch::Tensor& depth : got) EXPECT_LE(relative_l2(depth, expected), 1e-5);
+}
+
+TEST(Backend, PerformanceHintNamesParseAndRoundTrip) {
+  for (PerformanceHint h : {PerformanceHint::kLatency, PerformanceHint::kThroughput})
+    EXPECT_EQ(parse_performance_hint(to_string(h)), h);
+  EXPECT_EQ(parse_performance_hint("Throughput"), PerformanceHint::kThroughput);
+  EXPECT_NE(error_of([] { parse_performance_hint("fast"); }).find("--performance_hint fast"),
+            std::string::npos);
 }
 
 TEST(Backend, NamesParseOnceAndRoundTrip) {

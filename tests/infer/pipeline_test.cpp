@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <thread>
 #include <functional>
 #include <mutex>
@@ -156,6 +157,72 @@ TEST(Pipeline, AWriteFailureStopsDecodingEarly) {
 // predict's plan: batches of one size each, sizes in order of first appearance, files in their
 // sorted order within a size, no batch over the limit; and the dataset source hands over
 // exactly those images with their decoded samples.
+// Parallel network calls (OpenVINO's throughput streams): a stub whose calls take longer for
+// earlier batches finishes them out of order, yet the sinks see the source's order with each
+// batch's own depth, and the calls really overlapped.
+TEST(Pipeline, ParallelCallsOverlapAndTheSinksStillSeeTheSourcesOrder) {
+  std::atomic<int> running{0}, most{0};
+  const DepthFunction slow_first = [&](const torch::Tensor& images, const torch::Tensor&) {
+    const int now = ++running;
+    for (int seen = most.load(); now > seen && !most.compare_exchange_weak(seen, now);) {
+    }
+    // Batch b's pixels are (2b)/255: earlier batches sleep longer and finish last.
+    const int64_t b = std::lround(images[0][0][0][0].item<double>() * 255.0 / 2.0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5 * (8 - b)));
+    --running;
+    return images.mean(1, true) * 10.0;
+  };
+  CountedSource source(8, batch_of);
+  std::vector<std::string> names;
+  std::vector<torch::Tensor> depths;
+  auto sink = function_sink([&](const Frames& frames) {
+    for (const Sample& s : frames.samples) names.push_back(s.name);
+    depths.push_back(frames.prediction);
+  });
+  FinishCounter finish;
+  PipelineOptions options;
+  options.parallel_calls = 3;
+  const PipelineStats stats = run_pipeline(source, slow_first, {sink.get(), &finish}, options);
+  EXPECT_EQ(stats.parallel_calls, 3);
+  EXPECT_EQ(stats.batches, 8);
+  EXPECT_EQ(stats.images, 16);
+  EXPECT_EQ(finish.finished, 1);
+  EXPECT_GE(most.load(), 2);
+  EXPECT_LE(most.load(), 3);
+  ASSERT_EQ(names.size(), 16u);
+  ASSERT_EQ(depths.size(), 8u);
+  for (int64_t b = 0; b < 8; ++b) {
+    EXPECT_EQ(names[static_cast<size_t>(2 * b)], std::to_string(b) + ".0");
+    EXPECT_EQ(names[static_cast<size_t>(2 * b + 1)], std::to_string(b) + ".1");
+    EXPECT_NEAR(depths[static_cast<size_t>(b)][1][0][0][0].item<double>(),
+                10.0 * (2 * b + 1) / 255.0, 1e-5);
+  }
+}
+
+TEST(Pipeline, AFailedParallelCallStopsTheOthersAndNothingAfterItIsWritten) {
+  const DepthFunction fails_at_4 = [](const torch::Tensor& images, const torch::Tensor&) {
+    const int64_t b = std::lround(images[0][0][0][0].item<double>() * 255.0 / 2.0);
+    if (b == 4) throw Error("batch 4: the network failed");
+    return images.mean(1, true);
+  };
+  CountedSource source(50, batch_of);
+  std::vector<std::string> names;
+  auto sink = function_sink([&](const Frames& frames) { names.push_back(frames.samples[0].name); });
+  FinishCounter finish;
+  PipelineOptions options;
+  options.parallel_calls = 2;
+  try {
+    run_pipeline(source, fails_at_4, {sink.get(), &finish}, options);
+    ADD_FAILURE() << "the failure did not reach the caller";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("batch 4: the network failed"), std::string::npos);
+  }
+  EXPECT_EQ(finish.finished, 0);
+  // In order up to the failure at most: never batch 4, never a gap.
+  ASSERT_LE(names.size(), 4u);
+  for (size_t b = 0; b < names.size(); ++b) EXPECT_EQ(names[b], std::to_string(b) + ".0");
+}
+
 TEST(Pipeline, PlanGroupsImagesBySizeAndTheDatasetSourceFollowsIt) {
   testing::TempDir dir;
   const std::vector<std::pair<int, int>> sizes = {{40, 32}, {64, 32}, {40, 32}, {40, 32}, {64, 32}};

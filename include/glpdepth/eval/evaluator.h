@@ -66,6 +66,9 @@ struct EvaluatorOptions {
   double silog_lambda = 0.5;  // per-image SiLog, the validation loss
   bool keep_per_image = true;  // per-image records for per_image.csv
   std::vector<std::shared_ptr<EvalSink>> sinks;
+  // Network calls at once (PipelineOptions::parallel_calls): 0 is the predictor's
+  // parallel_calls(), 1 for a DepthFunction.
+  int64_t parallel_calls = 0;
   // After each batch: (batches done, batches in all, images so far).
   std::function<void(int64_t, int64_t, int64_t)> on_batch;
 };

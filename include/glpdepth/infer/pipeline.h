@@ -1,7 +1,8 @@
 // The one inference pipeline: a frame source -> the network -> depth sinks, with the stages
 // overlapped. The source runs ahead of the network on one thread, the sinks run behind it on
-// another, and the network keeps the calling thread (and its backend's threads). Queues between
-// the stages are bounded, so memory stays at a few batches whatever the input's length, and
+// another, and the network keeps the calling thread (and its backend's threads; a backend that
+// runs several images at once, OpenVINO's throughput streams, gets a thread per call). Queues
+// between the stages are bounded, so memory stays at a few batches whatever the input's length, and
 // frames reach the sinks in the source's order. `glpdepth predict` (image files), evaluate()
 // (a loader, for `test` and training validation) and DepthStream (the caller's own frames) all
 // run through it.
@@ -75,13 +76,17 @@ using DepthFunction =
 struct PipelineOptions {
   int64_t decode_ahead = 2;  // decoded batches waiting for the network
   int64_t write_behind = 2;  // predicted batches waiting for the sinks
+  // Network calls at once (each on its own thread, the caller's among them); the sinks still see
+  // the source's order. 0: the predictor's parallel_calls() (1 for a DepthFunction).
+  int64_t parallel_calls = 0;
 };
 
 struct PipelineStats {
   int64_t batches = 0;       // batches that went through the network
   int64_t images = 0;
   double seconds = 0;        // the whole run, first decode to last write
-  double model_seconds = 0;  // inside the DepthFunction
+  double model_seconds = 0;  // inside the DepthFunction, summed over parallel calls
+  int64_t parallel_calls = 1;
 };
 
 // Runs every frame of `source` through `predict` into each sink, in order. The first exception

@@ -37,6 +37,9 @@ struct PredictorOptions {
   // precision() says which ran.
   Precision precision = Precision::kFloat32;
   bool channels_last = false;  // LibTorch only
+  // kThroughput lets OpenVINO run parallel_calls() images at once (the pipeline does when the
+  // predictor offers it); one call alone then takes longer. LibTorch ignores it.
+  PerformanceHint hint = PerformanceHint::kLatency;
   // Average with the prediction of the mirrored image (both in one forward of 2B images).
   bool flip_test = false;
   // encoder: must name the file's when not empty. max_depth > 0 replaces the head scale the
@@ -90,6 +93,9 @@ class DepthPredictor {
   Precision precision() const { return precision_; }
   // "libtorch fp32", "openvino bf16 (OpenVINO 2026.4.1-...)": one line for logs.
   std::string describe_runtime() const;
+  // How many predict() calls at once make best use of the machine: more than 1 only for OpenVINO
+  // with PerformanceHint::kThroughput (its streams); run_pipeline runs that many.
+  int parallel_calls() const;
   GLPDepth& model() { return model_; }
 
  private:
