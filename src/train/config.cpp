@@ -1,5 +1,6 @@
 #include "glpdepth/train/config.h"
 
+#include <cfloat>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
@@ -120,7 +121,35 @@ void check_known_keys(const nlohmann::json& given, const nlohmann::json& known,
       throw Error(cat("config: unknown key \"", where, "\"",
                       guess.empty() ? std::string() : cat(" (did you mean \"", guess, "\"?)")));
     }
-    if (value.is_object() && known.at(key).is_object()) check_known_keys(value, known.at(key), where);
+    const nlohmann::json& expected = known.at(key);
+    if (value.is_object() && expected.is_object()) check_known_keys(value, expected, where);
+    // A number with a fraction or an exponent for a whole-number option would be cast to it
+    // (undefined beyond the type's range, silently truncated within it).
+    if (expected.is_number_integer() && value.is_number_float())
+      throw Error(cat("config: key \"", where, "\" must be a whole number, got ", value.dump()));
+    // Some options are floats: a larger magnitude could not be converted at all.
+    if (value.is_number_float() && !(std::abs(value.get<double>()) <= FLT_MAX))
+      throw Error(cat("config: key \"", where, "\": ", value.dump(), " is out of range"));
+  }
+}
+
+// Numbers that did not survive the conversion to the option's type (a whole number too large for
+// it, a negative one for an unsigned count) name their key instead of running with another value.
+void check_numbers_kept(const nlohmann::json& given, const nlohmann::json& read,
+                        const std::string& path) {
+  for (const auto& [key, value] : given.items()) {
+    const std::string where = path.empty() ? key : path + "." + key;
+    if (!read.contains(key)) continue;
+    const nlohmann::json& kept = read.at(key);
+    if (value.is_object() && kept.is_object()) check_numbers_kept(value, kept, where);
+    const bool same = !value.is_number() || !kept.is_number() ||
+                      (value.is_number_integer() && kept.is_number_integer()
+                           ? value.dump() == kept.dump()  // json's == takes 2^64-1 for -1
+                           : std::abs(value.get<double>() - kept.get<double>()) <=
+                                 1e-6 * std::abs(value.get<double>()));
+    if (!same)
+      throw Error(cat("config: key \"", where, "\": ", value.dump(), " is out of range (read as ",
+                      kept.dump(), ")"));
   }
 }
 
@@ -313,7 +342,9 @@ TrainConfig train_config_from_json(const nlohmann::json& json, TrainConfig base)
   try {
     nlohmann::json merged = train_config_to_json(base);
     merged.merge_patch(json);
-    return merged.get<TrainConfig>();
+    TrainConfig config = merged.get<TrainConfig>();
+    check_numbers_kept(json, train_config_to_json(config), "");
+    return config;
   } catch (const nlohmann::json::exception& e) {
     throw Error(cat("config: ", e.what()));
   }

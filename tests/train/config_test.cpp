@@ -3,7 +3,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "glpdepth/train/config.h"
+#include "glpdepth/util/atomic_file.h"
 #include "glpdepth/util/error.h"
 
 namespace glpdepth {
@@ -133,6 +139,36 @@ TEST(TrainConfigJson, PartialFilesKeepDefaultsAndTyposAreErrors) {
   }
   EXPECT_THROW(train_config_from_json(nlohmann::json::parse(R"({"optim": {"kind": "adagrad"}})")),
                Error);
+}
+
+// Numbers the options cannot hold name their key (the fuzzer found 2e300 for a whole-number
+// option cast to int64, undefined behaviour, before this check; the input is kept in
+// fuzz/regressions/config_fuzz).
+TEST(TrainConfigJson, NumbersTheOptionsCannotHoldNameTheirKey) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"({"schedule": {"cyclic": {"step_size_up": 2e300}}})", "schedule.cyclic.step_size_up"},
+      {R"({"loop": {"epochs": 2.5}})", "loop.epochs\" must be a whole number"},
+      {R"({"loop": {"epochs": 10000000000}})", "loop.epochs\": 10000000000 is out of range"},
+      {R"({"runtime": {"seed": -1}})", "runtime.seed\": -1 is out of range"},
+      {R"({"augment": {"cutdepth_max_depth": 1e39}})", "augment.cutdepth_max_depth\": 1e+39"},
+  };
+  for (const auto& [text, expected] : cases) {
+    try {
+      train_config_from_json(nlohmann::json::parse(text));
+      ADD_FAILURE() << "accepted " << text;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what();
+    }
+  }
+  const std::string found = read_file_bytes(std::filesystem::path(GLPDEPTH_SOURCE_DIR) / "fuzz" /
+                                            "regressions" / "config_fuzz" /
+                                            "float-for-a-whole-number.json");
+  EXPECT_THROW(train_config_from_json(nlohmann::json::parse(found)), Error);
+  // Whole numbers written as such still read, and large doubles for double options too.
+  EXPECT_EQ(train_config_from_json(nlohmann::json::parse(R"({"loop": {"epochs": 7}})")).loop.epochs,
+            7);
+  EXPECT_DOUBLE_EQ(
+      train_config_from_json(nlohmann::json::parse(R"({"optim": {"lr": 0.5}})")).optim.lr, 0.5);
 }
 
 TEST(TrainConfigValidate, NamesTheFlag) {
