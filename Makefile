@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 CMAKE_ARGS ?=
 GLPDEPTH := $(BUILD_DIR)/glpdepth
 
-.PHONY: all deps configure build test demo bench clean format test-torch2 test-debian13 gpu-check-dry-run test-asan test-tsan fuzz
+.PHONY: all deps configure build test demo bench clean format test-torch2 test-debian13 gpu-check-dry-run test-asan test-tsan fuzz check-slow
 
 all: build
 
@@ -45,17 +45,23 @@ SANITIZER_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_check
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:suppressions=$(CURDIR)/tests/sanitizer/ubsan.supp \
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/sanitizer/tsan.supp
 TSAN_TESTS ?= Loader|Pipeline|DepthStream|Progress|Launch|Dist|Sanitizer
+# The suites that hold those tests (the rest is not built under TSan).
+TSAN_TARGETS ?= test_util test_dist test_data test_infer test_cli sanitizer_canary
 sanitizer-build-%: deps
 	@GLPDEPTH_SANITIZER_DEPS=1 scripts/install-deps.sh
 	@if [ ! -f build-$*/build.ninja ]; then CC=clang-14 CXX=clang++-14 cmake -S . -B build-$* -G Ninja \
 	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGLPDEPTH_SANITIZE=$(if $(filter asan,$*),address,thread) \
-	  -DGLPDEPTH_BUILD_BENCH=OFF $(CMAKE_ARGS); fi
-	cmake --build build-$* -j $(JOBS)
+	  $(if $(filter asan,$*),-DGLPDEPTH_FUZZ=ON) -DGLPDEPTH_BUILD_BENCH=OFF $(CMAKE_ARGS); fi
+	cmake --build build-$* -j $(JOBS) $(if $(filter tsan,$*),--target $(TSAN_TARGETS))
 test-asan: sanitizer-build-asan
 	cd build-asan && $(SANITIZER_ENV) OMP_NUM_THREADS=1 ctest --output-on-failure -j $(JOBS) --timeout 1800
 test-tsan: sanitizer-build-tsan
 	cd build-tsan && $(SANITIZER_ENV) OMP_NUM_THREADS=1 ctest --output-on-failure -j $(JOBS) --timeout 1800 \
 	  -R '$(TSAN_TESTS)'
+
+# What does not fit in CI's time: the whole suite under ASan + UBSan and the threaded parts under
+# TSan (docs/RELIABILITY.md).
+check-slow: test-asan test-tsan
 
 # libFuzzer targets of every reader (fuzz/, clang-14, ASan + UBSan); FUZZ_SECONDS per target over
 # seeds made by our own writers (scripts/fuzz.sh).

@@ -1,20 +1,22 @@
 #!/usr/bin/env bash
 # Fuzzing (issue 27, docs/RELIABILITY.md): builds the libFuzzer targets of fuzz/ with clang-14
-# (ASan + UBSan, in build-fuzz/), writes seed corpora with glpdepth's own writers, then runs each
-# target for SECONDS over its growing corpus, the seeds and its kept regression inputs
-# (fuzz/regressions/<target>/), with issue 27's limits: 5 s per input, 2 GB RSS, 2 GB per
-# allocation. Prints libFuzzer's coverage after the seeds (INITED) and at the end (DONE) and its
-# closing statistics. A crash, leak, hang or over-allocation stops it, the input kept in
-# build-fuzz/findings/<target>/.
+# (ASan + UBSan, in build-asan/, shared with make test-asan), writes seed corpora with glpdepth's
+# own writers, then runs each target for SECONDS over its growing corpus, the seeds and its kept
+# regression inputs (fuzz/regressions/<target>/), with issue 27's limits: 5 s per input, 2 GB
+# RSS, 2 GB per allocation. Prints libFuzzer's coverage after the seeds (INITED) and at the end
+# (DONE) and its closing statistics. A crash, leak, hang or over-allocation stops it, the input
+# kept in build-asan/findings/<target>/.
 #   scripts/fuzz.sh [SECONDS [TARGET...]]      (make fuzz FUZZ_SECONDS=900 for a campaign)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-10}
 shift || true
-build=${GLPDEPTH_FUZZ_BUILD:-build-fuzz}
+# The ASan + UBSan build of `make test-asan` (build-asan/) holds the fuzz targets too: one
+# instrumented build for both.
+build=${GLPDEPTH_FUZZ_BUILD:-build-asan}
 if [ ! -f "$build/build.ninja" ]; then
   CC=clang-14 CXX=clang++-14 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DGLPDEPTH_FUZZ=ON -DGLPDEPTH_BUILD_TESTS=OFF -DGLPDEPTH_BUILD_BENCH=OFF >/dev/null
+    -DGLPDEPTH_SANITIZE=address -DGLPDEPTH_FUZZ=ON -DGLPDEPTH_BUILD_BENCH=OFF >/dev/null
 fi
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
