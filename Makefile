@@ -40,7 +40,9 @@ test-torch2: deps
 # The suite under AddressSanitizer + UndefinedBehaviorSanitizer, and the threaded parts under
 # ThreadSanitizer (clang-14, Debian 12's LibTorch; docs/RELIABILITY.md). Suppressions, each narrow
 # and justified: tests/sanitizer/*.supp.
-SANITIZER_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1 \
+# TBB_ENABLE_SANITIZERS: OpenVINO's oneTBB otherwise loads libtbbbind with RTLD_DEEPBIND, which
+# the sanitizer runtimes refuse (they stop the process at that dlopen).
+SANITIZER_ENV = TBB_ENABLE_SANITIZERS=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1 \
   LSAN_OPTIONS=suppressions=$(CURDIR)/tests/sanitizer/lsan.supp:print_suppressions=0 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:suppressions=$(CURDIR)/tests/sanitizer/ubsan.supp \
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/sanitizer/tsan.supp
