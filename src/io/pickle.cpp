@@ -100,7 +100,12 @@ struct Obj {
   c10::ScalarType dtype = c10::ScalarType::Byte;  // Storage
 };
 
+// Objects made by the unpickling in progress on this thread (Unpickler checks them against its
+// memory budget after every opcode).
+thread_local uint64_t objects_made = 0;
+
 Ref make(T t) {
+  ++objects_made;
   auto obj = std::make_shared<Obj>();
   obj->t = t;
   return obj;
@@ -343,7 +348,10 @@ Ref call(const Ref& callable, const Ref& args_obj, int depth) {
 
 class Unpickler {
  public:
-  Unpickler(ByteSource& in, const StorageLoader& load) : in_(in), load_(load) {}
+  Unpickler(ByteSource& in, const StorageLoader& load, uint64_t memory_budget)
+      : in_(in), load_(load), max_objects_(memory_budget / sizeof(Obj)) {
+    objects_made = 0;
+  }
 
   // Pickles can build arbitrarily deep or cyclic object graphs; taking them apart iteratively
   // keeps shared_ptr destructors from recursing (stack overflow) or leaking cycles.
@@ -377,6 +385,9 @@ class Unpickler {
     while (true) {
       uint8_t op = in_.read_u8();
       ++ops_;
+      // A file of many one-byte opcodes would otherwise make ~200 bytes of objects per byte.
+      check(objects_made <= max_objects_, "pickle builds more objects (", objects_made,
+            ") than its file's size allows");
       switch (op) {
         case 0x80: {  // PROTO
           uint8_t proto = in_.read_u8();
@@ -736,6 +747,7 @@ class Unpickler {
   std::unordered_map<std::string, Ref> storages_;
   std::vector<Ref> dropped_;
   uint64_t ops_ = 0;
+  uint64_t max_objects_;
 };
 
 class Converter {
@@ -781,10 +793,17 @@ class Converter {
 
 }  // namespace
 
-PyValue unpickle(ByteSource& in, const StorageLoader& load_storage) {
-  Unpickler unpickler(in, load_storage);
+// Half of the rule's 16x (and of its 1 MiB): the file's bytes, the zip's records and the
+// storages need the rest.
+uint64_t unpickle_budget(uint64_t file_size) { return 8 * file_size + (uint64_t{1} << 19); }
+
+PyValue unpickle(ByteSource& in, const StorageLoader& load_storage, uint64_t memory_budget) {
+  Unpickler unpickler(in, load_storage, memory_budget);
   Ref result = unpickler.run();
-  Converter converter(std::max<uint64_t>(100000, 4 * unpickler.ops()));
+  // Shared references expand into copies: a few per opcode at most (legitimate files share
+  // little: repeated names and storages), and never beyond the memory budget.
+  Converter converter(
+      std::min<uint64_t>(4 * unpickler.ops() + 4096, memory_budget / sizeof(PyValue)));
   return converter.convert(result, 0);
 }
 

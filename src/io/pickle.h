@@ -60,8 +60,12 @@ struct StorageId {
 using StorageLoader = std::function<torch::Tensor(const StorageId& id)>;
 
 // Unpickles one object (protocols 0-5 opcodes that PyTorch and Python emit for these values).
-// `input_size` bounds the output size (protection against exponential sharing).
-PyValue unpickle(ByteSource& in, const StorageLoader& load_storage);
+// The objects it builds, and the values they expand into (shared references become copies), may
+// take about `memory_budget` bytes at most: beyond that it is an Error, not an attempt.
+PyValue unpickle(ByteSource& in, const StorageLoader& load_storage, uint64_t memory_budget);
+
+// Within issue 27's rule for a file of `file_size` bytes (16x its size, 1 MiB aside): half of it.
+uint64_t unpickle_budget(uint64_t file_size);
 
 // Element size of the storage dtypes we handle; throws Error for others.
 int64_t element_size(c10::ScalarType dtype);

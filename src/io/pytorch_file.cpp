@@ -73,7 +73,7 @@ PyValue read_zip(std::ifstream& in, uint64_t file_size) {
     return bytes;
   };
   detail::MemorySource source(pickled);
-  return detail::unpickle(source, load);
+  return detail::unpickle(source, load, detail::unpickle_budget(file_size));
 }
 
 PyValue read_legacy(std::ifstream& in, uint64_t file_size, size_t magic_size) {
@@ -81,9 +81,9 @@ PyValue read_legacy(std::ifstream& in, uint64_t file_size, size_t magic_size) {
   detail::StorageLoader no_storages = [](const detail::StorageId&) -> torch::Tensor {
     throw Error("unexpected storage in the file header");
   };
-  PyValue protocol = detail::unpickle(source, no_storages);
+  PyValue protocol = detail::unpickle(source, no_storages, detail::unpickle_budget(file_size));
   check(protocol.is_int() && protocol.as_int() == 1001, "unsupported legacy protocol version");
-  PyValue sys_info = detail::unpickle(source, no_storages);
+  PyValue sys_info = detail::unpickle(source, no_storages, detail::unpickle_budget(file_size));
   check(sys_info.is_dict(), "bad legacy header");
   if (const PyValue* little = sys_info.find("little_endian")) {
     check(little->is_bool() && little->as_bool(), "big-endian files are not supported");
@@ -107,8 +107,8 @@ PyValue read_legacy(std::ifstream& in, uint64_t file_size, size_t magic_size) {
     storages.emplace(id.key, Pending{bytes, id.numel, elem});
     return bytes;
   };
-  PyValue result = detail::unpickle(source, load);
-  PyValue keys = detail::unpickle(source, no_storages);
+  PyValue result = detail::unpickle(source, load, detail::unpickle_budget(file_size));
+  PyValue keys = detail::unpickle(source, no_storages, detail::unpickle_budget(file_size));
   check(keys.is_list(), "legacy storage key list missing");
   for (const PyValue& key : keys.items()) {
     check(key.is_string(), "legacy storage key is not a string");
