@@ -53,7 +53,7 @@ sanitizer-build-%: deps
 	@GLPDEPTH_SANITIZER_DEPS=1 scripts/install-deps.sh
 	@if [ ! -f build-$*/build.ninja ]; then CC=clang-14 CXX=clang++-14 cmake -S . -B build-$* -G Ninja \
 	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGLPDEPTH_SANITIZE=$(if $(filter asan,$*),address,thread) \
-	  $(if $(filter asan,$*),-DGLPDEPTH_FUZZ=ON) -DGLPDEPTH_BUILD_BENCH=OFF $(CMAKE_ARGS); fi
+	  $(if $(filter asan,$*),-DGLPDEPTH_FUZZ=ON,-DGLPDEPTH_BUILD_BENCH=OFF) $(CMAKE_ARGS); fi
 	cmake --build build-$* -j $(JOBS) $(if $(filter tsan,$*),--target $(TSAN_TARGETS))
 test-asan: sanitizer-build-asan
 	cd build-asan && $(SANITIZER_ENV) OMP_NUM_THREADS=1 ctest --output-on-failure -j $(JOBS) --timeout 1800

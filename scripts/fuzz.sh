@@ -16,7 +16,7 @@ shift || true
 build=${GLPDEPTH_FUZZ_BUILD:-build-asan}
 if [ ! -f "$build/build.ninja" ]; then
   CC=clang-14 CXX=clang++-14 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DGLPDEPTH_SANITIZE=address -DGLPDEPTH_FUZZ=ON -DGLPDEPTH_BUILD_BENCH=OFF >/dev/null
+    -DGLPDEPTH_SANITIZE=address -DGLPDEPTH_FUZZ=ON >/dev/null
 fi
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
