@@ -6,7 +6,8 @@
 # RSS, 2 GB per allocation. Prints libFuzzer's coverage after the seeds (INITED) and at the end
 # (DONE) and its closing statistics. A crash, leak, hang or over-allocation stops it, the input
 # kept in build-asan/findings/<target>/.
-#   scripts/fuzz.sh [SECONDS [TARGET...]]      (make fuzz FUZZ_SECONDS=900 for a campaign)
+#   scripts/fuzz.sh [SECONDS [TARGET...]]      (make fuzz FUZZ_SECONDS=900 for a campaign; 0
+#                                               replays the seeds and kept inputs only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-10}
@@ -40,7 +41,10 @@ for target in "${targets[@]}"; do
   dictionary=()
   case $target in pytorch_file_fuzz | weights_fuzz) dictionary=(-dict=fuzz/pytorch.dict) ;; esac
   log="$build/findings/$target.log"
-  if ! "$build/fuzz/$target" -max_total_time="$seconds" -timeout=5 -rss_limit_mb=2048 \
+  # 0 seconds: each kept input and seed once, no mutation (deterministic, for CI).
+  length=(-max_total_time="$seconds")
+  [ "$seconds" = 0 ] && length=(-runs=0)
+  if ! "$build/fuzz/$target" "${length[@]}" -timeout=5 -rss_limit_mb=2048 \
       -malloc_limit_mb=2048 -artifact_prefix="$findings/" -print_final_stats=1 \
       "${dictionary[@]}" "${inputs[@]}" >"$log" 2>&1; then
     echo "fuzz: $target found a problem (input in $findings/, log $log):"
