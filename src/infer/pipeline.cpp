@@ -2,7 +2,6 @@
 
 #include <torch/torch.h>
 
-#include <atomic>
 #include <chrono>
 #include <mutex>
 #include <map>
@@ -166,7 +165,6 @@ PipelineStats run_pipeline(FrameSource& source, const DepthFunction& predict,
   });
 
   std::mutex stats_mutex;
-  std::atomic<int64_t> running{calls};
   auto network = [&] {
     PipelineStats mine;
     try {
@@ -193,8 +191,10 @@ PipelineStats run_pipeline(FrameSource& source, const DepthFunction& predict,
       stats.batches += mine.batches;
       stats.images += mine.images;
     }
-    if (--running == 0 || error.failed()) predicted.close();
-    if (error.failed()) decoded.close();
+    if (error.failed()) {  // wake the other calls and the writer; the caller closes otherwise
+      predicted.close();
+      decoded.close();
+    }
   };
   // The calling thread is one of the network's (LibTorch's per-thread state, CUDA's current
   // stream, stays the caller's when there is one call).
