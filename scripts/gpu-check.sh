@@ -2,8 +2,9 @@
 # The GPU check: one prepared command for a machine with an NVIDIA GPU, pip's torch (2.x, CUDA),
 # nvcc, CMake and ninja, but no apt and no network (docs/GPU.md).
 #
-#   scripts/gpu-check.sh --prepare   (here, before) copies the header-only dependencies and the
-#                                    GoogleTest sources into carry/ (git-ignored)
+#   scripts/gpu-check.sh --prepare   (here, before) copies the header-only dependencies,
+#                                    libjpeg-turbo and the GoogleTest sources into carry/
+#                                    (git-ignored)
 #   scripts/gpu-check.sh [--out DIR] (there) builds against the pip torch found, runs the CUDA
 #                                    tests, a short bf16 and fp16 training, the benchmarks and the
 #                                    race against the Python reference; writes DIR/report.json and
@@ -29,9 +30,13 @@ while [ $# -gt 0 ]; do
 done
 
 if [ "$MODE" = prepare ]; then
-  rm -rf carry/third_party carry/googletest
+  rm -rf carry/third_party carry/googletest carry/jpeg
   mkdir -p carry/third_party
   for dir in stb CLI nlohmann gloo; do cp -r "/usr/include/$dir" carry/third_party/; done
+  # libjpeg-turbo (JPEG decoding) is a library, not only headers: the machine may lack it.
+  mkdir -p carry/jpeg
+  cp /usr/include/{jpeglib,jerror,jmorecfg}.h /usr/include/x86_64-linux-gnu/jconfig.h carry/jpeg/
+  cp -L /usr/lib/x86_64-linux-gnu/libjpeg.so.62 carry/jpeg/
   cp -r /usr/src/googletest carry/googletest
   du -sh carry
   exit 0
@@ -78,6 +83,8 @@ command -v nvidia-smi >/dev/null && nvidia-smi -L 2>&1 | tee -a "$LOG"
 third_party=()
 [ -d carry/third_party ] && third_party+=(-DGLPDEPTH_THIRD_PARTY="$PROJECT/carry/third_party")
 [ -d carry/googletest ] && third_party+=(-DGLPDEPTH_GTEST_SOURCE="$PROJECT/carry/googletest")
+[ -d carry/jpeg ] && third_party+=(-DJPEG_INCLUDE_DIR="$PROJECT/carry/jpeg"
+                                   -DJPEG_LIBRARY="$PROJECT/carry/jpeg/libjpeg.so.62")
 if [ ! -f "$BUILD/build.ninja" ]; then
   step configure 300 cpu scripts/configure-torch2.sh "$BUILD" "$PYTHON" \
     -DGLPDEPTH_BUILD_BENCH=OFF "${third_party[@]}" || exit 1

@@ -9,6 +9,7 @@ packages=(
   libgloo-dev           # c10d Gloo headers for CPU distributed training
   libstb-dev libcli11-dev nlohmann-json3-dev   # header-only: image codecs, CLI, JSON
   zlib1g-dev            # PNG deflate (faster than stb's own)
+  libjpeg-dev           # JPEG decoding: libjpeg-turbo, as under OpenCV's imread
   libavformat-dev libavcodec-dev libswscale-dev   # video in and out (FFmpeg; docs/VIDEO.md)
   googletest libgtest-dev
   libonnx-dev libprotobuf-dev   # ONNX export: the ONNX schema's protobuf classes (docs/DEPLOY.md)

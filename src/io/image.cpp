@@ -1,5 +1,6 @@
 // Image files through stb (header-only; this is the one translation unit that compiles its
-// implementation). 16-bit PNG writing is done here because stb_image_write only writes 8-bit.
+// implementation), except JPEG decoding: libjpeg-turbo (jpeg_decode.cpp). 16-bit PNG writing is
+// done here because stb_image_write only writes 8-bit.
 #include "glpdepth/io/image.h"
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include "glpdepth/util/atomic_file.h"
 #include "glpdepth/util/error.h"
 #include "glpdepth/util/strings.h"
+#include "jpeg_decode.h"
 
 #if GLPDEPTH_HAVE_ZLIB
 #include <zlib.h>
@@ -26,7 +28,8 @@ constexpr int kPngDeflateLevel = 1;
 // slower for the same size, and writing colour maps and 16-bit depth is the slowest part of
 // `predict` next to the network (docs/PERFORMANCE.md).
 // Returns malloc'ed bytes, as stb expects (it frees them with free()).
-unsigned char* zlib_deflate(const unsigned char* data, int length, int* out_length, int /*stb_level*/) {
+unsigned char* zlib_deflate(const unsigned char* data, int length, int* out_length,
+                            int /*stb_level*/) {
   uLongf size = compressBound(static_cast<uLong>(length));
   auto* out = static_cast<unsigned char*>(std::malloc(size));
   if (!out) return nullptr;
@@ -44,6 +47,7 @@ unsigned char* zlib_deflate(const unsigned char* data, int length, int* out_leng
 // Static linkage keeps stb's symbols private to this file, so nothing clashes with another copy
 // of stb that a dependency may carry.
 #define STB_IMAGE_STATIC
+#define STBI_NO_JPEG  // libjpeg-turbo decodes JPEG (jpeg_decode.cpp)
 #define STB_IMAGE_IMPLEMENTATION
 #define STB_IMAGE_WRITE_STATIC
 #define STB_IMAGE_WRITE_IMPLEMENTATION
@@ -74,8 +78,12 @@ namespace {
 std::atomic<int64_t>& pixel_limit();
 }  // namespace
 
-int64_t image_pixel_limit() { return pixel_limit().load(); }
-void set_image_pixel_limit(int64_t pixels) { pixel_limit().store(pixels); }
+int64_t image_pixel_limit() {
+  return pixel_limit().load();
+}
+void set_image_pixel_limit(int64_t pixels) {
+  pixel_limit().store(pixels);
+}
 
 namespace {
 
@@ -109,8 +117,7 @@ uint32_t crc32(const uint8_t* data, size_t size, uint32_t crc = 0) {
 #if GLPDEPTH_HAVE_ZLIB
   // zlib's is several times faster than the table below (every PNG is checked when probed and
   // again when decoded: 2 MB per KITTI-sized frame in `predict`).
-  if (size <= UINT32_MAX)
-    return static_cast<uint32_t>(::crc32(crc, data, static_cast<uInt>(size)));
+  if (size <= UINT32_MAX) return static_cast<uint32_t>(::crc32(crc, data, static_cast<uInt>(size)));
 #endif
   const auto& table = crc_table();
   crc = ~crc;
@@ -222,54 +229,6 @@ void check_jpeg_complete(const uint8_t* bytes, size_t size, const std::string& n
   throw Error(cat("file ", name, ": truncated JPEG (no end-of-image marker)"));
 }
 
-// Debian 12's stb_image builds each Huffman table into a 257-entry array without checking that
-// the table's 16 code counts add up to at most 256 (fuzzing found it: a DHT segment declaring
-// more codes writes past the array). The JPEG standard allows at most 256 symbols per table, so
-// every DHT segment is checked here first, found the way stb finds them (it skips stray bytes
-// between segments), progressive files' later ones included.
-void check_jpeg_huffman_tables(const uint8_t* bytes, size_t size, const std::string& name) {
-  auto be16 = [bytes](size_t at) { return static_cast<size_t>(bytes[at]) << 8 | bytes[at + 1]; };
-  size_t at = 2;  // after SOI
-  while (at + 4 <= size) {
-    if (bytes[at] != 0xff) {  // stb skips bytes between segments to the next 0xff: so do we
-      ++at;
-      continue;
-    }
-    const uint8_t marker = bytes[at + 1];
-    if (marker == 0xff) {  // fill byte
-      ++at;
-      continue;
-    }
-    if (marker == 0xd9) return;  // EOI
-    if (marker == 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {  // no length
-      at += 2;
-      continue;
-    }
-    const size_t length = be16(at + 2);
-    if (length < 2) return;
-    if (marker == 0xc4) {  // DHT, read as stb reads it: zeros past the file's end
-      auto byte_at = [bytes, size](size_t i) -> size_t { return i < size ? bytes[i] : 0; };
-      int64_t left = static_cast<int64_t>(length) - 2;
-      for (size_t table = at + 4; left > 0;) {
-        if ((byte_at(table) >> 4) > 1 || (byte_at(table) & 15) > 3) return;  // stb refuses it
-        size_t codes = 0;
-        for (size_t i = 1; i <= 16; ++i) codes += byte_at(table + i);
-        check(codes <= 256, "file ", name, ": corrupt JPEG (a Huffman table declares ", codes,
-              " codes, at most 256 exist)");
-        table += 17 + codes;
-        left -= static_cast<int64_t>(17 + codes);
-      }
-      if (left != 0) return;  // stb stops at a table that overruns its segment
-    }
-    at = std::min(size, at + 2 + length);
-    if (marker == 0xda) {  // SOS: skip the entropy-coded data to the next real marker
-      while (at + 1 < size && !(bytes[at] == 0xff && bytes[at + 1] != 0 &&
-                                 !(bytes[at + 1] >= 0xd0 && bytes[at + 1] <= 0xd7)))
-        ++at;
-    }
-  }
-}
-
 // An uncompressed BMP must hold its pixel rows: stb reads a short file's missing rows as zeros,
 // so a small file declaring a tall image would be decoded in full.
 void check_bmp_complete(const uint8_t* bytes, size_t size, const std::string& name) {
@@ -314,15 +273,13 @@ void check_image_bytes(const uint8_t* bytes, size_t size, const std::string& nam
   check(size > 0, "file ", name, ": empty file, not an image");
   if (is_png(bytes, size)) {
     check_png_structure(bytes, size, name);
-  } else if (is_jpeg(bytes, size)) {
-    check_jpeg_complete(bytes, size, name);
-    check_jpeg_huffman_tables(bytes, size, name);
   } else if (is_bmp(bytes, size)) {
     check_bmp_complete(bytes, size, name);
   }
   // Only the formats we read are handed to stb: its other decoders (TGA has no signature at
-  // all) would take any bytes for an image and fail later with misleading reasons.
-  check(is_png(bytes, size) || is_jpeg(bytes, size) || is_bmp(bytes, size), "file ", name,
+  // all) would take any bytes for an image and fail later with misleading reasons. JPEG never
+  // gets here: libjpeg-turbo decodes it (jpeg_decode.cpp).
+  check(is_png(bytes, size) || is_bmp(bytes, size), "file ", name,
         ": not a PNG, JPEG or BMP image (it starts with \"", first_bytes(bytes, size), "\")");
   check(size <= static_cast<size_t>(INT32_MAX), "file ", name, ": too large (", size, " bytes)");
   int x = 0, y = 0, comp = 0;
@@ -401,6 +358,11 @@ ImageInfo probe_image(const fs::path& path) {
     }
     return info;
   }
+  if (is_jpeg(data, bytes.size())) {
+    check_jpeg_complete(data, bytes.size(), name);
+    const detail::JpegHeader header = detail::read_jpeg_header(data, bytes.size(), name);
+    return ImageInfo{header.width, header.height, header.channels, 8};
+  }
   check_image_bytes(data, bytes.size(), name);
   stbi_info_from_memory(data, static_cast<int>(bytes.size()), &info.width, &info.height,
                         &info.channels);
@@ -411,6 +373,10 @@ ImageInfo probe_image(const fs::path& path) {
 Image8 decode_image(const uint8_t* bytes, size_t size, int channels, const std::string& name) {
   check(channels >= 1 && channels <= 4, "decoding ", name, ": channels must be 1 to 4, got ",
         channels);
+  if (size > 0 && is_jpeg(bytes, size)) {
+    check_jpeg_complete(bytes, size, name);
+    return detail::decode_jpeg(bytes, size, channels, name, image_pixel_limit());
+  }
   check_image_bytes(bytes, size, name);
   int w = 0, h = 0, file_channels = 0;
   std::unique_ptr<uint8_t, StbFree> pixels(

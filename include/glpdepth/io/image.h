@@ -1,5 +1,5 @@
-// Image files: 8-bit colour images (JPEG, PNG, BMP, ... via stb) and 16-bit single-channel PNGs
-// (depth maps). Readers throw glpdepth::Error naming the file; writers are atomic.
+// Image files: 8-bit colour images (PNG and BMP via stb, JPEG via libjpeg-turbo) and 16-bit
+// single-channel PNGs (depth maps). Readers throw glpdepth::Error naming the file; writers are atomic.
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -58,7 +58,8 @@ void set_image_pixel_limit(int64_t pixels);
 // Header-only probe (no full decode).
 ImageInfo probe_image(const std::filesystem::path& path);
 
-// Decodes any stb-supported format to RGB (channels = 3) or gray (channels = 1).
+// Decodes PNG, JPEG or BMP to gray (channels = 1), gray + alpha (2), RGB (3) or RGBA (4); a
+// missing alpha is opaque.
 Image8 read_image(const std::filesystem::path& path, int channels = 3);
 Image8 decode_image(const uint8_t* bytes, size_t size, int channels, const std::string& name);
 
