@@ -9,8 +9,10 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <thread>
 
 #include "glpdepth/util/error.h"
 #include "glpdepth/util/strings.h"
@@ -291,26 +293,44 @@ class C10dGroup final : public Group {
   class Work final : public Pending {
    public:
     Work(std::string what, std::shared_ptr<const FailureReport> report,
-         c10::intrusive_ptr<c10d::Work> work)
-        : what_(std::move(what)), report_(std::move(report)), work_(std::move(work)) {}
+         c10::intrusive_ptr<c10d::Work> work, bool wait_for_release)
+        : what_(std::move(what)),
+          report_(std::move(report)),
+          work_(std::move(work)),
+          wait_for_release_(wait_for_release) {}
     void wait() override {
       try {
         work_->wait();
       } catch (const std::exception& e) {
         throw (*report_)(what_, e);
       }
+      if (wait_for_release_) wait_until_the_only_reference();
     }
 
    private:
+    // Gloo's worker thread drops its reference to a finished work, and with it the work's copy of
+    // the tensors, just after waking us. Were that the last reference, the tensors' memory would
+    // be freed on Gloo's thread after we read the result, ordered only by an atomic count inside
+    // the uninstrumented libtorch (ThreadSanitizer reports it as a race: `make test-tsan`).
+    // Waiting the few microseconds until ours is the only reference keeps every tensor freed by
+    // the thread that used it. The bound only guards against a LibTorch that keeps finished
+    // works longer.
+    void wait_until_the_only_reference() const {
+      const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+      while (work_.use_count() > 1 && std::chrono::steady_clock::now() < give_up)
+        std::this_thread::yield();
+    }
+
     std::string what_;
     std::shared_ptr<const FailureReport> report_;
     c10::intrusive_ptr<c10d::Work> work_;
+    bool wait_for_release_;
   };
 
   template <typename Launch>
   std::unique_ptr<Pending> start(const std::string& what, Launch launch) {
     try {
-      return std::make_unique<Work>(what, report_, launch());
+      return std::make_unique<Work>(what, report_, launch(), kind_ == Backend::kGloo);
     } catch (const std::exception& e) {
       throw (*report_)(what, e);
     }
