@@ -54,9 +54,13 @@ sanitizer-build-%: deps
 	@if [ ! -f build-$*/build.ninja ]; then CC=clang-14 CXX=clang++-14 cmake -S . -B build-$* -G Ninja \
 	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGLPDEPTH_SANITIZE=$(if $(filter asan,$*),address,thread) \
 	  $(if $(filter asan,$*),-DGLPDEPTH_FUZZ=ON,-DGLPDEPTH_BUILD_BENCH=OFF) $(CMAKE_ARGS); fi
-	cmake --build build-$* -j $(JOBS) $(if $(filter tsan,$*),--target $(TSAN_TARGETS))
+	cmake --build build-$* -j $(JOBS) $(if $(filter tsan,$*),--target $(TSAN_TARGETS),$(if $(ASAN_TARGETS),--target $(ASAN_TARGETS)))
+# ASAN_TARGETS and ASAN_TESTS narrow test-asan to some suites (CI: the readers' and the canaries').
+ASAN_TARGETS ?=
+ASAN_TESTS ?=
 test-asan: sanitizer-build-asan
-	cd build-asan && $(SANITIZER_ENV) OMP_NUM_THREADS=1 ctest --output-on-failure -j $(JOBS) --timeout 1800
+	cd build-asan && $(SANITIZER_ENV) OMP_NUM_THREADS=1 ctest --output-on-failure -j $(JOBS) --timeout 1800 \
+	  $(if $(ASAN_TESTS),-R '$(ASAN_TESTS)')
 test-tsan: sanitizer-build-tsan
 	cd build-tsan && $(SANITIZER_ENV) OMP_NUM_THREADS=1 ctest --output-on-failure -j $(JOBS) --timeout 1800 \
 	  -R '$(TSAN_TESTS)'
