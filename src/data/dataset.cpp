@@ -316,7 +316,7 @@ class FolderDataset : public Dataset {
       apply_window(s, defaults_);
       return s;
     } catch (const std::exception& ex) {
-      throw Error(cat(describe(index), ": ", ex.what()));
+      throw error_about_file(describe(index), files_[index].string(), ex.what());
     }
   }
 

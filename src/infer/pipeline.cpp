@@ -240,7 +240,7 @@ std::vector<std::vector<int64_t>> plan_batches_by_size(const Dataset& dataset, i
     try {
       info = probe_image(path);
     } catch (const std::exception& e) {
-      throw Error(cat("input image ", path.string(), ": ", e.what()));
+      throw error_about_file("input image " + path.string(), path.string(), e.what());
     }
     check(info.width > 0 && info.height > 0, "input image ", path.string(), ": empty image");
     auto key = std::make_pair(info.height, info.width);

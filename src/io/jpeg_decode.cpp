@@ -105,12 +105,20 @@ bool run(Request& request, ErrorState& errors) {
   jpeg_start_decompress(&decoder);
   const int stride = request.channels == 2 ? 1 : request.channels;  // gray + alpha: gray first
   Image8& image = *request.image;
-  image = Image8(static_cast<int>(decoder.output_width), static_cast<int>(decoder.output_height),
-                 request.channels);
+  try {
+    image = Image8(static_cast<int>(decoder.output_width), static_cast<int>(decoder.output_height),
+                   request.channels);
+  } catch (...) {  // out of memory: libjpeg's own memory still goes back
+    jpeg_destroy_decompress(&decoder);
+    throw;
+  }
   while (decoder.output_scanline < decoder.output_height) {
     JSAMPROW row =
         image.pixels.data() + static_cast<size_t>(decoder.output_scanline) * image.width * stride;
-    jpeg_read_scanlines(&decoder, &row, 1);
+    if (jpeg_read_scanlines(&decoder, &row, 1) != 1) {  // only a suspending source does this
+      std::snprintf(errors.message, sizeof errors.message, "no row %u", decoder.output_scanline);
+      fail(reinterpret_cast<j_common_ptr>(&decoder));
+    }
   }
   jpeg_finish_decompress(&decoder);
   jpeg_destroy_decompress(&decoder);

@@ -34,4 +34,12 @@ void check(bool condition, Parts&&... parts) {
   if (!condition) throw Error(cat(std::forward<Parts>(parts)...));
 }
 
+// An error about `file` seen from further up ("input image X"): `context: what` unless `what`
+// already names the file, so that a reader's "file X: corrupt JPEG" is not told twice.
+inline Error error_about_file(const std::string& context, const std::string& file,
+                              const std::string& what) {
+  if (!file.empty() && what.find(file) != std::string::npos) return Error(what);
+  return Error(context + ": " + what);
+}
+
 }  // namespace glpdepth
