@@ -3,7 +3,7 @@
 # nvcc, CMake and ninja, but no apt and no network (docs/GPU.md).
 #
 #   scripts/gpu-check.sh --prepare   (here, before) copies the header-only dependencies,
-#                                    libjpeg-turbo and the GoogleTest sources into carry/
+#                                    libjpeg-turbo, libdeflate and the GoogleTest sources into carry/
 #                                    (git-ignored)
 #   scripts/gpu-check.sh [--out DIR] (there) builds against the pip torch found, runs the CUDA
 #                                    tests, a short bf16 and fp16 training, the benchmarks and the
@@ -30,13 +30,17 @@ while [ $# -gt 0 ]; do
 done
 
 if [ "$MODE" = prepare ]; then
-  rm -rf carry/third_party carry/googletest carry/jpeg
+  rm -rf carry/third_party carry/googletest carry/jpeg carry/deflate
   mkdir -p carry/third_party
   for dir in stb CLI nlohmann gloo; do cp -r "/usr/include/$dir" carry/third_party/; done
   # libjpeg-turbo (JPEG decoding) is a library, not only headers: the machine may lack it.
   mkdir -p carry/jpeg
   cp /usr/include/{jpeglib,jerror,jmorecfg}.h /usr/include/x86_64-linux-gnu/jconfig.h carry/jpeg/
   cp -L /usr/lib/x86_64-linux-gnu/libjpeg.so.62 carry/jpeg/
+  # libdeflate (PNG writing) likewise; without it the build falls back to stb's compressor.
+  mkdir -p carry/deflate
+  cp /usr/include/libdeflate.h carry/deflate/
+  cp -L /usr/lib/x86_64-linux-gnu/libdeflate.so.0 carry/deflate/
   cp -r /usr/src/googletest carry/googletest
   du -sh carry
   exit 0
@@ -85,6 +89,8 @@ third_party=()
 [ -d carry/googletest ] && third_party+=(-DGLPDEPTH_GTEST_SOURCE="$PROJECT/carry/googletest")
 [ -d carry/jpeg ] && third_party+=(-DJPEG_INCLUDE_DIR="$PROJECT/carry/jpeg"
                                    -DJPEG_LIBRARY="$PROJECT/carry/jpeg/libjpeg.so.62")
+[ -d carry/deflate ] && third_party+=(-DGLPDEPTH_LIBDEFLATE_INCLUDE_DIR="$PROJECT/carry/deflate"
+                                      -DGLPDEPTH_LIBDEFLATE_LIBRARY="$PROJECT/carry/deflate/libdeflate.so.0")
 if [ ! -f "$BUILD/build.ninja" ]; then
   step configure 300 cpu scripts/configure-torch2.sh "$BUILD" "$PYTHON" \
     -DGLPDEPTH_BUILD_BENCH=OFF "${third_party[@]}" || exit 1

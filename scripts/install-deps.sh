@@ -8,7 +8,7 @@ packages=(
                         # (docs/PERFORMANCE.md: 2.5x faster b4 inference than the pthread build)
   libgloo-dev           # c10d Gloo headers for CPU distributed training
   libstb-dev libcli11-dev nlohmann-json3-dev   # header-only: image codecs, CLI, JSON
-  zlib1g-dev            # PNG deflate (faster than stb's own)
+  libdeflate-dev        # PNG deflate and CRCs (faster than zlib's and stb's)
   libjpeg-dev           # JPEG decoding: libjpeg-turbo, as under OpenCV's imread
   libavformat-dev libavcodec-dev libswscale-dev   # video in and out (FFmpeg; docs/VIDEO.md)
   googletest libgtest-dev
