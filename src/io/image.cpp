@@ -386,7 +386,7 @@ ImageInfo probe_image(const fs::path& path) {
 Image8 decode_image(const uint8_t* bytes, size_t size, int channels, const std::string& name) {
   check(channels >= 1 && channels <= 4, "decoding ", name, ": channels must be 1 to 4, got ",
         channels);
-  if (size > 0 && is_jpeg(bytes, size)) {
+  if (is_jpeg(bytes, size)) {
     check_jpeg_complete(bytes, size, name);
     return detail::decode_jpeg(bytes, size, channels, name, image_pixel_limit());
   }

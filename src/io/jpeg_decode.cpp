@@ -9,13 +9,11 @@
 
 #include <csetjmp>
 #include <cstdio>
-#include <cstring>
 // jpeglib.h needs size_t and FILE declared before it.
 #include <jerror.h>
 #include <jpeglib.h>
 
 #include "glpdepth/util/error.h"
-#include "glpdepth/util/strings.h"
 
 namespace glpdepth::detail {
 namespace {
@@ -160,8 +158,6 @@ JpegHeader read_jpeg_header(const uint8_t* bytes, size_t size, const std::string
 
 Image8 decode_jpeg(const uint8_t* bytes, size_t size, int channels, const std::string& name,
                    int64_t pixel_limit) {
-  check(channels >= 1 && channels <= 4, "decoding ", name, ": channels must be 1 to 4, got ",
-        channels);
   Image8 image;
   run_checked(bytes, size, channels, pixel_limit, &image, name);
   if (channels == 2) add_opaque_alpha_to_gray(image);

@@ -1,5 +1,6 @@
 // Image files: 8-bit colour images (PNG and BMP via stb, JPEG via libjpeg-turbo) and 16-bit
-// single-channel PNGs (depth maps). Readers throw glpdepth::Error naming the file; writers are atomic.
+// single-channel PNGs (depth maps). Readers throw glpdepth::Error naming the file; writers are
+// atomic.
 #pragma once
 #include <cstdint>
 #include <filesystem>
