@@ -42,7 +42,7 @@ EXPECTED_COMMANDS = {
     "docs/DISTRIBUTED.md": 3,
     "docs/GPU.md": 2,
     "docs/MODEL.md": 0,
-    "docs/PERFORMANCE.md": 16,
+    "docs/PERFORMANCE.md": 17,
     "docs/PROTOCOLS.md": 0,
     "docs/RELIABILITY.md": 3,
     "docs/TRAINING.md": 0,
